@@ -1,0 +1,7 @@
+//! Warden: spam, fraud and abuse protection for a messaging platform.
+//!
+//! Modules follow the data flow: a `message` is decoded, its `text` normalized and extracted,
+//! scored by `rules`, and turned into a verdict by `scoring` under the `policy`.
+
+pub mod message;
+pub mod text;

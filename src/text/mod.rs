@@ -1,0 +1,8 @@
+//! Text processing ahead of scoring: normalization (one canonical spelling of what a message says)
+//! and extraction (URLs, domains, phone numbers, emails). Pure functions over reused buffers.
+
+mod extract;
+mod normalize;
+
+pub use extract::{Extracted, Url};
+pub use normalize::{Normalized, normalize};
