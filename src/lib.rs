@@ -4,4 +4,5 @@
 //! scored by `rules`, and turned into a verdict by `scoring` under the `policy`.
 
 pub mod message;
+pub mod rules;
 pub mod text;

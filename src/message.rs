@@ -123,7 +123,9 @@ impl Channel {
             "email" => Ok(Channel::Email),
             other => Err(DecodeError::InvalidField {
                 field: "channel",
-                problem: format!("unknown channel {other:?} (expected sms, mms, whatsapp, chat or email)"),
+                problem: format!(
+                    "unknown channel {other:?} (expected sms, mms, whatsapp, chat or email)"
+                ),
             }),
         }
     }
@@ -367,7 +369,14 @@ mod tests {
 
     #[test]
     fn each_missing_required_field_is_named() {
-        for field in ["message_id", "account_id", "sent_at", "channel", "to", "body"] {
+        for field in [
+            "message_id",
+            "account_id",
+            "sent_at",
+            "channel",
+            "to",
+            "body",
+        ] {
             let err = MessageEvent::decode(&record(&[], &[field])).unwrap_err();
             assert_eq!(err, DecodeError::MissingField(field), "{field}");
             assert!(err.to_string().contains(field));
@@ -378,15 +387,29 @@ mod tests {
     fn sent_at_must_be_rfc3339() {
         let err = MessageEvent::decode(&record(&[("sent_at", "28/11/2026 17:04".into())], &[]))
             .unwrap_err();
-        assert!(matches!(err, DecodeError::InvalidField { field: "sent_at", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DecodeError::InvalidField {
+                    field: "sent_at",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("RFC 3339"));
     }
 
     #[test]
     fn unknown_channel_is_refused_by_name() {
-        let err =
-            MessageEvent::decode(&record(&[("channel", "pigeon".into())], &[])).unwrap_err();
-        assert!(matches!(err, DecodeError::InvalidField { field: "channel", .. }));
+        let err = MessageEvent::decode(&record(&[("channel", "pigeon".into())], &[])).unwrap_err();
+        assert!(matches!(
+            err,
+            DecodeError::InvalidField {
+                field: "channel",
+                ..
+            }
+        ));
         assert!(err.to_string().contains("pigeon"), "{err}");
     }
 
@@ -416,8 +439,7 @@ mod tests {
 
     #[test]
     fn wrong_types_and_broken_json_name_the_place() {
-        let err =
-            MessageEvent::decode(&record(&[("media_count", "two".into())], &[])).unwrap_err();
+        let err = MessageEvent::decode(&record(&[("media_count", "two".into())], &[])).unwrap_err();
         assert!(err.to_string().contains("media_count"), "{err}");
         let err = MessageEvent::decode(b"{\"message_id\": ").unwrap_err();
         assert_eq!(err.code(), "invalid_json");
@@ -433,7 +455,13 @@ mod tests {
             let err =
                 MessageEvent::decode(&record(&[("account_id", bad.into())], &[])).unwrap_err();
             assert!(
-                matches!(err, DecodeError::InvalidField { field: "account_id", .. }),
+                matches!(
+                    err,
+                    DecodeError::InvalidField {
+                        field: "account_id",
+                        ..
+                    }
+                ),
                 "{bad:?}: {err}"
             );
         }

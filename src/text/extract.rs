@@ -111,7 +111,8 @@ impl Extracted {
 fn rearm_into(folded: &str, out: &mut String) {
     out.clear();
     let bytes = folded.as_bytes();
-    let defanged = memchr3(b'[', b'(', b'{', bytes).is_some() || memmem::find(bytes, b"hxxp").is_some();
+    let defanged =
+        memchr3(b'[', b'(', b'{', bytes).is_some() || memmem::find(bytes, b"hxxp").is_some();
     if !defanged {
         out.push_str(folded);
         return;
@@ -208,7 +209,10 @@ fn url_spans(token: &str) -> Option<UrlSpans> {
             || (after.first() == Some(&b':') && after.get(1).is_some_and(u8::is_ascii_digit)));
 
     let labels = host.split('.');
-    if host.len() > 253 || labels.clone().count() < 2 || labels.clone().any(|l| l.is_empty() || l.len() > 63) {
+    if host.len() > 253
+        || labels.clone().count() < 2
+        || labels.clone().any(|l| l.is_empty() || l.len() > 63)
+    {
         return None;
     }
     let url_end = if has_path {
@@ -276,7 +280,10 @@ fn email_len(token: &str) -> Option<usize> {
         return None;
     }
     let domain = &token[at + 1..];
-    let domain_len = domain.bytes().position(|b| !is_host_byte(b)).unwrap_or(domain.len());
+    let domain_len = domain
+        .bytes()
+        .position(|b| !is_host_byte(b))
+        .unwrap_or(domain.len());
     let domain = domain[..domain_len].trim_end_matches(['.', '-']);
     if domain.split('.').count() < 2 || domain.split('.').any(str::is_empty) {
         return None;
@@ -310,8 +317,7 @@ fn find_phones(
         let (end, digits) = scan_number(bytes, i);
         let followed_by_word = bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
         let first_digit = bytes[i..end].iter().find(|b| b.is_ascii_digit()).copied();
-        let plausible =
-            bytes[i] == b'+' || first_digit == Some(b'0') || digits >= 10;
+        let plausible = bytes[i] == b'+' || first_digit == Some(b'0') || digits >= 10;
         if (7..=15).contains(&digits) && plausible && !followed_by_word {
             phones.push(i..end);
         }
@@ -335,11 +341,15 @@ fn scan_number(bytes: &[u8], start: usize) -> (usize, usize) {
                 end = i;
             }
             b' ' | b'-' | b'.' | b'(' | b')'
-                if bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit() || *b == b'(') =>
+                if bytes
+                    .get(i + 1)
+                    .is_some_and(|b| b.is_ascii_digit() || *b == b'(') =>
             {
                 i += 1;
             }
-            b')' if bytes.get(i + 1) == Some(&b' ') && bytes.get(i + 2).is_some_and(u8::is_ascii_digit) => {
+            b')' if bytes.get(i + 1) == Some(&b' ')
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_digit) =>
+            {
                 i += 2;
             }
             _ => break,
@@ -376,7 +386,10 @@ mod tests {
         assert_eq!(url.host, "login.example.co.uk");
         assert_eq!(url.registrable_domain, Some("example.co.uk"));
         assert!(!url.is_ip);
-        assert_eq!(hosts("go to www.bank-help.net."), [("www.bank-help.net".into(), Some("bank-help.net".into()))]);
+        assert_eq!(
+            hosts("go to www.bank-help.net."),
+            [("www.bank-help.net".into(), Some("bank-help.net".into()))]
+        );
     }
 
     #[test]
@@ -385,8 +398,14 @@ mod tests {
             hosts("Your acct is locked, visit paypa1-secure.com today"),
             [("paypa1-secure.com".into(), Some("paypa1-secure.com".into()))]
         );
-        assert_eq!(hosts("see bit.ly/3xYz"), [("bit.ly".into(), Some("bit.ly".into()))]);
-        assert_eq!(extract("see bit.ly/3xYz").urls().next().unwrap().text, "bit.ly/3xyz");
+        assert_eq!(
+            hosts("see bit.ly/3xYz"),
+            [("bit.ly".into(), Some("bit.ly".into()))]
+        );
+        assert_eq!(
+            extract("see bit.ly/3xYz").urls().next().unwrap().text,
+            "bit.ly/3xyz"
+        );
     }
 
     #[test]
@@ -407,7 +426,10 @@ mod tests {
         assert!(url.is_ip && e.has_ip_url());
         assert_eq!(url.host, "192.168.10.4");
         assert_eq!(url.registrable_domain, None);
-        assert!(!extract("upgrade to version 1.2.3.4 today").has_url(), "bare IP-like version number");
+        assert!(
+            !extract("upgrade to version 1.2.3.4 today").has_url(),
+            "bare IP-like version number"
+        );
         assert!(extract("go to 45.33.2.1/login").has_ip_url());
     }
 
@@ -428,7 +450,10 @@ mod tests {
     #[test]
     fn emails() {
         let e = extract("Send your details to Claims.Dept@secure-refund.co.uk now");
-        assert_eq!(e.emails().collect::<Vec<_>>(), ["claims.dept@secure-refund.co.uk"]);
+        assert_eq!(
+            e.emails().collect::<Vec<_>>(),
+            ["claims.dept@secure-refund.co.uk"]
+        );
         assert!(!e.has_url(), "the email's domain is not a separate URL");
         assert!(!extract("meet @ the.park").has_email());
     }
@@ -440,9 +465,18 @@ mod tests {
         assert_eq!(phones("ring +44 7700 900123 now"), ["+44 7700 900123"]);
         assert_eq!(phones("call (415) 555-0199."), ["(415) 555-0199"]);
         assert!(phones("see you 2026-11-28 at 10:30, it cost £1500").is_empty());
-        assert!(phones("text WIN to 87121").is_empty(), "short codes are not phone numbers");
-        assert!(phones("order AC9312345678").is_empty(), "digits inside a word");
-        assert!(phones("https://x.com/12345678901").is_empty(), "digits inside a URL");
+        assert!(
+            phones("text WIN to 87121").is_empty(),
+            "short codes are not phone numbers"
+        );
+        assert!(
+            phones("order AC9312345678").is_empty(),
+            "digits inside a word"
+        );
+        assert!(
+            phones("https://x.com/12345678901").is_empty(),
+            "digits inside a URL"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod extract;
 mod normalize;
+mod skeleton;
 
 pub use extract::{Extracted, Url};
 pub use normalize::{Normalized, normalize};
+pub use skeleton::domain_skeleton;

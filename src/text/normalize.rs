@@ -44,7 +44,10 @@ impl Normalized {
                 i += 1;
             } else {
                 // `i` is always on a char boundary: it only advances by whole chars.
-                let c = raw[i..].chars().next().expect("char boundary inside the text");
+                let c = raw[i..]
+                    .chars()
+                    .next()
+                    .expect("char boundary inside the text");
                 writer.unicode(c);
                 i += c.len_utf8();
             }
@@ -284,12 +287,18 @@ mod tests {
         assert_eq!(normalize("C\u{0327}A$H"), "cash");
         assert_eq!(normalize("Straße"), "strasse");
         assert_eq!(normalize("p\u{00AD}a\u{FE0F}y\u{202E}pal"), "paypal");
-        assert_eq!(normalize("ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ"), "www.example.com");
+        assert_eq!(
+            normalize("ｗｗｗ．ｅｘａｍｐｌｅ．ｃｏｍ"),
+            "www.example.com"
+        );
     }
 
     #[test]
     fn whitespace_collapses_and_trims() {
-        assert_eq!(normalize("  Hi \t\n there\u{00A0}\u{3000}you  "), "hi there you");
+        assert_eq!(
+            normalize("  Hi \t\n there\u{00A0}\u{3000}you  "),
+            "hi there you"
+        );
         assert_eq!(normalize("\u{200B} \u{200B}"), "");
         assert_eq!(normalize("a\u{0}b\u{7f}c"), "abc");
     }
@@ -307,7 +316,10 @@ mod tests {
         ] {
             assert_eq!(normalize(text), text.to_lowercase(), "{text}");
         }
-        assert_eq!(normalize("W1N a PR1ZE, m0ney, ca$h"), "win a prize, money, cash");
+        assert_eq!(
+            normalize("W1N a PR1ZE, m0ney, ca$h"),
+            "win a prize, money, cash"
+        );
     }
 
     #[test]

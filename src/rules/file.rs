@@ -1,0 +1,77 @@
+//! The rules file format (`config/rules.toml`) as serde reads it, before validation.
+//!
+//! Kept apart from the compiled `RuleSet` so the file can change shape without touching the
+//! matcher. Unknown keys are refused: a misspelt `requries` must not silently drop a condition.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::message::Category;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RulesFile {
+    #[serde(default)]
+    pub rule: Vec<Spanned<RuleEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RuleEntry {
+    pub id: String,
+    pub category: Category,
+    pub severity: Severity,
+    /// Contribution of one hit to its category's score, in (0, 1].
+    pub weight: f64,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Plain words shown to account holders; never a pattern.
+    pub description: String,
+    pub pattern: Option<String>,
+    pub keywords: Option<Vec<String>>,
+    pub domains: Option<Vec<String>>,
+    pub lookalike_of: Option<Vec<String>>,
+    #[serde(default)]
+    pub ip_url: bool,
+    /// Extra conditions, all of which must hold for the rule to hit.
+    #[serde(default)]
+    pub requires: Vec<Evidence>,
+    pub examples: Examples,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Examples {
+    #[serde(rename = "match")]
+    pub matching: Vec<String>,
+    pub no_match: Vec<String>,
+}
+
+/// How serious a hit is. High-severity fraud hits are what can suspend an account on their own
+/// (with the model's confirmation); low ones only add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+/// Whether a rule acts (`enforce`) or is only recorded for tuning (`shadow`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+/// Something extraction found in a message, which a rule can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    Url,
+    IpUrl,
+    Phone,
+    Email,
+}

@@ -1,0 +1,946 @@
+//! The rule engine: `config/rules.toml` compiled once into an immutable matcher.
+//!
+//! Rules read the matching form of a message (see `text::normalize`): lowercase, de-disguised,
+//! leetspeak folded. One Aho-Corasick automaton holds every keyword of every keyword rule and, for
+//! every regex rule, the literals any match must start (or end) with, pulled out of the regex by
+//! `regex-syntax`. One pass of that automaton over a message says which keyword rules hit and
+//! which regex rules could; only those regexes run. Most messages run no regex at all, which is
+//! what makes scoring cost about one automaton pass.
+//!
+//! A rules file is refused whole when anything in it is wrong (TOML, an unknown key, a regex that
+//! does not compile, an example that does not behave), with the rule id, the line and the reason
+//! of every problem; whoever loads rules keeps the old set live in that case.
+
+mod file;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use sha2::{Digest, Sha256};
+
+pub use file::{Evidence, Mode, Severity};
+use file::{RuleEntry, RulesFile};
+
+use crate::message::Category;
+use crate::text::{Extracted, Normalized, domain_skeleton, normalize};
+
+/// Shortest literal worth prefiltering on; a regex whose literals are all shorter runs on every
+/// message (and `warden rules check` says so).
+const MIN_PREFILTER_LITERAL: usize = 2;
+/// Compiled size limit per regex: a rule that blows up into a huge automaton is a bug.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub category: Category,
+    pub severity: Severity,
+    pub weight: f64,
+    pub mode: Mode,
+    /// Shown to account holders: plain words, never the pattern.
+    pub description: String,
+    /// Line of the rules file the rule starts on.
+    pub line: usize,
+    requires: Vec<Evidence>,
+    matcher: Matcher,
+}
+
+#[derive(Debug)]
+enum Matcher {
+    /// A regex over the matching form, and the literals one of which every match contains
+    /// (`None`: no usable literals, the regex runs on every message).
+    Pattern {
+        regex: Regex,
+        prefilter: Option<Vec<Vec<u8>>>,
+    },
+    /// Whole-word phrases, normalized like messages.
+    Keywords(Vec<String>),
+    /// Domains whose URLs (or their subdomains') hit.
+    Domains(Vec<String>),
+    /// Brands whose names a URL's host imitates without being one of their domains.
+    Lookalike(Vec<Brand>),
+    /// A URL whose host is an IP address.
+    IpUrl,
+}
+
+/// A brand that lookalike domains imitate: the skeleton of its name and its real domains.
+#[derive(Debug)]
+struct Brand {
+    skeleton: String,
+    official: Vec<String>,
+}
+
+/// What an Aho-Corasick literal means for the rule that owns it.
+#[derive(Debug, Clone, Copy)]
+enum LiteralRole {
+    /// A keyword: a whole-word occurrence is a hit.
+    Keyword,
+    /// A literal every match of the rule's regex contains: the regex must run.
+    Prefilter,
+}
+
+/// A compiled rules file. Immutable and shared by every scoring worker.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    version: String,
+    literals: Option<AhoCorasick>,
+    /// For each literal of the automaton, the rules it belongs to.
+    literal_owners: Vec<Vec<(u32, LiteralRole)>>,
+    /// Regex rules without usable literals: they run on every message.
+    unfiltered: Vec<u32>,
+    /// Domain (or parent domain) → the `domains` rules that list it.
+    domain_rules: HashMap<String, Vec<u32>>,
+    lookalike_rules: Vec<u32>,
+    ip_url_rules: Vec<u32>,
+}
+
+/// One thing wrong with a rules file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    /// The rule it is in, when it is in one.
+    pub rule_id: Option<String>,
+    /// 1-based line in the rules file.
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.rule_id {
+            Some(id) => write!(f, "line {}: rule `{id}`: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// Why a rules file was refused: every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RulesError {
+    pub problems: Vec<RuleProblem>,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rules file refused ({} problem", self.problems.len())?;
+        f.write_str(if self.problems.len() == 1 { ")" } else { "s)" })?;
+        for problem in &self.problems {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-worker scratch space for matching, and the result of the last match: which rules hit.
+#[derive(Debug, Default, Clone)]
+pub struct Matches {
+    hits: BitSet,
+    candidates: BitSet,
+    skeleton: String,
+}
+
+impl Matches {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Indices (into [`RuleSet::rules`]) of the rules that hit, in rules-file order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.hits.iter()
+    }
+
+    pub fn contains(&self, rule: usize) -> bool {
+        self.hits.contains(rule)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
+}
+
+impl RuleSet {
+    /// Compiles a rules file, checking every rule's examples. Does no IO: the caller reads the file.
+    pub fn compile(source: &str) -> Result<Self, RulesError> {
+        let parsed: RulesFile = toml::from_str(source).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            RulesError {
+                problems: vec![RuleProblem {
+                    rule_id: enclosing_rule_id(source, offset),
+                    line: line_of(source, offset),
+                    reason: e.message().trim().to_owned(),
+                }],
+            }
+        })?;
+
+        let mut problems = Vec::new();
+        let mut rules = Vec::with_capacity(parsed.rule.len());
+        let mut examples = Vec::with_capacity(parsed.rule.len());
+        let mut seen = HashMap::new();
+        for spanned in parsed.rule {
+            let line = line_of(source, spanned.span().start);
+            let entry = spanned.into_inner();
+            let id = entry.id.clone();
+            let problem = |reason: String| RuleProblem {
+                rule_id: Some(id.clone()),
+                line,
+                reason,
+            };
+            if let Some(first) = seen.insert(entry.id.clone(), line) {
+                problems.push(problem(format!(
+                    "duplicate id (first defined on line {first})"
+                )));
+                continue;
+            }
+            match build_rule(entry, line) {
+                Ok((rule, rule_examples)) => {
+                    rules.push(rule);
+                    examples.push(rule_examples);
+                }
+                Err(reasons) => problems.extend(reasons.into_iter().map(problem)),
+            }
+        }
+        if rules.is_empty() && problems.is_empty() {
+            problems.push(RuleProblem {
+                rule_id: None,
+                line: 1,
+                reason: "the file defines no rules".to_owned(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(RulesError { problems });
+        }
+
+        let set = Self::index(rules, version_of(source))?;
+        set.check_examples(&examples)?;
+        Ok(set)
+    }
+
+    /// Builds the matching structures over validated rules.
+    fn index(rules: Vec<Rule>, version: String) -> Result<Self, RulesError> {
+        let mut table = LiteralTable::default();
+        let mut unfiltered = Vec::new();
+        let mut domain_rules: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut lookalike_rules = Vec::new();
+        let mut ip_url_rules = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let index = index as u32;
+            match &rule.matcher {
+                Matcher::Pattern {
+                    prefilter: Some(prefix),
+                    ..
+                } => {
+                    for literal in prefix {
+                        table.add(literal, (index, LiteralRole::Prefilter));
+                    }
+                }
+                Matcher::Pattern {
+                    prefilter: None, ..
+                } => unfiltered.push(index),
+                Matcher::Keywords(keywords) => {
+                    for keyword in keywords {
+                        table.add(keyword.as_bytes(), (index, LiteralRole::Keyword));
+                    }
+                }
+                Matcher::Domains(domains) => {
+                    for domain in domains {
+                        domain_rules.entry(domain.clone()).or_default().push(index);
+                    }
+                }
+                Matcher::Lookalike(_) => lookalike_rules.push(index),
+                Matcher::IpUrl => ip_url_rules.push(index),
+            }
+        }
+        let LiteralTable {
+            literals,
+            owners: literal_owners,
+            ..
+        } = table;
+        let literals = if literals.is_empty() {
+            None
+        } else {
+            let automaton = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .build(&literals)
+                .map_err(|e| RulesError {
+                    problems: vec![RuleProblem {
+                        rule_id: None,
+                        line: 1,
+                        reason: format!("the keyword automaton could not be built: {e}"),
+                    }],
+                })?;
+            Some(automaton)
+        };
+        Ok(RuleSet {
+            rules,
+            version,
+            literals,
+            literal_owners,
+            unfiltered,
+            domain_rules,
+            lookalike_rules,
+            ip_url_rules,
+        })
+    }
+}
+
+impl RuleSet {
+    /// Content hash of the rules file: the `rules_version` of every verdict.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, index: usize) -> &Rule {
+        &self.rules[index]
+    }
+
+    /// Ids of regex rules with no usable prefilter literal: each runs on every message.
+    pub fn unfiltered_rule_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.unfiltered
+            .iter()
+            .map(|&i| self.rules[i as usize].id.as_str())
+    }
+
+    /// Finds every rule that hits one message; the result is left in `matches`.
+    pub fn find(&self, normalized: &Normalized, extracted: &Extracted, matches: &mut Matches) {
+        matches.hits.reset(self.rules.len());
+        matches.candidates.reset(self.rules.len());
+        let text = normalized.matching().as_bytes();
+
+        if let Some(automaton) = &self.literals {
+            for found in automaton.find_overlapping_iter(text) {
+                for &(rule, role) in &self.literal_owners[found.pattern().as_usize()] {
+                    let rule = rule as usize;
+                    match role {
+                        LiteralRole::Keyword => {
+                            if is_whole_word(text, found.start(), found.end())
+                                && self.requirements_met(rule, extracted)
+                            {
+                                matches.hits.insert(rule);
+                            }
+                        }
+                        LiteralRole::Prefilter => matches.candidates.insert(rule),
+                    }
+                }
+            }
+        }
+        for rule in matches
+            .candidates
+            .iter()
+            .chain(self.unfiltered.iter().map(|&r| r as usize))
+        {
+            if matches.hits.contains(rule) || !self.requirements_met(rule, extracted) {
+                continue;
+            }
+            if let Matcher::Pattern { regex, .. } = &self.rules[rule].matcher
+                && regex.is_match(text)
+            {
+                matches.hits.insert(rule);
+            }
+        }
+        if extracted.has_url() {
+            self.find_in_urls(extracted, matches);
+        }
+    }
+
+    fn find_in_urls(&self, extracted: &Extracted, matches: &mut Matches) {
+        for url in extracted.urls() {
+            if url.is_ip {
+                for &rule in &self.ip_url_rules {
+                    self.hit_if_required(rule as usize, extracted, matches);
+                }
+                continue;
+            }
+            // The host and each parent domain: `x.bit.ly` is listed as `bit.ly`.
+            let mut domain = url.host;
+            loop {
+                for &rule in self.domain_rules.get(domain).into_iter().flatten() {
+                    self.hit_if_required(rule as usize, extracted, matches);
+                }
+                match domain.split_once('.') {
+                    Some((_, parent)) if parent.contains('.') => domain = parent,
+                    _ => break,
+                }
+            }
+            if self.lookalike_rules.is_empty() {
+                continue;
+            }
+            domain_skeleton(url.host, &mut matches.skeleton);
+            for &rule in &self.lookalike_rules {
+                let Matcher::Lookalike(brands) = &self.rules[rule as usize].matcher else {
+                    continue;
+                };
+                let imitates = brands.iter().any(|brand| {
+                    let official = url
+                        .registrable_domain
+                        .is_some_and(|d| brand.official.iter().any(|o| o == d));
+                    !official && contains_at_word_start(&matches.skeleton, &brand.skeleton)
+                });
+                if imitates {
+                    self.hit_if_required(rule as usize, extracted, matches);
+                }
+            }
+        }
+    }
+
+    fn hit_if_required(&self, rule: usize, extracted: &Extracted, matches: &mut Matches) {
+        if self.requirements_met(rule, extracted) {
+            matches.hits.insert(rule);
+        }
+    }
+
+    fn requirements_met(&self, rule: usize, extracted: &Extracted) -> bool {
+        self.rules[rule]
+            .requires
+            .iter()
+            .all(|evidence| match evidence {
+                Evidence::Url => extracted.has_url(),
+                Evidence::IpUrl => extracted.has_ip_url(),
+                Evidence::Phone => extracted.has_phone(),
+                Evidence::Email => extracted.has_email(),
+            })
+    }
+
+    /// Runs every rule's examples through the whole path (normalize, extract, match).
+    fn check_examples(&self, examples: &[RuleExamples]) -> Result<(), RulesError> {
+        let mut normalized = Normalized::new();
+        let mut extracted = Extracted::new();
+        let mut matches = Matches::new();
+        let mut problems = Vec::new();
+        for (index, (rule, rule_examples)) in self.rules.iter().zip(examples).enumerate() {
+            let cases = rule_examples
+                .matching
+                .iter()
+                .map(|text| (text, true))
+                .chain(rule_examples.no_match.iter().map(|text| (text, false)));
+            for (text, should_match) in cases {
+                normalized.set(text);
+                extracted.set(normalized.folded());
+                self.find(&normalized, &extracted, &mut matches);
+                if matches.contains(index) != should_match {
+                    let expected = if should_match { "match" } else { "no_match" };
+                    problems.push(RuleProblem {
+                        rule_id: Some(rule.id.clone()),
+                        line: rule.line,
+                        reason: format!("{expected} example fails: {text:?}"),
+                    });
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(RulesError { problems })
+        }
+    }
+}
+
+impl Rule {
+    /// Whether the rule's hits count towards scores and actions.
+    pub fn enforced(&self) -> bool {
+        self.mode == Mode::Enforce
+    }
+}
+
+/// The distinct literals of a rule set, each with the rules that own it.
+#[derive(Default)]
+struct LiteralTable<'r> {
+    literals: Vec<&'r [u8]>,
+    owners: Vec<Vec<(u32, LiteralRole)>>,
+    slots: HashMap<&'r [u8], usize>,
+}
+
+impl<'r> LiteralTable<'r> {
+    fn add(&mut self, literal: &'r [u8], owner: (u32, LiteralRole)) {
+        let slot = *self.slots.entry(literal).or_insert_with(|| {
+            self.literals.push(literal);
+            self.owners.push(Vec::new());
+            self.literals.len() - 1
+        });
+        self.owners[slot].push(owner);
+    }
+}
+
+struct RuleExamples {
+    matching: Vec<String>,
+    no_match: Vec<String>,
+}
+
+/// Validates one rule entry; on failure, every reason found.
+fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec<String>> {
+    let mut reasons = Vec::new();
+    let prefix = format!("{}.", entry.category);
+    if !entry.id.starts_with(&prefix) {
+        reasons.push(format!("id must start with its category, `{prefix}`"));
+    }
+    if !entry
+        .id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+    {
+        reasons.push("id may hold only a-z, 0-9, `_` and `.`".to_owned());
+    }
+    if !(entry.weight > 0.0 && entry.weight <= 1.0) {
+        reasons.push(format!("weight {} is outside (0, 1]", entry.weight));
+    }
+    let description = entry.description.trim();
+    if description.is_empty() {
+        reasons.push("description is empty".to_owned());
+    } else if ["\\", "(?", "[", "|", ".*", "{"]
+        .iter()
+        .any(|m| description.contains(m))
+    {
+        reasons.push(
+            "description looks like a pattern: write it in plain words for account holders"
+                .to_owned(),
+        );
+    }
+    if entry.examples.matching.is_empty() || entry.examples.no_match.is_empty() {
+        reasons.push("needs at least one `match` and one `no_match` example".to_owned());
+    }
+
+    let matcher_count = [
+        entry.pattern.is_some(),
+        entry.keywords.is_some(),
+        entry.domains.is_some(),
+        entry.lookalike_of.is_some(),
+        entry.ip_url,
+    ]
+    .into_iter()
+    .filter(|&set| set)
+    .count();
+    let matcher = if matcher_count != 1 {
+        reasons.push(format!(
+            "needs exactly one of `pattern`, `keywords`, `domains`, `lookalike_of`, `ip_url` (found {matcher_count})"
+        ));
+        None
+    } else if let Some(pattern) = &entry.pattern {
+        compile_pattern(pattern).map_err(|e| reasons.push(e)).ok()
+    } else if let Some(keywords) = &entry.keywords {
+        compile_keywords(keywords).map_err(|e| reasons.push(e)).ok()
+    } else if let Some(domains) = &entry.domains {
+        compile_domains(domains).map_err(|e| reasons.push(e)).ok()
+    } else if let Some(brands) = &entry.lookalike_of {
+        compile_brands(brands).map_err(|e| reasons.push(e)).ok()
+    } else {
+        Some(Matcher::IpUrl)
+    };
+
+    match matcher {
+        Some(matcher) if reasons.is_empty() => Ok((
+            Rule {
+                id: entry.id,
+                category: entry.category,
+                severity: entry.severity,
+                weight: entry.weight,
+                mode: entry.mode,
+                description: description.to_owned(),
+                line,
+                requires: entry.requires,
+                matcher,
+            },
+            RuleExamples {
+                matching: entry.examples.matching,
+                no_match: entry.examples.no_match,
+            },
+        )),
+        _ => Err(reasons),
+    }
+}
+
+fn compile_pattern(pattern: &str) -> Result<Matcher, String> {
+    // ASCII classes and word boundaries: the matching form is ASCII in all that rules look at,
+    // and Unicode-aware `\b` would cost an order of magnitude in matching speed.
+    let regex = RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(2 * REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("pattern does not compile: {e}"))?;
+    if regex.is_match(b"") {
+        return Err("pattern matches the empty message".to_owned());
+    }
+    let prefilter = prefilter_literals(pattern);
+    Ok(Matcher::Pattern { regex, prefilter })
+}
+
+/// Literals one of which every match of `pattern` starts (or else ends) with, if they are long
+/// enough to be worth looking for.
+fn prefilter_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    [ExtractKind::Prefix, ExtractKind::Suffix]
+        .into_iter()
+        .find_map(|kind| {
+            let mut seq = Extractor::new().kind(kind.clone()).extract(&hir);
+            match kind {
+                ExtractKind::Prefix => seq.optimize_for_prefix_by_preference(),
+                _ => seq.optimize_for_suffix_by_preference(),
+            }
+            let literals = seq.literals()?;
+            let usable = !literals.is_empty()
+                && literals
+                    .iter()
+                    .all(|l| l.as_bytes().len() >= MIN_PREFILTER_LITERAL);
+            usable.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+        })
+}
+
+fn compile_keywords(keywords: &[String]) -> Result<Matcher, String> {
+    if keywords.is_empty() {
+        return Err("`keywords` is empty".to_owned());
+    }
+    let normalized = keywords
+        .iter()
+        .map(|keyword| {
+            let n = normalize(keyword);
+            if n.is_empty() {
+                Err(format!("keyword {keyword:?} is empty after normalization"))
+            } else {
+                Ok(n)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Matcher::Keywords(normalized))
+}
+
+fn compile_domains(domains: &[String]) -> Result<Matcher, String> {
+    if domains.is_empty() {
+        return Err("`domains` is empty".to_owned());
+    }
+    let mut out = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let lower = domain.trim().to_ascii_lowercase();
+        let valid = lower.contains('.')
+            && lower
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && !lower.split('.').any(str::is_empty);
+        if !valid {
+            return Err(format!("{domain:?} is not a domain name"));
+        }
+        out.push(lower);
+    }
+    Ok(Matcher::Domains(out))
+}
+
+fn compile_brands(domains: &[String]) -> Result<Matcher, String> {
+    if domains.is_empty() {
+        return Err("`lookalike_of` is empty".to_owned());
+    }
+    let mut brands: Vec<Brand> = Vec::new();
+    for domain in domains {
+        let lower = domain.trim().to_ascii_lowercase();
+        let registrable = psl::domain_str(&lower)
+            .filter(|d| *d == lower)
+            .ok_or_else(|| format!("{domain:?} is not a registrable domain (like `paypal.com`)"))?;
+        let name = registrable.split('.').next().unwrap_or_default();
+        if name.len() < 3 {
+            return Err(format!("brand name of {domain:?} is too short to compare"));
+        }
+        let mut skeleton = String::new();
+        domain_skeleton(name, &mut skeleton);
+        match brands.iter_mut().find(|b| b.skeleton == skeleton) {
+            Some(brand) => brand.official.push(lower),
+            None => brands.push(Brand {
+                skeleton,
+                official: vec![lower],
+            }),
+        }
+    }
+    Ok(Matcher::Lookalike(brands))
+}
+
+/// Whether `needle` occurs in `haystack` at the start of a word (after the start, a dot, a dash
+/// or a digit): `paypal-login` and `secure.paypal` imitate PayPal, `pineapple` does not imitate
+/// Apple.
+fn contains_at_word_start(haystack: &str, needle: &str) -> bool {
+    haystack
+        .match_indices(needle)
+        .any(|(at, _)| at == 0 || !haystack.as_bytes()[at - 1].is_ascii_lowercase())
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// Whether `text[start..end]` stands as whole words: no letter or digit joins it on a side where
+/// the match itself begins or ends with one.
+fn is_whole_word(text: &[u8], start: usize, end: usize) -> bool {
+    let left_ok = start == 0 || !is_word_byte(text[start]) || !is_word_byte(text[start - 1]);
+    let right_ok = end == text.len() || !is_word_byte(text[end - 1]) || !is_word_byte(text[end]);
+    left_ok && right_ok
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source.as_bytes()[..offset.min(source.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The `id` of the `[[rule]]` table that contains `offset`, read from the raw text (used for
+/// syntax errors, which come before any rule is parsed).
+fn enclosing_rule_id(source: &str, offset: usize) -> Option<String> {
+    let before = &source[..offset.min(source.len())];
+    let table_start = before.rfind("[[rule]]")?;
+    let after_header = &source[table_start + "[[rule]]".len()..];
+    let table = after_header.split("[[rule]]").next().unwrap_or_default();
+    table.lines().find_map(|line| {
+        let value = line
+            .trim()
+            .strip_prefix("id")?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some(value.trim().trim_matches(['"', '\'']).to_owned())
+    })
+}
+
+fn version_of(source: &str) -> String {
+    let digest = Sha256::digest(source.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fixed-size set of rule indices, cleared per message without allocating.
+#[derive(Debug, Default, Clone)]
+struct BitSet {
+    words: Vec<u64>,
+}
+
+impl BitSet {
+    fn reset(&mut self, len: usize) {
+        self.words.clear();
+        self.words.resize(len.div_ceil(64), 0);
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let bit = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: &str, category: &str, matcher: &str, matching: &str, no_match: &str) -> String {
+        format!(
+            "[[rule]]\nid = \"{id}\"\ncategory = \"{category}\"\nseverity = \"high\"\nweight = 0.9\n\
+             description = \"A test rule\"\n{matcher}\n\
+             examples.match = [{matching:?}]\nexamples.no_match = [{no_match:?}]\n\n"
+        )
+    }
+
+    fn hits(set: &RuleSet, text: &str) -> Vec<String> {
+        let mut normalized = Normalized::new();
+        let mut extracted = Extracted::new();
+        let mut matches = Matches::new();
+        normalized.set(text);
+        extracted.set(normalized.folded());
+        set.find(&normalized, &extracted, &mut matches);
+        matches.iter().map(|i| set.rule(i).id.clone()).collect()
+    }
+
+    fn sample() -> RuleSet {
+        let source = [
+            rule("spam.prize", "spam", "keywords = [\"Free Prize\", \"you have won\"]", "FR33 PR1ZE!", "a prize-winning free cake"),
+            rule("fraud.lure", "fraud", "pattern = '\\b(?:account|card) (?:is |has been )?(?:locked|suspended)\\b'\nrequires = [\"url\"]",
+                "Your account has been locked: bit.ly/x", "your account has been locked, call us"),
+            rule("fraud.short", "fraud", "domains = [\"bit.ly\", \"tinyurl.com\"]", "see bit.ly/abc", "bitly is a company"),
+            rule("fraud.brand", "fraud", "lookalike_of = [\"paypal.com\", \"paypal.co.uk\"]", "paypa1-secure.com/login", "www.paypal.com/login"),
+            rule("fraud.ip", "fraud", "ip_url = true", "http://10.0.0.1/bank", "version 10.0.0.1"),
+            rule("spam.pounds", "spam", "pattern = '£\\d{3,}'", "win £1000 now", "it was £5"),
+        ]
+        .concat();
+        RuleSet::compile(&source).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn every_matcher_kind_hits_and_misses_as_its_examples_say() {
+        let set = sample();
+        assert_eq!(hits(&set, "You have WON a free prize"), ["spam.prize"]);
+        assert_eq!(
+            hits(&set, "Card suspended. Verify at https://tinyurl.com/x1"),
+            ["fraud.lure", "fraud.short"]
+        );
+        assert_eq!(
+            hits(&set, "login at paypal.com.account-check.ru/x"),
+            ["fraud.brand"]
+        );
+        assert!(
+            hits(&set, "paypal.co.uk/help").is_empty(),
+            "official domains are not lookalikes"
+        );
+        assert!(hits(&set, "pineapplepaypals.com/x").is_empty());
+        assert_eq!(hits(&set, "£2000 cash"), ["spam.pounds"]);
+        assert!(hits(&set, "see you at noon").is_empty());
+    }
+
+    #[test]
+    fn keywords_match_whole_words_only() {
+        let set = sample();
+        assert!(hits(&set, "carefree prizes").is_empty());
+        assert_eq!(hits(&set, "free prize."), ["spam.prize"]);
+    }
+
+    #[test]
+    fn patterns_are_prefiltered_by_their_literals() {
+        let set = sample();
+        assert_eq!(set.unfiltered_rule_ids().count(), 0);
+        let lure = set.rules().iter().find(|r| r.id == "fraud.lure").unwrap();
+        let Matcher::Pattern {
+            prefilter: Some(literals),
+            ..
+        } = &lure.matcher
+        else {
+            panic!("no prefilter for {lure:?}");
+        };
+        assert!(
+            literals.iter().any(|l| b"account".starts_with(l)),
+            "{literals:?}"
+        );
+    }
+
+    #[test]
+    fn version_is_a_content_hash() {
+        let a =
+            RuleSet::compile(&rule("spam.a", "spam", "keywords = [\"x y\"]", "x y", "x")).unwrap();
+        let b =
+            RuleSet::compile(&rule("spam.a", "spam", "keywords = [\"x z\"]", "x z", "x")).unwrap();
+        assert_eq!(a.version().len(), 12);
+        assert_ne!(a.version(), b.version());
+    }
+
+    fn refused(source: &str) -> Vec<String> {
+        RuleSet::compile(source)
+            .expect_err("the file must be refused")
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn broken_files_are_refused_with_rule_line_and_reason() {
+        let good = rule("spam.ok", "spam", "keywords = [\"ok\"]", "ok", "no");
+        let bad_regex = rule("fraud.bad", "fraud", "pattern = '(unclosed'", "x", "y");
+        let problems = refused(&format!("{good}{bad_regex}"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("line 11: rule `fraud.bad`: pattern does not compile"),
+            "{problems:?}"
+        );
+
+        let problems = refused(&rule(
+            "spam.x",
+            "spam",
+            "keywords = [\"win\"]",
+            "lose",
+            "win",
+        ));
+        assert_eq!(
+            problems,
+            [
+                "line 1: rule `spam.x`: match example fails: \"lose\"",
+                "line 1: rule `spam.x`: no_match example fails: \"win\""
+            ]
+        );
+
+        let problems = refused(&format!("{good}{}", good.replace("keywords", "keywordz")));
+        assert!(
+            problems[0].contains("line 17")
+                && problems[0].contains("rule `spam.ok`")
+                && problems[0].contains("unknown field `keywordz`"),
+            "{problems:?}"
+        );
+
+        let problems = refused(&format!("{good}{good}"));
+        assert!(
+            problems[0].contains("duplicate id (first defined on line 1)"),
+            "{problems:?}"
+        );
+
+        for (matcher, reason) in [
+            ("weight = 2.0\nkeywords = [\"a\"]", "weight"),
+            ("keywords = [\"a\"]\npattern = 'a'", "exactly one of"),
+            ("pattern = 'a*'", "matches the empty message"),
+            (
+                "lookalike_of = [\"login.paypal.com\"]",
+                "not a registrable domain",
+            ),
+            ("domains = [\"not a domain\"]", "not a domain name"),
+        ] {
+            let source = rule("spam.y", "spam", matcher, "a", "b").replace("weight = 0.9\n", "");
+            let source = if source.contains("weight") {
+                source
+            } else {
+                source.replace("severity", "weight = 0.5\nseverity")
+            };
+            let problems = refused(&source);
+            assert!(
+                problems.iter().any(|p| p.contains(reason)),
+                "{matcher}: {problems:?}"
+            );
+        }
+        let problems = refused(&rule("fraud.z", "spam", "keywords = [\"a\"]", "a", "b"));
+        assert!(
+            problems[0].contains("must start with its category"),
+            "{problems:?}"
+        );
+        let problems = refused(
+            &rule("spam.d", "spam", "keywords = [\"a\"]", "a", "b")
+                .replace("A test rule", "matches \\\\bfoo"),
+        );
+        assert!(problems[0].contains("plain words"), "{problems:?}");
+        assert!(refused("[[rule]\n")[0].starts_with("line 1:"));
+        assert_eq!(refused("")[0], "line 1: the file defines no rules");
+    }
+
+    #[test]
+    fn shadow_rules_are_marked_not_enforced() {
+        let source = rule(
+            "spam.s",
+            "spam",
+            "keywords = [\"s\"]\nmode = \"shadow\"",
+            "s",
+            "t",
+        );
+        let set = RuleSet::compile(&source).unwrap();
+        assert!(!set.rule(0).enforced());
+    }
+}

@@ -1,0 +1,58 @@
+//! Domain skeletons: a coarse spelling of a domain under which lookalikes collide, for catching
+//! brand impersonation (`paypa1-secure.com`, `rnicrosoft.com`, `arnaz0n.co`).
+//!
+//! Coarser than message normalization on purpose: here `l`, `i` and `1` are one letter, `rn` is
+//! `m` and `vv` is `w`, which would garble ordinary text but is exactly how a phisher picks a
+//! domain that reads as the brand's.
+
+/// Writes the skeleton of `domain` (already folded to lowercase ASCII) into `out`.
+pub fn domain_skeleton(domain: &str, out: &mut String) {
+    out.clear();
+    let bytes = domain.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let pair = bytes.get(i..i + 2);
+        if pair == Some(b"rn") {
+            out.push('m');
+            i += 2;
+            continue;
+        }
+        if pair == Some(b"vv") {
+            out.push('w');
+            i += 2;
+            continue;
+        }
+        out.push(match bytes[i] {
+            b'0' => 'o',
+            b'1' | b'i' | b'|' => 'l',
+            b'3' => 'e',
+            b'4' | b'@' => 'a',
+            b'5' | b'$' => 's',
+            b'7' => 't',
+            b'8' => 'b',
+            b'9' => 'g',
+            b => b as char,
+        });
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skeleton(domain: &str) -> String {
+        let mut out = String::new();
+        domain_skeleton(domain, &mut out);
+        out
+    }
+
+    #[test]
+    fn lookalikes_collide_with_the_brand() {
+        assert_eq!(skeleton("paypa1"), skeleton("paypal"));
+        assert_eq!(skeleton("rnicrosoft"), skeleton("microsoft"));
+        assert_eq!(skeleton("arnaz0n"), skeleton("amazon"));
+        assert_eq!(skeleton("vvellsfargo"), skeleton("wellsfargo"));
+        assert_ne!(skeleton("paypal"), skeleton("payoal"));
+    }
+}
