@@ -4,5 +4,7 @@
 //! scored by `rules`, and turned into a verdict by `scoring` under the `policy`.
 
 pub mod message;
+pub mod policy;
 pub mod rules;
+pub mod scoring;
 pub mod text;

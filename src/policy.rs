@@ -1,0 +1,137 @@
+//! Policy: turns per-category scores into an action on the message.
+//!
+//! Read from `config/policy.toml`. Thresholds are per category because the cost of an error is:
+//! blocking a fraud message protects a recipient from losing money, blocking an ordinary message
+//! that merely mentions a pub loses a customer's text.
+
+use serde::Deserialize;
+
+use crate::message::{Action, Category, Scores};
+
+/// Why a policy file was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy file: {0}")]
+    Parse(String),
+    #[error("policy file: [message.{category}]: {problem}")]
+    Threshold {
+        category: Category,
+        problem: &'static str,
+    },
+}
+
+/// Score thresholds for one category's message actions.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Score at or above which a message is flagged for attention (delivered, counted). In [0, 1].
+    pub flag_at: f64,
+    /// Score at or above which a message is blocked. In [0, 1], at least `flag_at`.
+    pub block_at: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageThresholds {
+    spam: Thresholds,
+    fraud: Thresholds,
+    aup: Thresholds,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    message: MessageThresholds,
+}
+
+/// The validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    thresholds: [Thresholds; 3],
+}
+
+impl Policy {
+    /// Parses and validates a policy file. Does no IO: the caller reads the file.
+    pub fn from_toml(source: &str) -> Result<Self, PolicyError> {
+        let file: PolicyFile =
+            toml::from_str(source).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let policy = Policy {
+            thresholds: [file.message.spam, file.message.fraud, file.message.aup],
+        };
+        for category in Category::ALL {
+            let t = policy.thresholds(category);
+            let problem = if !(0.0..=1.0).contains(&t.flag_at) || !(0.0..=1.0).contains(&t.block_at)
+            {
+                Some("thresholds must be within [0, 1]")
+            } else if t.block_at < t.flag_at {
+                Some("block_at must not be below flag_at")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(PolicyError::Threshold { category, problem });
+            }
+        }
+        Ok(policy)
+    }
+
+    pub fn thresholds(&self, category: Category) -> Thresholds {
+        self.thresholds[category.index()]
+    }
+
+    /// The strictest action any category's score calls for.
+    pub fn message_action(&self, scores: &Scores) -> Action {
+        Category::ALL
+            .into_iter()
+            .map(|category| {
+                let score = scores.get(category);
+                let t = self.thresholds(category);
+                if score >= t.block_at {
+                    Action::Block
+                } else if score >= t.flag_at {
+                    Action::Flag
+                } else {
+                    Action::Allow
+                }
+            })
+            .max()
+            .unwrap_or(Action::Allow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = "[message.spam]\nflag_at = 0.5\nblock_at = 0.9\n\
+                          [message.fraud]\nflag_at = 0.4\nblock_at = 0.8\n\
+                          [message.aup]\nflag_at = 0.5\nblock_at = 0.95\n";
+
+    #[test]
+    fn strictest_category_decides() {
+        let policy = Policy::from_toml(POLICY).unwrap();
+        let action = |spam, fraud, aup| policy.message_action(&Scores { spam, fraud, aup });
+        assert_eq!(action(0.0, 0.0, 0.0), Action::Allow);
+        assert_eq!(action(0.5, 0.0, 0.0), Action::Flag);
+        assert_eq!(action(0.89, 0.8, 0.0), Action::Block);
+        assert_eq!(action(0.0, 0.0, 0.94), Action::Flag);
+    }
+
+    #[test]
+    fn bad_thresholds_are_refused() {
+        let inverted = POLICY.replace("block_at = 0.8", "block_at = 0.3");
+        assert_eq!(
+            Policy::from_toml(&inverted).unwrap_err(),
+            PolicyError::Threshold {
+                category: Category::Fraud,
+                problem: "block_at must not be below flag_at"
+            }
+        );
+        assert!(Policy::from_toml(&POLICY.replace("0.95", "1.5")).is_err());
+        let unknown = format!("{POLICY}[message.extra]\nflag_at = 1\n");
+        assert!(matches!(
+            Policy::from_toml(&unknown),
+            Err(PolicyError::Parse(_))
+        ));
+    }
+}
