@@ -1,1 +1,106 @@
-fn main() {}
+//! Scoring throughput over the UCI SMS Spam Collection texts (`../shared/data`; the hand-written
+//! corpus in `tests/data` stands in when it is absent, and the bench says so).
+//!
+//! Stages: normalization alone, normalization + extraction, and the whole rules path
+//! (normalize + extract + every rule + scores and action). Throughput is in messages; each
+//! benchmark checks its output against a count made before timing, so it cannot time a no-op.
+//!
+//! Run: `cargo bench --bench scoring` (one core: criterion runs the loop on one thread).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use warden::message::Action;
+use warden::scoring::{Scorer, Scratch};
+use warden::text::{Extracted, Normalized};
+
+fn texts() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let uci = root.join("../shared/data/sms_spam_collection/SMSSpamCollection");
+    let (source, rows) = match std::fs::read_to_string(&uci) {
+        Ok(data) => ("UCI SMS Spam Collection", data),
+        Err(_) => (
+            "tests/data/corpus.tsv (UCI data absent)",
+            std::fs::read_to_string(root.join("tests/data/corpus.tsv")).expect("corpus"),
+        ),
+    };
+    let texts: Vec<String> = rows
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once('\t').map(|(_, text)| text.to_owned()))
+        .collect();
+    eprintln!("scoring bench: {} messages from {source}", texts.len());
+    texts
+}
+
+fn scorer() -> Scorer {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    warden::config::load_scorer(
+        &root.join("config/rules.toml"),
+        &root.join("config/policy.toml"),
+    )
+    .expect("shipped config loads")
+}
+
+fn bench(c: &mut Criterion) {
+    let texts = texts();
+    let scorer = scorer();
+    let mut group = c.benchmark_group("scoring");
+    group.throughput(Throughput::Elements(texts.len() as u64));
+
+    let mut normalized = Normalized::new();
+    let total_len = |n: &mut Normalized| -> usize {
+        texts
+            .iter()
+            .map(|t| {
+                n.set(black_box(t));
+                n.matching().len()
+            })
+            .sum()
+    };
+    let expected_len = total_len(&mut normalized);
+    group.bench_function("normalize", |b| {
+        b.iter(|| assert_eq!(total_len(&mut normalized), expected_len));
+    });
+
+    let mut extracted = Extracted::new();
+    let mut count_urls = || -> usize {
+        texts
+            .iter()
+            .map(|t| {
+                normalized.set(black_box(t));
+                extracted.set(normalized.folded());
+                extracted.urls().len() + extracted.phones().len() + extracted.emails().len()
+            })
+            .sum()
+    };
+    let expected_found = count_urls();
+    assert!(
+        expected_found > 0,
+        "extraction finds something in the bench texts"
+    );
+    group.bench_function("normalize+extract", |b| {
+        b.iter(|| assert_eq!(count_urls(), expected_found));
+    });
+
+    let mut scratch = Scratch::new();
+    let mut count_flagged = || -> usize {
+        texts
+            .iter()
+            .filter(|t| scorer.assess(black_box(t), &mut scratch).action >= Action::Flag)
+            .count()
+    };
+    let expected_flagged = count_flagged();
+    assert!(
+        expected_flagged > 0,
+        "the rules flag something in the bench texts"
+    );
+    group.bench_function("normalize+extract+rules", |b| {
+        b.iter(|| assert_eq!(count_flagged(), expected_flagged));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -4,8 +4,9 @@
 //! leetspeak folded. One Aho-Corasick automaton holds every keyword of every keyword rule and, for
 //! every regex rule, the literals any match must start (or end) with, pulled out of the regex by
 //! `regex-syntax`. One pass of that automaton over a message says which keyword rules hit and
-//! which regex rules could; only those regexes run. Most messages run no regex at all, which is
-//! what makes scoring cost about one automaton pass.
+//! which regex rules could; only those regexes run, and a regex whose matches start with a
+//! literal runs anchored where that literal was found, reading only as far as its match needs.
+//! Most messages run no regex at all, which is what makes scoring cost about one automaton pass.
 //!
 //! A rules file is refused whole when anything in it is wrong (TOML, an unknown key, a regex that
 //! does not compile, an example that does not behave), with the rule id, the line and the reason
@@ -17,8 +18,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
 use sha2::{Digest, Sha256};
 
 pub use file::{Evidence, Mode, Severity};
@@ -30,6 +34,8 @@ use crate::text::{Extracted, Normalized, domain_skeleton, normalize};
 /// Shortest literal worth prefiltering on; a regex whose literals are all shorter runs on every
 /// message (and `warden rules check` says so).
 const MIN_PREFILTER_LITERAL: usize = 2;
+/// Longest literal kept for prefiltering, in bytes.
+const MAX_PREFILTER_LITERAL: usize = 8;
 /// Compiled size limit per regex: a rule that blows up into a huge automaton is a bug.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -51,12 +57,8 @@ pub struct Rule {
 
 #[derive(Debug)]
 enum Matcher {
-    /// A regex over the matching form, and the literals one of which every match contains
-    /// (`None`: no usable literals, the regex runs on every message).
-    Pattern {
-        regex: Regex,
-        prefilter: Option<Vec<Vec<u8>>>,
-    },
+    /// A regex over the matching form, and the literals that tell where it can match.
+    Pattern { regex: Regex, prefilter: Prefilter },
     /// Whole-word phrases, normalized like messages.
     Keywords(Vec<String>),
     /// Domains whose URLs (or their subdomains') hit.
@@ -74,13 +76,26 @@ struct Brand {
     official: Vec<String>,
 }
 
+/// Literals pulled out of a rule's regex.
+#[derive(Debug)]
+enum Prefilter {
+    /// Every match starts with one of these: the regex runs anchored where one occurs.
+    Prefix(Vec<Vec<u8>>),
+    /// Every match contains one of these: the regex runs on a message that has one.
+    Inner(Vec<Vec<u8>>),
+    /// No usable literal: the regex runs on every message.
+    None,
+}
+
 /// What an Aho-Corasick literal means for the rule that owns it.
 #[derive(Debug, Clone, Copy)]
 enum LiteralRole {
     /// A keyword: a whole-word occurrence is a hit.
     Keyword,
-    /// A literal every match of the rule's regex contains: the regex must run.
-    Prefilter,
+    /// The start of any match of the rule's regex: try the regex anchored here.
+    MatchStart,
+    /// Contained in any match of the rule's regex: the regex must run.
+    Contained,
 }
 
 /// A compiled rules file. Immutable and shared by every scoring worker.
@@ -229,17 +244,19 @@ impl RuleSet {
         for (index, rule) in rules.iter().enumerate() {
             let index = index as u32;
             match &rule.matcher {
-                Matcher::Pattern {
-                    prefilter: Some(prefix),
-                    ..
-                } => {
-                    for literal in prefix {
-                        table.add(literal, (index, LiteralRole::Prefilter));
+                Matcher::Pattern { prefilter, .. } => match prefilter {
+                    Prefilter::Prefix(literals) => {
+                        for literal in literals {
+                            table.add(literal, (index, LiteralRole::MatchStart));
+                        }
                     }
-                }
-                Matcher::Pattern {
-                    prefilter: None, ..
-                } => unfiltered.push(index),
+                    Prefilter::Inner(literals) => {
+                        for literal in literals {
+                            table.add(literal, (index, LiteralRole::Contained));
+                        }
+                    }
+                    Prefilter::None => unfiltered.push(index),
+                },
                 Matcher::Keywords(keywords) => {
                     for keyword in keywords {
                         table.add(keyword.as_bytes(), (index, LiteralRole::Keyword));
@@ -265,6 +282,7 @@ impl RuleSet {
             let automaton = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::DFA))
                 .match_kind(MatchKind::Standard)
+                .prefilter(false)
                 .build(&literals)
                 .map_err(|e| RulesError {
                     problems: vec![RuleProblem {
@@ -327,7 +345,15 @@ impl RuleSet {
                                 matches.hits.insert(rule);
                             }
                         }
-                        LiteralRole::Prefilter => matches.candidates.insert(rule),
+                        LiteralRole::MatchStart => {
+                            if !matches.hits.contains(rule)
+                                && self.requirements_met(rule, extracted)
+                                && self.pattern_matches(rule, text, Some(found.start()))
+                            {
+                                matches.hits.insert(rule);
+                            }
+                        }
+                        LiteralRole::Contained => matches.candidates.insert(rule),
                     }
                 }
             }
@@ -340,15 +366,26 @@ impl RuleSet {
             if matches.hits.contains(rule) || !self.requirements_met(rule, extracted) {
                 continue;
             }
-            if let Matcher::Pattern { regex, .. } = &self.rules[rule].matcher
-                && regex.is_match(text)
-            {
+            if self.pattern_matches(rule, text, None) {
                 matches.hits.insert(rule);
             }
         }
         if extracted.has_url() {
             self.find_in_urls(extracted, matches);
         }
+    }
+
+    /// Runs a pattern rule's regex: anchored at `start` when given, else over the whole text.
+    fn pattern_matches(&self, rule: usize, text: &[u8], start: Option<usize>) -> bool {
+        let Matcher::Pattern { regex, .. } = &self.rules[rule].matcher else {
+            return false;
+        };
+        let input = match start {
+            // The range keeps the bytes before `start` visible, so `\b` still sees them.
+            Some(start) => Input::new(text).range(start..).anchored(Anchored::Yes),
+            None => Input::new(text),
+        };
+        regex.is_match(input)
     }
 
     fn find_in_urls(&self, extracted: &Extracted, matches: &mut Matches) {
@@ -559,43 +596,185 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
 fn compile_pattern(pattern: &str) -> Result<Matcher, String> {
     // ASCII classes and word boundaries: the matching form is ASCII in all that rules look at,
     // and Unicode-aware `\b` would cost an order of magnitude in matching speed.
-    let regex = RegexBuilder::new(pattern)
-        .unicode(false)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dfa_size_limit(2 * REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| format!("pattern does not compile: {e}"))?;
-    if regex.is_match(b"") {
+    let regex = meta::Builder::new()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+                .hybrid_cache_capacity(2 * REGEX_SIZE_LIMIT),
+        )
+        .build(pattern)
+        .map_err(|e| match e.syntax_error() {
+            Some(syntax) => format!("pattern does not compile: {syntax}"),
+            None => format!("pattern does not compile: {e}"),
+        })?;
+    if regex.is_match(Input::new(b"")) {
         return Err("pattern matches the empty message".to_owned());
     }
     let prefilter = prefilter_literals(pattern);
     Ok(Matcher::Pattern { regex, prefilter })
 }
 
-/// Literals one of which every match of `pattern` starts (or else ends) with, if they are long
-/// enough to be worth looking for.
-fn prefilter_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
+/// The literals to prefilter a pattern on: a set of literals one of which every match contains,
+/// chosen to be as rare as possible (longest shortest literal, then fewest literals). When the
+/// set is made of literals every match *starts* with, the regex can run anchored where one is
+/// found.
+///
+/// Taking only the literals a match starts with would often pick common words (`you `, `call`)
+/// for patterns like "you have won"; looking at every position of the pattern finds `won`.
+fn prefilter_literals(pattern: &str) -> Prefilter {
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-        .ok()?;
-    [ExtractKind::Prefix, ExtractKind::Suffix]
-        .into_iter()
-        .find_map(|kind| {
-            let mut seq = Extractor::new().kind(kind.clone()).extract(&hir);
-            match kind {
-                ExtractKind::Prefix => seq.optimize_for_prefix_by_preference(),
-                _ => seq.optimize_for_suffix_by_preference(),
-            }
-            let literals = seq.literals()?;
-            let usable = !literals.is_empty()
-                && literals
+    else {
+        return Prefilter::None;
+    };
+    match required_literals(&hir) {
+        Some(Required {
+            literals,
+            at_start: true,
+        }) => Prefilter::Prefix(literals),
+        Some(Required {
+            literals,
+            at_start: false,
+        }) => Prefilter::Inner(literals),
+        None => Prefilter::None,
+    }
+}
+
+/// Literals one of which every match of some regex contains.
+struct Required {
+    literals: Vec<Vec<u8>>,
+    /// Every match starts with one of the literals.
+    at_start: bool,
+}
+
+impl Required {
+    /// Rarer is better: a longer shortest literal, up to a length past which words are rare
+    /// enough anyway, then fewer literals (each is a state in the shared automaton).
+    fn rarity(&self) -> (usize, std::cmp::Reverse<usize>) {
+        let shortest = self
+            .literals
+            .iter()
+            .map(|l| rarity_len(l))
+            .min()
+            .unwrap_or(0);
+        (
+            shortest.min(RARE_ENOUGH_LITERAL),
+            std::cmp::Reverse(self.literals.len()),
+        )
+    }
+}
+
+/// Length at which a literal is rare enough in messages that a longer one gains little.
+const RARE_ENOUGH_LITERAL: usize = 5;
+/// Words in nearly every message: a literal that is one of them (give or take the spaces around
+/// it) is no rarer than a single byte, however long it is.
+const COMMON_WORDS: &[&[u8]] = &[
+    b"a", b"about", b"all", b"am", b"and", b"are", b"at", b"back", b"be", b"been", b"but", b"call",
+    b"can", b"come", b"day", b"do", b"for", b"free", b"from", b"get", b"go", b"going", b"good",
+    b"got", b"have", b"he", b"her", b"his", b"how", b"i", b"if", b"in", b"is", b"it", b"just",
+    b"know", b"like", b"me", b"my", b"need", b"no", b"not", b"now", b"of", b"ok", b"on", b"one",
+    b"or", b"our", b"out", b"reply", b"see", b"send", b"she", b"so", b"text", b"that", b"the",
+    b"then", b"there", b"they", b"this", b"time", b"to", b"txt", b"u", b"up", b"ur", b"want",
+    b"was", b"we", b"what", b"when", b"will", b"with", b"you", b"your",
+];
+
+/// A literal's length for judging how rare it is: its length, or 1 for a common word.
+fn rarity_len(literal: &[u8]) -> usize {
+    let word = literal
+        .iter()
+        .position(u8::is_ascii_alphanumeric)
+        .map_or(&literal[..0], |start| {
+            let end = literal
+                .iter()
+                .rposition(u8::is_ascii_alphanumeric)
+                .map_or(start, |e| e + 1);
+            &literal[start..end]
+        });
+    if COMMON_WORDS.contains(&word) {
+        1
+    } else {
+        literal.len()
+    }
+}
+
+/// Most literals one prefilter set may hold; past that the rule is better off unfiltered.
+const MAX_PREFILTER_SET: usize = 64;
+
+/// The rarest set of literals every match of `hir` must contain, if there is one.
+fn required_literals(hir: &Hir) -> Option<Required> {
+    let mut best = starting_literals(hir).map(|literals| Required {
+        literals,
+        at_start: true,
+    });
+    let mut consider = |candidate: Option<Required>| {
+        if let Some(candidate) = candidate
+            && best
+                .as_ref()
+                .is_none_or(|b| candidate.rarity() > b.rarity())
+        {
+            best = Some(candidate);
+        }
+    };
+    match hir.kind() {
+        HirKind::Concat(parts) => {
+            for i in 0..parts.len() {
+                // Zero-width parts (`\b`) before position `i` keep it at the match start.
+                let at_start = parts[..i]
                     .iter()
-                    .all(|l| l.as_bytes().len() >= MIN_PREFILTER_LITERAL);
-            usable.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
-        })
+                    .all(|p| p.properties().maximum_len() == Some(0));
+                let tail = Hir::concat(parts[i..].to_vec());
+                consider(starting_literals(&tail).map(|literals| Required { literals, at_start }));
+                consider(required_literals(&parts[i]).map(|r| Required {
+                    at_start: r.at_start && at_start,
+                    ..r
+                }));
+            }
+        }
+        HirKind::Alternation(branches) => {
+            let mut union = Required {
+                literals: Vec::new(),
+                at_start: true,
+            };
+            for branch in branches {
+                let Some(required) = required_literals(branch) else {
+                    return best;
+                };
+                union.at_start &= required.at_start;
+                union.literals.extend(required.literals);
+            }
+            union.literals.sort();
+            union.literals.dedup();
+            if union.literals.len() <= MAX_PREFILTER_SET {
+                consider(Some(union));
+            }
+        }
+        HirKind::Capture(capture) => consider(required_literals(&capture.sub)),
+        HirKind::Repetition(repetition) if repetition.min > 0 => {
+            consider(required_literals(&repetition.sub));
+        }
+        _ => {}
+    }
+    best
+}
+
+/// Literals one of which every match of `hir` starts with, cut to a few bytes (a longer literal
+/// is no rarer in practice, and alternations would multiply into many of them).
+fn starting_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    seq.keep_first_bytes(MAX_PREFILTER_LITERAL);
+    seq.dedup();
+    let literals = seq.literals()?;
+    let usable = !literals.is_empty()
+        && literals.len() <= MAX_PREFILTER_SET
+        && literals
+            .iter()
+            .all(|l| l.as_bytes().len() >= MIN_PREFILTER_LITERAL);
+    usable.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 fn compile_keywords(keywords: &[String]) -> Result<Matcher, String> {
@@ -824,7 +1003,7 @@ mod tests {
         assert_eq!(set.unfiltered_rule_ids().count(), 0);
         let lure = set.rules().iter().find(|r| r.id == "fraud.lure").unwrap();
         let Matcher::Pattern {
-            prefilter: Some(literals),
+            prefilter: Prefilter::Prefix(literals),
             ..
         } = &lure.matcher
         else {

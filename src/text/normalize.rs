@@ -14,6 +14,8 @@
 //! ASCII text (almost every message) takes a byte loop with no Unicode tables at all; only the
 //! non-ASCII characters of a message pay for decomposition.
 
+use std::sync::LazyLock;
+
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 /// The two normalized forms of one message (see the module docs). Reuse one per worker.
@@ -31,16 +33,34 @@ impl Normalized {
     /// Normalizes `raw`, replacing what this buffer held.
     pub fn set(&mut self, raw: &str) {
         self.folded.clear();
+        if is_plain_ascii(raw.as_bytes()) {
+            // Printable ASCII with no runs of spaces: folding is a copy and a lowercase.
+            self.folded.push_str(raw.trim_matches(' '));
+            self.folded.make_ascii_lowercase();
+        } else {
+            self.fold_mixed(raw);
+        }
+        fold_leetspeak(&self.folded, &mut self.matching);
+    }
+
+    /// Folds text with non-ASCII characters, control characters or whitespace runs.
+    fn fold_mixed(&mut self, raw: &str) {
         let mut writer = FoldWriter {
             out: &mut self.folded,
-            pending_space: false,
         };
         let bytes = raw.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            let b = bytes[i];
-            if b.is_ascii() {
-                writer.ascii(b);
+            // Runs of printable ASCII (most of any text) are copied whole.
+            let run = bytes[i..]
+                .iter()
+                .position(|b| !(0x20..0x7f).contains(b))
+                .unwrap_or(bytes.len() - i);
+            if run > 0 {
+                writer.ascii_run(&raw[i..i + run]);
+                i += run;
+            } else if bytes[i].is_ascii() {
+                writer.ascii(bytes[i]);
                 i += 1;
             } else {
                 // `i` is always on a char boundary: it only advances by whole chars.
@@ -52,7 +72,7 @@ impl Normalized {
                 i += c.len_utf8();
             }
         }
-        fold_leetspeak(&self.folded, &mut self.matching);
+        collapse_spaces(&mut self.folded);
     }
 
     /// Case-folded, de-disguised text with digits intact (see the module docs).
@@ -73,35 +93,77 @@ pub fn normalize(raw: &str) -> String {
     normalized.matching
 }
 
+/// Printable ASCII without two spaces in a row. Written without early exit so it vectorizes.
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    let unprintable = bytes
+        .iter()
+        .fold(false, |seen, b| seen | !(0x20..0x7f).contains(b));
+    let double_space = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |seen, (&a, &b)| seen | ((a == b' ') & (b == b' ')));
+    !unprintable && !double_space
+}
+
+/// Removes leading and trailing spaces and shortens runs of spaces to one.
+fn collapse_spaces(text: &mut String) {
+    let bytes = text.as_bytes();
+    let untidy = bytes.first() == Some(&b' ')
+        || bytes.last() == Some(&b' ')
+        || bytes.windows(2).any(|pair| pair == b"  ");
+    if untidy {
+        let mut previous_space = true;
+        text.retain(|c| {
+            let keep = c != ' ' || !previous_space;
+            previous_space = c == ' ';
+            keep
+        });
+        if text.ends_with(' ') {
+            text.pop();
+        }
+    }
+}
+
+/// Writes folded characters; every kind of whitespace becomes one space, collapsed afterwards.
 struct FoldWriter<'a> {
     out: &'a mut String,
-    /// Whitespace was seen since the last character written; written lazily so that runs
-    /// collapse and the text is trimmed at both ends.
-    pending_space: bool,
 }
 
 impl FoldWriter<'_> {
-    #[inline]
     fn ascii(&mut self, b: u8) {
         if b.is_ascii_whitespace() || b == 0x0b {
-            self.pending_space = true;
+            self.out.push(' ');
         } else if !b.is_ascii_control() {
-            self.push(b.to_ascii_lowercase() as char);
+            self.out.push(b.to_ascii_lowercase() as char);
         }
     }
 
-    #[inline]
+    /// Printable ASCII.
+    fn ascii_run(&mut self, run: &str) {
+        let start = self.out.len();
+        self.out.push_str(run);
+        self.out[start..].make_ascii_lowercase();
+    }
+
     fn push(&mut self, c: char) {
-        if self.pending_space {
-            if !self.out.is_empty() {
-                self.out.push(' ');
-            }
-            self.pending_space = false;
-        }
         self.out.push(c);
     }
 
     fn unicode(&mut self, c: char) {
+        match CommonFold::lookup(c) {
+            Some(CommonFold::Space) => self.out.push(' '),
+            Some(CommonFold::Text { len, bytes }) => {
+                let text = std::str::from_utf8(&bytes[..usize::from(*len)])
+                    .expect("the table holds whole characters");
+                self.out.push_str(text);
+            }
+            None => self.fold_char(c),
+        }
+    }
+
+    /// The full folding of one character: invisible ones vanish, the rest are decomposed and
+    /// each part dropped, mapped to Latin or lowercased.
+    fn fold_char(&mut self, c: char) {
         if is_invisible(c) {
             return;
         }
@@ -113,7 +175,7 @@ impl FoldWriter<'_> {
         if d.is_ascii() {
             self.ascii(d as u8);
         } else if d.is_whitespace() {
-            self.pending_space = true;
+            self.out.push(' ');
         } else if is_combining_mark(d) || is_invisible(d) || d.is_control() {
         } else if let Some(latin) = latin_lookalike(d) {
             self.push(latin);
@@ -138,6 +200,58 @@ impl FoldWriter<'_> {
         } else {
             self.push(c);
         }
+    }
+}
+
+/// Precomputed foldings of the non-ASCII characters ordinary text uses most (Latin-1 and Latin
+/// Extended letters, `£`, typographic quotes and dashes): a table lookup instead of decomposition
+/// and case tables. Filled once from [`FoldWriter::fold_char`], so it cannot disagree with it.
+#[derive(Debug, Clone, Copy)]
+enum CommonFold {
+    /// Whitespace: one pending space.
+    Space,
+    /// The folded text (possibly empty: invisible characters).
+    Text { len: u8, bytes: [u8; 14] },
+}
+
+const COMMON_RANGES: [std::ops::Range<u32>; 2] = [0x80..0x250, 0x2000..0x2070];
+
+impl CommonFold {
+    fn lookup(c: char) -> Option<&'static CommonFold> {
+        static TABLE: LazyLock<Vec<Option<CommonFold>>> = LazyLock::new(|| {
+            COMMON_RANGES
+                .iter()
+                .flat_map(Clone::clone)
+                .map(|code| char::from_u32(code).and_then(CommonFold::compute))
+                .collect()
+        });
+        let code = c as u32;
+        let mut offset = 0;
+        for range in &COMMON_RANGES {
+            if range.contains(&code) {
+                return TABLE[offset + (code - range.start) as usize].as_ref();
+            }
+            offset += range.len();
+        }
+        None
+    }
+
+    fn compute(c: char) -> Option<CommonFold> {
+        if c.is_whitespace() {
+            return Some(CommonFold::Space);
+        }
+        let mut out = String::new();
+        FoldWriter { out: &mut out }.fold_char(c);
+        // Characters whose decomposition holds a space (spacing accents) keep the full path.
+        if out.contains(' ') || out.len() > 14 {
+            return None;
+        }
+        let mut bytes = [0; 14];
+        bytes[..out.len()].copy_from_slice(out.as_bytes());
+        Some(CommonFold::Text {
+            len: out.len() as u8,
+            bytes,
+        })
     }
 }
 
@@ -210,51 +324,62 @@ fn latin_lookalike(c: char) -> Option<char> {
 /// imitate. Numbers, prices and codes keep their digits.
 fn fold_leetspeak(folded: &str, matching: &mut String) {
     matching.clear();
+    matching.push_str(folded);
     let bytes = folded.as_bytes();
+    // Leetspeak needs a digit or `$` touching a letter; most messages have none, and this check
+    // (no early exit, so it vectorizes) spares them the word-by-word pass.
+    let leet_touches_letter =
+        bytes
+            .iter()
+            .zip(bytes.iter().skip(1))
+            .fold(false, |seen, (&a, &b)| {
+                seen | (is_leet_byte(a) & b.is_ascii_lowercase())
+                    | (a.is_ascii_lowercase() & is_leet_byte(b))
+            });
+    if !leet_touches_letter {
+        return;
+    }
+    let mut out = std::mem::take(matching).into_bytes();
     let mut start = 0;
-    while start < bytes.len() {
-        let end = start
-            + bytes[start..]
-                .iter()
-                .position(|&b| !is_word_byte(b))
-                .unwrap_or(bytes.len() - start);
-        if end > start {
-            push_word(&folded[start..end], matching);
-            start = end;
-        } else {
-            // One non-word character (possibly multi-byte): copy it as is.
-            let c = folded[start..].chars().next().expect("char boundary");
-            matching.push(c);
-            start += c.len_utf8();
+    for i in 0..=bytes.len() {
+        if i == bytes.len() || !is_word_byte(bytes[i]) {
+            if i > start {
+                fold_word(&mut out[start..i]);
+            }
+            start = i + 1;
         }
     }
+    *matching = String::from_utf8(out).expect("leetspeak folding maps ASCII to ASCII");
+}
+
+fn is_leet_byte(b: u8) -> bool {
+    b.is_ascii_digit() | (b == b'$')
 }
 
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'$'
 }
 
-fn push_word(word: &str, out: &mut String) {
-    let bytes = word.as_bytes();
-    let letters = bytes.iter().filter(|b| b.is_ascii_lowercase()).count();
-    let has_leet = bytes.iter().any(|&b| leet_letter(b).is_some());
-    let number_with_unit = bytes[0].is_ascii_digit() && {
-        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        bytes[digits..].iter().all(|b| b.is_ascii_lowercase())
-    };
-    if letters < 2 || !has_leet || number_with_unit {
-        out.push_str(word);
+fn fold_word(word: &mut [u8]) {
+    let letters = word.iter().filter(|b| b.is_ascii_lowercase()).count();
+    let has_leet = word.iter().any(|&b| leet_letter(b).is_some());
+    if letters < 2 || !has_leet {
+        return;
+    }
+    let leading_digits = word.iter().take_while(|b| b.is_ascii_digit()).count();
+    let number_with_unit =
+        leading_digits > 0 && word[leading_digits..].iter().all(u8::is_ascii_lowercase);
+    if number_with_unit {
         return;
     }
     let mut previous = 0u8;
-    for &b in bytes {
-        let folded = match (b, leet_letter(b)) {
-            (b'$', _) if !previous.is_ascii_lowercase() => b,
-            (_, Some(letter)) => letter,
-            _ => b,
-        };
-        out.push(folded as char);
-        previous = folded;
+    for b in word.iter_mut() {
+        match leet_letter(*b) {
+            Some(_) if *b == b'$' && !previous.is_ascii_lowercase() => {}
+            Some(letter) => *b = letter,
+            None => {}
+        }
+        previous = *b;
     }
 }
 

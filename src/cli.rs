@@ -1,0 +1,181 @@
+//! Subcommands of the `warden` binary.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use time::OffsetDateTime;
+use tracing_subscriber::EnvFilter;
+
+use warden::config::{self, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH};
+use warden::message::{Category, MessageEvent};
+use warden::rules::Mode;
+use warden::scoring::Scratch;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Spam, fraud and abuse protection for a messaging platform"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Score messages: JSONL `MessageEvent`s in, JSONL `Verdict`s out.
+    ///
+    /// A line that cannot be decoded produces an error record on stderr
+    /// (`{"line": N, "code": ..., "error": ...}`) and scoring goes on.
+    Score {
+        /// Input file of JSON lines (default: stdin).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// Output file for verdicts (default: stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Rules file.
+        #[arg(long, default_value = DEFAULT_RULES_PATH, env = "WARDEN_RULES")]
+        rules: PathBuf,
+        /// Policy file.
+        #[arg(long, default_value = DEFAULT_POLICY_PATH, env = "WARDEN_POLICY")]
+        policy: PathBuf,
+    },
+    /// Work with rules files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Validate a rules file and run every rule's examples; exits non-zero on any problem.
+    Check {
+        /// Rules file to check.
+        #[arg(default_value = DEFAULT_RULES_PATH)]
+        file: PathBuf,
+    },
+}
+
+/// Logs go to stderr, filtered by `WARDEN_LOG` (e.g. `debug`, `warden=trace`; default `info`).
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Score {
+            input,
+            output,
+            rules,
+            policy,
+        } => score(input.as_deref(), output.as_deref(), &rules, &policy),
+        Command::Rules {
+            command: RulesCommand::Check { file },
+        } => Ok(check_rules(&file)),
+    }
+}
+
+fn score(
+    input: Option<&Path>,
+    output: Option<&Path>,
+    rules: &Path,
+    policy: &Path,
+) -> anyhow::Result<ExitCode> {
+    let scorer = config::load_scorer(rules, policy)?;
+    let reader: Box<dyn BufRead> = match input {
+        Some(path) => Box::new(BufReader::new(
+            File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    let mut writer: Box<dyn Write> = match output {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let mut stderr = io::stderr().lock();
+    let mut scratch = Scratch::new();
+    let (mut scored, mut rejected) = (0u64, 0u64);
+    // Lines are read as bytes so that invalid UTF-8 is reported per line, not fatal to the run.
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let line = line.context("cannot read input")?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match MessageEvent::decode(line) {
+            Ok(event) => {
+                let verdict = scorer.verdict(&event, &mut scratch, OffsetDateTime::now_utc());
+                serde_json::to_writer(&mut writer, &verdict)?;
+                writer.write_all(b"\n")?;
+                scored += 1;
+            }
+            Err(error) => {
+                let record = serde_json::json!({
+                    "line": index + 1, "code": error.code(), "error": error.to_string(),
+                });
+                writeln!(stderr, "{record}")?;
+                rejected += 1;
+            }
+        }
+    }
+    writer.flush().context("cannot write verdicts")?;
+    tracing::info!(
+        scored,
+        rejected,
+        rules_version = scorer.rules().version(),
+        "scoring done"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_rules(path: &Path) -> ExitCode {
+    match config::load_rules(path) {
+        Ok(rules) => {
+            let count = |category: Category| {
+                rules
+                    .rules()
+                    .iter()
+                    .filter(|r| r.category == category)
+                    .count()
+            };
+            let shadow = rules
+                .rules()
+                .iter()
+                .filter(|r| r.mode == Mode::Shadow)
+                .count();
+            println!(
+                "{}: {} rules ({} fraud, {} spam, {} aup; {shadow} in shadow mode), every example behaves; version {}",
+                path.display(),
+                rules.rules().len(),
+                count(Category::Fraud),
+                count(Category::Spam),
+                count(Category::Aup),
+                rules.version(),
+            );
+            for id in rules.unfiltered_rule_ids() {
+                println!(
+                    "note: rule `{id}` has no literal to prefilter on and runs on every message"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

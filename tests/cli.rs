@@ -1,0 +1,129 @@
+//! The `warden` binary as a user runs it: `warden score` and `warden rules check`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn warden(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("WARDEN_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("warden runs");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input
+        .write_all(stdin.unwrap_or_default())
+        .expect("stdin accepts the input");
+    drop(input);
+    child.wait_with_output().expect("warden exits")
+}
+
+fn json_lines(bytes: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[test]
+fn score_writes_one_verdict_per_good_line_and_reports_bad_lines_by_number() {
+    let output = warden(
+        &["score", "--input", "tests/data/sample_messages.jsonl"],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdicts = json_lines(&output.stdout);
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sample_messages.jsonl"
+    ))
+    .unwrap();
+    let sample: Vec<serde_json::Value> = sample
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let good: Vec<_> = sample
+        .iter()
+        .filter(|m| m.get("account_id").is_some() && m["sent_at"] != "yesterday")
+        .collect();
+    assert_eq!(verdicts.len(), good.len());
+    for (verdict, message) in verdicts.iter().zip(&good) {
+        assert_eq!(verdict["message_id"], message["message_id"]);
+        assert_eq!(verdict["account_id"], message["account_id"]);
+        for key in [
+            "action",
+            "scores",
+            "rule_hits",
+            "rules_version",
+            "decided_at",
+        ] {
+            assert!(verdict.get(key).is_some(), "verdict lacks {key}: {verdict}");
+        }
+    }
+    let errors = json_lines(&output.stderr);
+    let lines: Vec<_> = errors.iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [sample.len() as u64 - 1, sample.len() as u64]);
+    assert_eq!(errors[0]["code"], "invalid_field");
+    assert!(errors[1]["error"].as_str().unwrap().contains("account_id"));
+}
+
+#[test]
+fn score_reads_stdin_and_survives_invalid_utf8_and_blank_lines() {
+    let good = br#"{"message_id":"SM1","account_id":"AC1","sent_at":"2026-11-28T17:04:05Z","channel":"sms","to":"+1","body":"hi"}"#;
+    let input = [&good[..], b"\n\n\xff\xfe not utf-8\n", good, b"\n"].concat();
+    let output = warden(&["score"], Some(&input));
+    assert!(output.status.success());
+    assert_eq!(json_lines(&output.stdout).len(), 2);
+    let errors = json_lines(&output.stderr);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["line"], 3);
+    assert_eq!(errors[0]["code"], "invalid_utf8");
+}
+
+#[test]
+fn rules_check_passes_on_the_shipped_file() {
+    let output = warden(&["rules", "check", "config/rules.toml"], None);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("every example behaves"));
+}
+
+#[test]
+fn rules_check_refuses_a_broken_file_with_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(
+        &path,
+        "[[rule]]\nid = \"spam.broken\"\ncategory = \"spam\"\nseverity = \"low\"\nweight = 0.5\n\
+         description = \"Broken\"\npattern = '(free'\nexamples.match = [\"free\"]\nexamples.no_match = [\"x\"]\n",
+    )
+    .unwrap();
+    let output = warden(&["rules", "check", path.to_str().unwrap()], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 1: rule `spam.broken`: pattern does not compile"),
+        "{stderr}"
+    );
+
+    let output = warden(&["rules", "check", "no/such/file.toml"], None);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read no/such/file.toml"));
+}
+
+#[test]
+fn score_refuses_to_start_with_a_broken_rules_file() {
+    let output = warden(&["score", "--rules", "no/such/rules.toml"], Some(b""));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read no/such/rules.toml"));
+}
