@@ -998,21 +998,28 @@ mod tests {
     }
 
     #[test]
-    fn patterns_are_prefiltered_by_their_literals() {
+    fn patterns_are_prefiltered_by_their_rarest_literals() {
         let set = sample();
         assert_eq!(set.unfiltered_rule_ids().count(), 0);
-        let lure = set.rules().iter().find(|r| r.id == "fraud.lure").unwrap();
-        let Matcher::Pattern {
-            prefilter: Prefilter::Prefix(literals),
-            ..
-        } = &lure.matcher
-        else {
-            panic!("no prefilter for {lure:?}");
+        let literals = |pattern: &str| match prefilter_literals(pattern) {
+            Prefilter::Prefix(l) => ("prefix", l),
+            Prefilter::Inner(l) => ("inner", l),
+            Prefilter::None => ("none", vec![]),
         };
-        assert!(
-            literals.iter().any(|l| b"account".starts_with(l)),
-            "{literals:?}"
+        // A distinctive start: the regex runs anchored where the literal is.
+        assert_eq!(
+            literals(r"\bdelivery fee"),
+            ("prefix", vec![b"delivery".to_vec()])
         );
+        // A common start: the rarer words inside are the prefilter instead.
+        let (kind, found) = literals(r"\b(?:you|u) (?:\w+ )?(?:won|been selected)\b");
+        assert_eq!(kind, "inner");
+        assert_eq!(found, [b"won".to_vec(), b"been sel".to_vec()]);
+        // Several words together are rare even when each is common.
+        assert_eq!(literals(r"\b(?:you|u) have won").0, "prefix");
+        assert_eq!(literals(r"\d{5,}").0, "none");
+        assert_eq!(rarity_len(b" you "), 1);
+        assert_eq!(rarity_len(b"prize"), 5);
     }
 
     #[test]
