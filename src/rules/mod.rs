@@ -1016,7 +1016,11 @@ mod tests {
         assert_eq!(kind, "inner");
         assert_eq!(found, [b"won".to_vec(), b"been sel".to_vec()]);
         // Several words together are rare even when each is common.
-        assert_eq!(literals(r"\b(?:you|u) have won").0, "prefix");
+        let (_, found) = literals(r"\b(?:you|u) have won");
+        assert!(
+            found.iter().all(|l| l.windows(4).any(|w| w == b"have")),
+            "{found:?}"
+        );
         assert_eq!(literals(r"\d{5,}").0, "none");
         assert_eq!(rarity_len(b" you "), 1);
         assert_eq!(rarity_len(b"prize"), 5);
