@@ -467,6 +467,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = MessageEvent::decode(&bytes);
+        }
+
+        #[test]
+        fn any_valid_record_round_trips_its_fields(
+            account in "[A-Za-z0-9]{1,40}",
+            body in "\\PC{0,200}",
+            channel in proptest::sample::select(vec!["sms", "mms", "whatsapp", "chat", "email"]),
+        ) {
+            let bytes = record(&[("account_id", account.clone().into()), ("body", body.clone().into()), ("channel", channel.into())], &[]);
+            let event = MessageEvent::decode(&bytes).unwrap();
+            proptest::prop_assert_eq!(event.account_id.as_str(), account.as_str());
+            proptest::prop_assert_eq!(event.body, body);
+        }
+    }
+
     #[test]
     fn verdict_serializes_to_the_contract() {
         let verdict = Verdict {

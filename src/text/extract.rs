@@ -512,6 +512,26 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_every_span_is_inside_the_text(raw in "\\PC{0,80}|[a-z0-9./:@+() \\[\\]-]{0,80}") {
+            let e = extract(&raw);
+            for url in e.urls() {
+                proptest::prop_assert!(url.text.contains(url.host));
+                if let Some(domain) = url.registrable_domain {
+                    proptest::prop_assert!(url.host.ends_with(domain));
+                }
+            }
+            for phone in e.phones() {
+                let digits = phone.bytes().filter(u8::is_ascii_digit).count();
+                proptest::prop_assert!((7..=15).contains(&digits), "{phone}");
+            }
+            for email in e.emails() {
+                proptest::prop_assert!(email.contains('@'));
+            }
+        }
+    }
+
     #[test]
     fn a_reused_buffer_forgets_the_previous_message() {
         let mut normalized = Normalized::new();
