@@ -294,6 +294,16 @@ impl Scores {
         }
     }
 
+    /// The scores rounded to four decimals, for records people read.
+    pub fn rounded(&self) -> Self {
+        let round = |x: f64| (x * 1e4).round() / 1e4;
+        Scores {
+            spam: round(self.spam),
+            fraud: round(self.fraud),
+            aup: round(self.aup),
+        }
+    }
+
     pub fn from_array(values: [f64; 3]) -> Self {
         Scores {
             spam: values[Category::Spam.index()],

@@ -101,7 +101,7 @@ impl Scorer {
             message_id: event.message_id.clone(),
             account_id: event.account_id.clone(),
             action: assessment.action,
-            scores: assessment.scores,
+            scores: assessment.scores.rounded(),
             rule_hits,
             shadow_rule_hits,
             model_version: None,

@@ -415,13 +415,17 @@ impl RuleSet {
                 let Matcher::Lookalike(brands) = &self.rules[rule as usize].matcher else {
                     continue;
                 };
-                let imitates = brands.iter().any(|brand| {
-                    let official = url
-                        .registrable_domain
-                        .is_some_and(|d| brand.official.iter().any(|o| o == d));
-                    !official && contains_at_word_start(&matches.skeleton, &brand.skeleton)
+                // Any domain the rule lists is real, whichever brand it belongs to: DHL's
+                // `dhlparcel.co.uk` contains the `dhl` of `dhl.com` and is no lookalike.
+                let official = url.registrable_domain.is_some_and(|d| {
+                    brands
+                        .iter()
+                        .any(|brand| brand.official.iter().any(|o| o == d))
                 });
-                if imitates {
+                let imitates = brands
+                    .iter()
+                    .any(|brand| contains_at_word_start(&matches.skeleton, &brand.skeleton));
+                if imitates && !official {
                     self.hit_if_required(rule as usize, extracted, matches);
                 }
             }
@@ -961,7 +965,7 @@ mod tests {
             rule("fraud.lure", "fraud", "pattern = '\\b(?:account|card) (?:is |has been )?(?:locked|suspended)\\b'\nrequires = [\"url\"]",
                 "Your account has been locked: bit.ly/x", "your account has been locked, call us"),
             rule("fraud.short", "fraud", "domains = [\"bit.ly\", \"tinyurl.com\"]", "see bit.ly/abc", "bitly is a company"),
-            rule("fraud.brand", "fraud", "lookalike_of = [\"paypal.com\", \"paypal.co.uk\"]", "paypa1-secure.com/login", "www.paypal.com/login"),
+            rule("fraud.brand", "fraud", "lookalike_of = [\"paypal.com\", \"paypal.co.uk\", \"dhl.com\", \"dhlparcel.co.uk\"]", "paypa1-secure.com/login", "www.paypal.com/login"),
             rule("fraud.ip", "fraud", "ip_url = true", "http://10.0.0.1/bank", "version 10.0.0.1"),
             rule("spam.pounds", "spam", "pattern = '£\\d{3,}'", "win £1000 now", "it was £5"),
         ]
@@ -986,6 +990,11 @@ mod tests {
             "official domains are not lookalikes"
         );
         assert!(hits(&set, "pineapplepaypals.com/x").is_empty());
+        assert!(
+            hits(&set, "track at https://www.dhlparcel.co.uk/t").is_empty(),
+            "a listed domain of another spelling"
+        );
+        assert_eq!(hits(&set, "pay at dhl-redelivery.top/x"), ["fraud.brand"]);
         assert_eq!(hits(&set, "£2000 cash"), ["spam.pounds"]);
         assert!(hits(&set, "see you at noon").is_empty());
     }
