@@ -1,9 +1,10 @@
 //! Scoring throughput over the UCI SMS Spam Collection texts (`../shared/data`; the hand-written
 //! corpus in `tests/data` stands in when it is absent, and the bench says so).
 //!
-//! Stages: normalization alone, normalization + extraction, and the whole rules path
-//! (normalize + extract + every rule + scores and action). Throughput is in messages; each
-//! benchmark checks its output against a count made before timing, so it cannot time a no-op.
+//! Stages: normalization alone, normalization with extraction, the rules path (normalization,
+//! extraction, every rule, scores and action) and the full path (the rules path and the model).
+//! Throughput is in messages; each benchmark checks its output against a count made before
+//! timing, so it cannot time a no-op.
 //!
 //! Run: `cargo bench --bench scoring` (one core: criterion runs the loop on one thread).
 
@@ -34,18 +35,21 @@ fn texts() -> Vec<String> {
     texts
 }
 
-fn scorer() -> Scorer {
+fn scorer(with_model: bool) -> Scorer {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("models/warden.json");
     warden::config::load_scorer(
         &root.join("config/rules.toml"),
         &root.join("config/policy.toml"),
+        with_model.then_some(model.as_path()),
     )
     .expect("shipped config loads")
 }
 
 fn bench(c: &mut Criterion) {
     let texts = texts();
-    let scorer = scorer();
+    let rules_only = scorer(false);
+    let full = scorer(true);
     let mut group = c.benchmark_group("scoring");
     group.throughput(Throughput::Elements(texts.len() as u64));
 
@@ -84,21 +88,26 @@ fn bench(c: &mut Criterion) {
         b.iter(|| assert_eq!(count_urls(), expected_found));
     });
 
-    let mut scratch = Scratch::new();
-    let mut count_flagged = || -> usize {
-        texts
-            .iter()
-            .filter(|t| scorer.assess(black_box(t), &mut scratch).action >= Action::Flag)
-            .count()
-    };
-    let expected_flagged = count_flagged();
-    assert!(
-        expected_flagged > 0,
-        "the rules flag something in the bench texts"
-    );
-    group.bench_function("normalize+extract+rules", |b| {
-        b.iter(|| assert_eq!(count_flagged(), expected_flagged));
-    });
+    for (name, scorer) in [
+        ("normalize+extract+rules", &rules_only),
+        ("normalize+extract+rules+model", &full),
+    ] {
+        let mut scratch = Scratch::new();
+        let mut count_flagged = || -> usize {
+            texts
+                .iter()
+                .filter(|t| scorer.assess(black_box(t), &mut scratch).action >= Action::Flag)
+                .count()
+        };
+        let expected_flagged = count_flagged();
+        assert!(
+            expected_flagged > 0,
+            "{name} flags something in the bench texts"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| assert_eq!(count_flagged(), expected_flagged));
+        });
+    }
     group.finish();
 }
 

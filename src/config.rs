@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::model::{Model, ModelError};
 use crate::policy::{Policy, PolicyError};
 use crate::rules::{RuleSet, RulesError};
 use crate::scoring::Scorer;
@@ -13,6 +14,8 @@ use crate::scoring::Scorer;
 pub const DEFAULT_RULES_PATH: &str = "config/rules.toml";
 /// Default location of the policy file, relative to the working directory.
 pub const DEFAULT_POLICY_PATH: &str = "config/policy.toml";
+/// Default location of the model file, relative to the working directory.
+pub const DEFAULT_MODEL_PATH: &str = "models/warden.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -25,6 +28,8 @@ pub enum ConfigError {
     Rules { path: PathBuf, source: RulesError },
     #[error("{}: {source}", path.display())]
     Policy { path: PathBuf, source: PolicyError },
+    #[error("{}: {source}", path.display())]
+    Model { path: PathBuf, source: ModelError },
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -50,7 +55,20 @@ pub fn load_policy(path: &Path) -> Result<Policy, ConfigError> {
     })
 }
 
-/// Builds a scorer from a rules file and a policy file.
-pub fn load_scorer(rules: &Path, policy: &Path) -> Result<Scorer, ConfigError> {
-    Ok(Scorer::new(load_rules(rules)?, load_policy(policy)?))
+/// Reads and validates a model file.
+pub fn load_model(path: &Path) -> Result<Model, ConfigError> {
+    Model::from_json(&read(path)?).map_err(|source| ConfigError::Model {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Builds a scorer from a rules file, a policy file and, unless `None`, a model file.
+pub fn load_scorer(
+    rules: &Path,
+    policy: &Path,
+    model: Option<&Path>,
+) -> Result<Scorer, ConfigError> {
+    let model = model.map(load_model).transpose()?;
+    Ok(Scorer::new(load_rules(rules)?, model, load_policy(policy)?))
 }

@@ -4,7 +4,10 @@
 //! scored by `rules`, and turned into a verdict by `scoring` under the `policy`.
 
 pub mod config;
+pub mod dataset;
+pub mod eval;
 pub mod message;
+pub mod model;
 pub mod policy;
 pub mod rules;
 pub mod scoring;

@@ -13,6 +13,8 @@ use crate::message::{Action, Category, Scores};
 pub enum PolicyError {
     #[error("policy file: {0}")]
     Parse(String),
+    #[error("policy file: [fusion]: {0}")]
+    Fusion(&'static str),
     #[error("policy file: [message.{category}]: {problem}")]
     Threshold {
         category: Category,
@@ -42,12 +44,30 @@ struct MessageThresholds {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     message: MessageThresholds,
+    #[serde(default)]
+    fusion: Fusion,
+}
+
+/// How rules and the model combine (see `config/policy.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fusion {
+    /// Exponent on the model's miss probability `(1 - p)`: how much the model's evidence counts
+    /// relative to the rules'. Positive; default 1.
+    pub model_weight: f64,
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion { model_weight: 1.0 }
+    }
 }
 
 /// The validated policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     thresholds: [Thresholds; 3],
+    fusion: Fusion,
 }
 
 impl Policy {
@@ -57,7 +77,13 @@ impl Policy {
             toml::from_str(source).map_err(|e| PolicyError::Parse(e.to_string()))?;
         let policy = Policy {
             thresholds: [file.message.spam, file.message.fraud, file.message.aup],
+            fusion: file.fusion,
         };
+        if !(policy.fusion.model_weight > 0.0 && policy.fusion.model_weight.is_finite()) {
+            return Err(PolicyError::Fusion(
+                "model_weight must be a positive number",
+            ));
+        }
         for category in Category::ALL {
             let t = policy.thresholds(category);
             let problem = if !(0.0..=1.0).contains(&t.flag_at) || !(0.0..=1.0).contains(&t.block_at)
@@ -73,6 +99,10 @@ impl Policy {
             }
         }
         Ok(policy)
+    }
+
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
     }
 
     pub fn thresholds(&self, category: Category) -> Thresholds {
@@ -128,6 +158,15 @@ mod tests {
             }
         );
         assert!(Policy::from_toml(&POLICY.replace("0.95", "1.5")).is_err());
+        let zero_weight = format!("{POLICY}[fusion]\nmodel_weight = 0\n");
+        assert!(matches!(
+            Policy::from_toml(&zero_weight),
+            Err(PolicyError::Fusion(_))
+        ));
+        assert_eq!(
+            Policy::from_toml(POLICY).unwrap().fusion().model_weight,
+            1.0
+        );
         let unknown = format!("{POLICY}[message.extra]\nflag_at = 1\n");
         assert!(matches!(
             Policy::from_toml(&unknown),

@@ -1,9 +1,10 @@
-//! Scoring: one message through normalization, extraction and the rules, to per-category scores
-//! and an action under the policy.
+//! Scoring: one message through normalization, extraction, the rules and the model, to
+//! per-category scores and an action under the policy.
 //!
-//! Rule hits combine per category as independent pieces of evidence (noisy-OR): the score is
-//! `1 - Π(1 - weight)` over the enforced rules that hit, so one strong rule can decide alone and
-//! weak ones must agree. Shadow rules are reported but never scored.
+//! Rule hits combine per category as independent pieces of evidence (noisy-OR): the rules'
+//! score is `1 - Π(1 - weight)` over the enforced rules that hit, so one strong rule can decide
+//! alone and weak ones must agree. The model's probability joins the same way, weighted by the
+//! policy: `1 - (1 - rules)(1 - model)^model_weight`. Shadow rules are reported but never scored.
 //!
 //! `Scorer` is immutable and shared; `Scratch` holds one worker's reused buffers, so scoring a
 //! message allocates nothing until a `Verdict` is built from it.
@@ -11,6 +12,7 @@
 use time::OffsetDateTime;
 
 use crate::message::{Action, MessageEvent, Scores, Verdict};
+use crate::model::{FeatureScratch, Model};
 use crate::policy::Policy;
 use crate::rules::{Matches, RuleSet};
 use crate::text::{Extracted, Normalized};
@@ -19,7 +21,18 @@ use crate::text::{Extracted, Normalized};
 #[derive(Debug)]
 pub struct Scorer {
     rules: RuleSet,
+    model: Option<Model>,
     policy: Policy,
+    sources: Sources,
+}
+
+/// Which scorers contribute: both in production, one alone to measure what each adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sources {
+    #[default]
+    RulesAndModel,
+    RulesOnly,
+    ModelOnly,
 }
 
 /// One worker's reusable buffers, and the details of the last message it scored.
@@ -28,6 +41,7 @@ pub struct Scratch {
     pub normalized: Normalized,
     pub extracted: Extracted,
     pub matches: Matches,
+    pub features: FeatureScratch,
 }
 
 impl Scratch {
@@ -44,8 +58,25 @@ pub struct Assessment {
 }
 
 impl Scorer {
-    pub fn new(rules: RuleSet, policy: Policy) -> Self {
-        Scorer { rules, policy }
+    /// A scorer from rules, an optional model and a policy. Without a model, scores are the
+    /// rules' alone and verdicts say `"model_version": null`.
+    pub fn new(rules: RuleSet, model: Option<Model>, policy: Policy) -> Self {
+        Scorer {
+            rules,
+            model,
+            policy,
+            sources: Sources::default(),
+        }
+    }
+
+    /// The same scorer restricted to some sources (for ablation in `warden eval`).
+    pub fn with_sources(mut self, sources: Sources) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -65,12 +96,29 @@ impl Scorer {
             &scratch.extracted,
             &mut scratch.matches,
         );
+        // Probability that no source finds each category, then its complement.
         let mut miss = [1.0f64; 3];
-        for index in scratch.matches.iter() {
-            let rule = self.rules.rule(index);
-            if rule.enforced() {
-                miss[rule.category.index()] *= 1.0 - rule.weight;
+        if self.sources != Sources::ModelOnly {
+            for index in scratch.matches.iter() {
+                let rule = self.rules.rule(index);
+                if rule.enforced() {
+                    miss[rule.category.index()] *= 1.0 - rule.weight;
+                }
             }
+        }
+        if let Some(model) = &self.model
+            && self.sources != Sources::RulesOnly
+        {
+            let p = model.predict(
+                body,
+                &scratch.normalized,
+                &scratch.extracted,
+                &mut scratch.features,
+            );
+            let weight = self.policy.fusion().model_weight;
+            miss[0] *= (1.0 - p.spam).powf(weight);
+            miss[1] *= (1.0 - p.fraud).powf(weight);
+            miss[2] *= (1.0 - p.aup).powf(weight);
         }
         let scores = Scores::from_array(miss.map(|m| 1.0 - m));
         Assessment {
@@ -104,7 +152,11 @@ impl Scorer {
             scores: assessment.scores.rounded(),
             rule_hits,
             shadow_rule_hits,
-            model_version: None,
+            model_version: self
+                .model
+                .as_ref()
+                .filter(|_| self.sources != Sources::RulesOnly)
+                .map(|m| m.version().to_owned()),
             rules_version: self.rules.version().to_owned(),
             decided_at,
         }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use warden::model::train::{TrainConfig, TrainingInfo};
+use warden::model::{FeatureSpec, Heads, Model, ModelFile};
 use warden::policy::Policy;
 use warden::rules::RuleSet;
 use warden::scoring::Scorer;
@@ -42,10 +44,47 @@ fn repo_file(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The scorer built from the shipped `config/rules.toml` and `config/policy.toml`.
+/// The rules-only scorer built from the shipped `config/rules.toml` and `config/policy.toml`.
 pub fn shipped_scorer() -> Scorer {
     let rules = RuleSet::compile(&repo_file("config/rules.toml")).unwrap_or_else(|e| panic!("{e}"));
     let policy =
         Policy::from_toml(&repo_file("config/policy.toml")).unwrap_or_else(|e| panic!("{e}"));
-    Scorer::new(rules, policy)
+    Scorer::new(rules, None, policy)
+}
+
+/// The scorer built from the shipped rules, policy and `models/warden.json`.
+pub fn shipped_scorer_with_model() -> Scorer {
+    let model =
+        Model::from_json(&repo_file("models/warden.json")).unwrap_or_else(|e| panic!("{e}"));
+    scorer_with(model)
+}
+
+/// The shipped rules and policy with a given model.
+pub fn scorer_with(model: Model) -> Scorer {
+    let rules = RuleSet::compile(&repo_file("config/rules.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let policy =
+        Policy::from_toml(&repo_file("config/policy.toml")).unwrap_or_else(|e| panic!("{e}"));
+    Scorer::new(rules, Some(model), policy)
+}
+
+/// A sealed model file around trained heads.
+pub fn model_file(heads: Heads, config: &TrainConfig) -> ModelFile {
+    let mut file = ModelFile {
+        format: "warden-model".to_owned(),
+        format_version: 1,
+        version: "test".to_owned(),
+        created_at: "2026-11-29T00:00:00Z".to_owned(),
+        feature_spec: FeatureSpec::current(),
+        training: TrainingInfo {
+            config: config.clone(),
+            sources: vec![],
+            rows: Default::default(),
+            candidates: Default::default(),
+        },
+        metrics: serde_json::Value::Null,
+        heads,
+        weights_sha256: String::new(),
+    };
+    file.seal();
+    file
 }

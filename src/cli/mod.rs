@@ -1,5 +1,8 @@
 //! Subcommands of the `warden` binary.
 
+mod eval;
+mod train;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,10 +13,10 @@ use clap::{Parser, Subcommand};
 use time::OffsetDateTime;
 use tracing_subscriber::EnvFilter;
 
-use warden::config::{self, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH};
+use warden::config::{self, DEFAULT_MODEL_PATH, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH};
 use warden::message::{Category, MessageEvent};
 use warden::rules::Mode;
-use warden::scoring::Scratch;
+use warden::scoring::{Scorer, Scratch};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,7 +48,13 @@ enum Command {
         /// Policy file.
         #[arg(long, default_value = DEFAULT_POLICY_PATH, env = "WARDEN_POLICY")]
         policy: PathBuf,
+        #[command(flatten)]
+        model: ModelArgs,
     },
+    /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
+    Train(train::TrainArgs),
+    /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
+    Eval(eval::EvalArgs),
     /// Work with rules files.
     Rules {
         #[command(subcommand)]
@@ -61,6 +70,23 @@ enum RulesCommand {
         #[arg(default_value = DEFAULT_RULES_PATH)]
         file: PathBuf,
     },
+}
+
+/// Which model, if any, scores alongside the rules.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// Model file.
+    #[arg(long, default_value = DEFAULT_MODEL_PATH, env = "WARDEN_MODEL")]
+    model: PathBuf,
+    /// Score with the rules alone.
+    #[arg(long)]
+    rules_only: bool,
+}
+
+impl ModelArgs {
+    fn path(&self) -> Option<&Path> {
+        (!self.rules_only).then_some(self.model.as_path())
+    }
 }
 
 /// Logs go to stderr, filtered by `WARDEN_LOG` (e.g. `debug`, `warden=trace`; default `info`).
@@ -80,20 +106,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             rules,
             policy,
-        } => score(input.as_deref(), output.as_deref(), &rules, &policy),
+            model,
+        } => {
+            let scorer = config::load_scorer(&rules, &policy, model.path())?;
+            score(&scorer, input.as_deref(), output.as_deref())
+        }
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Rules {
             command: RulesCommand::Check { file },
         } => Ok(check_rules(&file)),
     }
 }
 
-fn score(
-    input: Option<&Path>,
-    output: Option<&Path>,
-    rules: &Path,
-    policy: &Path,
-) -> anyhow::Result<ExitCode> {
-    let scorer = config::load_scorer(rules, policy)?;
+fn score(scorer: &Scorer, input: Option<&Path>, output: Option<&Path>) -> anyhow::Result<ExitCode> {
     let reader: Box<dyn BufRead> = match input {
         Some(path) => Box::new(BufReader::new(
             File::open(path).with_context(|| format!("cannot open {}", path.display()))?,

@@ -1,0 +1,363 @@
+//! Model features: hashed word unigrams and bigrams of the matching form, plus metadata
+//! (links, shorteners, lookalike domains, numbers, money, shouting).
+//!
+//! One function, [`visit`], defines the features for both training and serving, so the two
+//! cannot drift apart; the [`FeatureSpec`] that names its settings is stored in every model file
+//! and checked at load. Numbers become shapes (`£1000` is `£#4`, `08712460324` is `#11`) so the
+//! model learns "an 11-digit number" rather than one phone number. Text features are scaled by
+//! `1/sqrt(n)` for a message of `n` of them, which keeps long and short messages comparable
+//! without a second pass over the features.
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::text::{Extracted, Normalized, domain_skeleton};
+
+/// Version of the feature definitions in this file. Any change to what [`visit`] produces must
+/// bump it, which makes every older model file refuse to load rather than score garbage.
+pub const FEATURE_SPEC_VERSION: u32 = 1;
+
+/// Bits of the hashed text-feature space: 2^18 buckets.
+const HASH_BITS: u8 = 18;
+
+/// Metadata features, in index order after the hashed buckets.
+pub const METADATA_FEATURES: &[&str] = &[
+    "has_url",
+    "url_shortener",
+    "ip_url",
+    "lookalike_domain",
+    "has_phone",
+    "premium_number",
+    "has_email",
+    "currency",
+    "length_short",
+    "length_long",
+    "uppercase_heavy",
+    "exclamations",
+];
+
+/// The feature settings a model was trained with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    pub version: u32,
+    /// Text n-grams are hashed into `2^hash_bits` buckets.
+    pub hash_bits: u8,
+    /// Longest word n-gram (2: unigrams and bigrams).
+    pub word_ngrams: u8,
+    /// Names of the metadata features, in index order after the buckets.
+    pub metadata: Vec<String>,
+}
+
+impl FeatureSpec {
+    /// The spec this build computes.
+    pub fn current() -> Self {
+        FeatureSpec {
+            version: FEATURE_SPEC_VERSION,
+            hash_bits: HASH_BITS,
+            word_ngrams: 2,
+            metadata: METADATA_FEATURES.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    pub fn buckets(&self) -> usize {
+        1 << self.hash_bits
+    }
+
+    /// Total feature count: buckets, then metadata.
+    pub fn dimension(&self) -> usize {
+        self.buckets() + self.metadata.len()
+    }
+}
+
+const SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "bitly.com",
+    "buff.ly",
+    "cutt.ly",
+    "goo.gl",
+    "is.gd",
+    "ow.ly",
+    "rb.gy",
+    "rebrand.ly",
+    "s.id",
+    "shorturl.at",
+    "t.co",
+    "t.ly",
+    "tiny.cc",
+    "tinyurl.com",
+];
+
+/// Brand names phishers imitate in domains (compared by skeleton).
+const BRANDS: &[&str] = &[
+    "amazon",
+    "apple",
+    "barclays",
+    "chase",
+    "citi",
+    "dhl",
+    "ebay",
+    "evri",
+    "facebook",
+    "fedex",
+    "google",
+    "hmrc",
+    "hsbc",
+    "icloud",
+    "instagram",
+    "lloyds",
+    "microsoft",
+    "natwest",
+    "netflix",
+    "paypal",
+    "royalmail",
+    "santander",
+    "usps",
+    "wellsfargo",
+    "whatsapp",
+];
+
+/// Reused buffers for feature extraction.
+#[derive(Debug, Default)]
+pub struct FeatureScratch {
+    token: Vec<u8>,
+    skeleton: String,
+    brand: String,
+}
+
+/// Visits every feature of one message: `on_text(bucket)` once per text n-gram occurrence,
+/// `on_metadata(index, value)` per metadata feature that is present. Returns the number of text
+/// n-gram occurrences (`n` in the `1/sqrt(n)` scaling).
+pub fn visit(
+    raw: &str,
+    normalized: &Normalized,
+    extracted: &Extracted,
+    scratch: &mut FeatureScratch,
+    mut on_text: impl FnMut(u32),
+    mut on_metadata: impl FnMut(usize, f32),
+) -> usize {
+    let text = normalized.matching().as_bytes();
+    let shift = 64 - u32::from(HASH_BITS);
+    let mut count = 0;
+    let mut previous: Option<u64> = None;
+    let mut i = 0;
+    while i < text.len() {
+        if !is_token_byte(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && is_token_byte(text[i]) {
+            i += 1;
+        }
+        let hash = token_hash(&text[start..i], &mut scratch.token);
+        on_text((hash >> shift) as u32);
+        count += 1;
+        if let Some(previous) = previous {
+            on_text((bigram_hash(previous, hash) >> shift) as u32);
+            count += 1;
+        }
+        previous = Some(hash);
+    }
+    metadata(raw, normalized, extracted, scratch, &mut on_metadata);
+    count
+}
+
+/// Letters, digits and the bytes of non-ASCII characters (`£`, accented letters) make tokens.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || !b.is_ascii()
+}
+
+/// Hash of a token's shape: each run of digits becomes `#` and its length.
+fn token_hash(token: &[u8], buffer: &mut Vec<u8>) -> u64 {
+    if !token.iter().any(u8::is_ascii_digit) {
+        return xxh3_64_with_seed(token, 1);
+    }
+    buffer.clear();
+    let mut i = 0;
+    while i < token.len() {
+        if token[i].is_ascii_digit() {
+            let run = token[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            buffer.push(b'#');
+            buffer.push(b'0' + run.min(12) as u8);
+            i += run;
+        } else {
+            buffer.push(token[i]);
+            i += 1;
+        }
+    }
+    xxh3_64_with_seed(buffer, 1)
+}
+
+fn bigram_hash(first: u64, second: u64) -> u64 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&first.to_le_bytes());
+    bytes[8..].copy_from_slice(&second.to_le_bytes());
+    xxh3_64_with_seed(&bytes, 2)
+}
+
+fn metadata(
+    raw: &str,
+    normalized: &Normalized,
+    extracted: &Extracted,
+    scratch: &mut FeatureScratch,
+    on_metadata: &mut impl FnMut(usize, f32),
+) {
+    let mut set = |name: &str, value: f32| {
+        let index = METADATA_FEATURES
+            .iter()
+            .position(|n| *n == name)
+            .expect("metadata feature is listed");
+        on_metadata(index, value);
+    };
+    if extracted.has_url() {
+        set("has_url", 1.0);
+    }
+    if extracted.has_ip_url() {
+        set("ip_url", 1.0);
+    }
+    let mut shortener = false;
+    let mut lookalike = false;
+    for url in extracted.urls() {
+        let Some(domain) = url.registrable_domain else {
+            continue;
+        };
+        shortener |= SHORTENERS.contains(&domain);
+        domain_skeleton(url.host, &mut scratch.skeleton);
+        let registrant = domain.split('.').next().unwrap_or_default();
+        for brand in BRANDS {
+            domain_skeleton(brand, &mut scratch.brand);
+            let imitates = scratch
+                .skeleton
+                .match_indices(scratch.brand.as_str())
+                .any(|(at, _)| {
+                    at == 0 || !scratch.skeleton.as_bytes()[at - 1].is_ascii_lowercase()
+                });
+            lookalike |= imitates && registrant != *brand;
+        }
+    }
+    if shortener {
+        set("url_shortener", 1.0);
+    }
+    if lookalike {
+        set("lookalike_domain", 1.0);
+    }
+    if extracted.has_phone() {
+        set("has_phone", 1.0);
+    }
+    let premium = extracted.phones().any(|p| {
+        let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+        ["09", "087", "4409", "44087"]
+            .iter()
+            .any(|prefix| digits.starts_with(prefix))
+    });
+    if premium {
+        set("premium_number", 1.0);
+    }
+    if extracted.has_email() {
+        set("has_email", 1.0);
+    }
+    let folded = normalized.folded();
+    if folded.contains(['£', '$', '€']) {
+        set("currency", 1.0);
+    }
+    let length = raw.chars().count();
+    if length < 40 {
+        set("length_short", 1.0);
+    }
+    if length > 120 {
+        set("length_long", 1.0);
+    }
+    let letters = raw.chars().filter(|c| c.is_alphabetic()).count();
+    let upper = raw.chars().filter(|c| c.is_uppercase()).count();
+    if letters >= 10 && upper * 3 > letters {
+        set("uppercase_heavy", 1.0);
+    }
+    let exclamations = raw.bytes().filter(|&b| b == b'!').count();
+    if exclamations > 0 {
+        set("exclamations", (exclamations as f32).min(3.0) / 3.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features(raw: &str) -> (Vec<u32>, Vec<(String, f32)>) {
+        let mut normalized = Normalized::new();
+        let mut extracted = Extracted::new();
+        normalized.set(raw);
+        extracted.set(normalized.folded());
+        let mut text = Vec::new();
+        let mut meta = Vec::new();
+        let n = visit(
+            raw,
+            &normalized,
+            &extracted,
+            &mut FeatureScratch::default(),
+            |b| text.push(b),
+            |i, v| meta.push((METADATA_FEATURES[i].to_owned(), v)),
+        );
+        assert_eq!(n, text.len());
+        (text, meta)
+    }
+
+    #[test]
+    fn unigrams_and_bigrams_with_number_shapes() {
+        let (a, _) = features("Call 08712460324 now");
+        let (b, _) = features("call 09061701461 NOW");
+        assert_eq!(a.len(), 5, "3 unigrams and 2 bigrams");
+        assert_eq!(
+            a, b,
+            "numbers of one shape hash alike, case does not matter"
+        );
+        let (c, _) = features("call 0871246032 now");
+        assert_ne!(a, c, "a different number length is a different shape");
+        assert!(
+            a.iter()
+                .all(|&bucket| (bucket as usize) < FeatureSpec::current().buckets())
+        );
+    }
+
+    #[test]
+    fn disguises_do_not_change_features() {
+        assert_eq!(features("FR33 PR1ZE").0, features("free prize").0);
+    }
+
+    #[test]
+    fn metadata_features() {
+        let (_, meta) = features(
+            "URGENT!! Your PayPal is locked: paypa1-secure.com/login or bit.ly/x, call 09061701461, £100",
+        );
+        let names: Vec<_> = meta.iter().map(|(n, _)| n.as_str()).collect();
+        for expected in [
+            "has_url",
+            "url_shortener",
+            "lookalike_domain",
+            "has_phone",
+            "premium_number",
+            "currency",
+            "exclamations",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        let (_, meta) = features("see you at www.paypal.com later");
+        assert!(
+            !meta.iter().any(|(n, _)| n == "lookalike_domain"),
+            "{meta:?}"
+        );
+        let (_, meta) = features("ok");
+        assert_eq!(meta, [("length_short".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    fn spec_round_trips_and_counts_dimensions() {
+        let spec = FeatureSpec::current();
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<FeatureSpec>(&json).unwrap(), spec);
+        assert_eq!(spec.dimension(), (1 << 18) + METADATA_FEATURES.len());
+    }
+}

@@ -1,0 +1,243 @@
+//! The model: the shipped file, training determinism, file integrity, and the held-out targets
+//! of the full path (the last needs `../shared/data`).
+
+mod common;
+
+use std::collections::HashSet;
+
+use indicatif::{MultiProgress, ProgressDrawTarget};
+use warden::dataset::{self, Domain, Example, Label};
+use warden::eval::{self, Outcome};
+use warden::model::train::{self, TrainConfig};
+use warden::model::{Model, ModelError};
+use warden::scoring::Scratch;
+use warden::text::normalize;
+
+fn shipped_model_json() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/warden.json"))
+        .expect("models/warden.json")
+}
+
+#[test]
+fn shipped_model_loads_and_records_how_it_was_trained() {
+    let model = Model::from_json(&shipped_model_json()).unwrap_or_else(|e| panic!("{e}"));
+    let file = model.file();
+    assert!(!model.version().is_empty());
+    assert_eq!(
+        file.training.sources.len(),
+        3,
+        "UCI, Mishra & Soni, Davidson"
+    );
+    assert!(file.training.sources.iter().all(|s| !s.citation.is_empty()));
+    assert!(
+        file.training.candidates["sms"].len() >= 2,
+        "at least two linfa families compared"
+    );
+    assert!(file.metrics.get("heldout_sms").is_some());
+}
+
+#[test]
+fn damaged_or_truncated_model_files_are_refused() {
+    let json = shipped_model_json();
+    let truncated = &json[..json.len() - 100];
+    assert!(matches!(
+        Model::from_json(truncated),
+        Err(ModelError::Parse(_))
+    ));
+    // Change one weight: the bias of the SMS head.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let bias = &mut value["heads"]["sms"]["bias"][1];
+    *bias = serde_json::json!(bias.as_f64().unwrap() + 1.0);
+    let err = Model::from_json(&value.to_string()).unwrap_err();
+    assert!(matches!(err, ModelError::Corrupt(_)), "{err}");
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["feature_spec"]["version"] = serde_json::json!(999);
+    let err = Model::from_json(&value.to_string()).unwrap_err();
+    assert!(err.to_string().contains("retrain"), "{err}");
+}
+
+/// A small labelled corpus made here, so training tests run without the shared data.
+fn synthetic_examples() -> Vec<Example> {
+    let mut rows = Vec::new();
+    let names = [
+        "sam", "alex", "jo", "kim", "lee", "max", "pat", "ray", "ash", "ben",
+    ];
+    let places = ["the pub", "work", "home", "the gym", "town", "the park"];
+    for i in 0..60 {
+        let (n, p) = (names[i % names.len()], places[i % places.len()]);
+        rows.push((
+            Label::Ham,
+            Domain::Sms,
+            format!("hi {n} see you at {p} around {}pm", i % 12 + 1),
+        ));
+        rows.push((
+            Label::Spam,
+            Domain::Sms,
+            format!("free ringtones every week for {n} txt TONE to 8{i:04} now 150p"),
+        ));
+        rows.push((
+            Label::Fraud,
+            Domain::Sms,
+            format!(
+                "urgent {n} you have won £{}000 cash prize call 0906{i:07} to claim",
+                i % 9 + 1
+            ),
+        ));
+        rows.push((
+            Label::Aup,
+            Domain::Tweets,
+            format!("those vermin from {p} are subhuman and {n} should be gone #{i}"),
+        ));
+        rows.push((
+            Label::Ham,
+            Domain::Tweets,
+            format!("watching the game at {p} with {n} tonight lol #{i}"),
+        ));
+    }
+    rows.into_iter()
+        .map(|(label, domain, text)| Example {
+            key: normalize(&text),
+            text,
+            label,
+            domain,
+        })
+        .collect()
+}
+
+fn quiet() -> MultiProgress {
+    MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+}
+
+#[test]
+fn training_is_deterministic_for_a_seed_and_the_saved_model_scores_identically() {
+    let examples = synthetic_examples();
+    let config = TrainConfig {
+        l2_strengths: vec![1.0],
+        ..TrainConfig::default()
+    };
+    let (train_rows, _) = dataset::split(&examples, config.seed, config.test_share);
+    let first = train::train(&examples, &train_rows, &config, &quiet()).unwrap();
+    let second = train::train(&examples, &train_rows, &config, &quiet()).unwrap();
+    assert_eq!(
+        first.heads, second.heads,
+        "same data and seed, same weights"
+    );
+    assert_eq!(first.candidates, second.candidates);
+    assert!(first.candidates["sms"].contains_key("multinomial_nb"));
+
+    let file = common::model_file(first.heads, &config);
+    let in_memory = Model::from_file(file.clone()).unwrap();
+    let loaded = Model::from_json(&serde_json::to_string(&file).unwrap()).unwrap();
+    let scorer_a = common::scorer_with(in_memory);
+    let scorer_b = common::scorer_with(loaded);
+    let (mut a, mut b) = (Scratch::new(), Scratch::new());
+    for example in &examples {
+        assert_eq!(
+            scorer_a.assess(&example.text, &mut a),
+            scorer_b.assess(&example.text, &mut b)
+        );
+    }
+    // The model learned its training data: fraud scores high on a fraud text, low on ham.
+    let fraud = scorer_a.assess(
+        "urgent kim you have won £5000 cash prize call 09060000001 to claim",
+        &mut a,
+    );
+    let ham = scorer_a.assess("hi kim see you at the gym around 6pm", &mut a);
+    assert!(
+        fraud.scores.fraud > 0.5 && ham.scores.fraud < 0.5,
+        "{fraud:?} {ham:?}"
+    );
+}
+
+/// The held-out test rows of one shared file, each text once, as the shipped model's split
+/// decided them.
+fn heldout(file: &str, model: &Model) -> Option<Vec<(Label, String)>> {
+    let path = common::shared_data(file)?;
+    let training = &model.file().training;
+    let sources = dataset::shared_sources(path.parent()?.parent()?);
+    let examples = dataset::load(&sources).unwrap();
+    let (_, test) = dataset::split(&examples, training.config.seed, training.config.test_share);
+    let keys: HashSet<&str> = test.iter().map(|&i| examples[i].key.as_str()).collect();
+    let mut seen = HashSet::new();
+    Some(
+        dataset::read_labelled(&path)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, text)| {
+                let key = normalize(text);
+                keys.contains(key.as_str()) && seen.insert(key)
+            })
+            .collect(),
+    )
+}
+
+fn report(rows: &[(Label, String)]) -> eval::Report {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    let outcomes: Vec<Outcome> = rows
+        .iter()
+        .map(|(label, text)| {
+            let a = scorer.assess(text, &mut scratch);
+            Outcome::new(*label, a.action, a.scores, scorer.policy())
+        })
+        .collect();
+    eval::report(&outcomes)
+}
+
+#[test]
+fn full_path_meets_its_heldout_targets_on_uci_and_the_fraud_split() {
+    let model = Model::from_json(&shipped_model_json()).unwrap();
+    let Some(uci) = heldout("sms_spam_collection/SMSSpamCollection", &model) else {
+        return;
+    };
+    let Some(fraud) = heldout("sms_phishing/sms_phishing_uci_overlap.tsv", &model) else {
+        return;
+    };
+    let uci = report(&uci);
+    println!(
+        "UCI held-out, rules + model: {}",
+        serde_json::to_string(&uci.overall).unwrap()
+    );
+    assert!(
+        uci.rows > 1000,
+        "the deduplicated held-out split has {} rows",
+        uci.rows
+    );
+    assert!(uci.overall.mcc >= 0.93, "MCC {}", uci.overall.mcc);
+    assert!(
+        uci.overall.ham_blocked <= 0.002,
+        "ham blocked {}",
+        uci.overall.ham_blocked
+    );
+    let fraud = report(&fraud);
+    let recall = fraud.categories["fraud"].recall;
+    println!(
+        "fraud split held-out: fraud recall {recall}, ham blocked {}",
+        fraud.overall.ham_blocked
+    );
+    assert!(recall >= 0.90, "fraud recall {recall}");
+    assert!(fraud.overall.ham_blocked <= 0.005);
+}
+
+#[test]
+fn the_aup_head_does_not_block_ordinary_sms() {
+    let Some(path) = common::shared_data("sms_spam_collection/SMSSpamCollection") else {
+        return;
+    };
+    let ham: Vec<_> = dataset::read_labelled(&path)
+        .unwrap()
+        .into_iter()
+        .filter(|(l, _)| *l == Label::Ham)
+        .collect();
+    let report = report(&ham);
+    println!(
+        "UCI ham, rules + model: flagged {}, blocked {}",
+        report.overall.ham_flagged, report.overall.ham_blocked
+    );
+    assert!(report.overall.ham_blocked <= 0.002);
+    let aup_flags = report.confusion[0][3];
+    assert!(
+        aup_flags * 1000 <= ham.len(),
+        "{aup_flags} ham flagged as AUP"
+    );
+}
