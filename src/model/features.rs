@@ -15,12 +15,12 @@ use crate::text::{Extracted, Normalized, domain_skeleton};
 
 /// Version of the feature definitions in this file. Any change to what [`visit`] produces must
 /// bump it, which makes every older model file refuse to load rather than score garbage.
-pub const FEATURE_SPEC_VERSION: u32 = 1;
+pub const FEATURE_SPEC_VERSION: u32 = 2;
 
 /// Bits of the hashed text-feature space: 2^18 buckets.
 const HASH_BITS: u8 = 18;
 
-/// Metadata features, in index order after the hashed buckets.
+/// Metadata features, in index order after the hashed buckets (the order of [`Meta`]).
 pub const METADATA_FEATURES: &[&str] = &[
     "has_url",
     "url_shortener",
@@ -35,6 +35,23 @@ pub const METADATA_FEATURES: &[&str] = &[
     "uppercase_heavy",
     "exclamations",
 ];
+
+/// Indices of the metadata features.
+#[derive(Clone, Copy)]
+enum Meta {
+    HasUrl,
+    UrlShortener,
+    IpUrl,
+    LookalikeDomain,
+    HasPhone,
+    PremiumNumber,
+    HasEmail,
+    Currency,
+    LengthShort,
+    LengthLong,
+    UppercaseHeavy,
+    Exclamations,
+}
 
 /// The feature settings a model was trained with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,11 +206,10 @@ fn token_hash(token: &[u8], buffer: &mut Vec<u8>) -> u64 {
     xxh3_64_with_seed(buffer, 1)
 }
 
+/// A bigram's hash from its tokens' hashes: a rotate, a xor and a multiply by an odd constant
+/// (the 64-bit golden ratio), which keeps the high bits (the bucket) well mixed.
 fn bigram_hash(first: u64, second: u64) -> u64 {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&first.to_le_bytes());
-    bytes[8..].copy_from_slice(&second.to_le_bytes());
-    xxh3_64_with_seed(&bytes, 2)
+    (first.rotate_left(23) ^ second).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn metadata(
@@ -203,21 +219,68 @@ fn metadata(
     scratch: &mut FeatureScratch,
     on_metadata: &mut impl FnMut(usize, f32),
 ) {
-    let mut set = |name: &str, value: f32| {
-        let index = METADATA_FEATURES
-            .iter()
-            .position(|n| *n == name)
-            .expect("metadata feature is listed");
-        on_metadata(index, value);
-    };
+    let mut set = |meta: Meta, value: f32| on_metadata(meta as usize, value);
     if extracted.has_url() {
-        set("has_url", 1.0);
+        set(Meta::HasUrl, 1.0);
+        if extracted.has_ip_url() {
+            set(Meta::IpUrl, 1.0);
+        }
+        let (shortener, lookalike) = suspicious_links(extracted, scratch);
+        if shortener {
+            set(Meta::UrlShortener, 1.0);
+        }
+        if lookalike {
+            set(Meta::LookalikeDomain, 1.0);
+        }
     }
-    if extracted.has_ip_url() {
-        set("ip_url", 1.0);
+    if extracted.has_phone() {
+        set(Meta::HasPhone, 1.0);
+        let premium = extracted.phones().any(|p| {
+            let mut digits = p.bytes().filter(u8::is_ascii_digit);
+            let mut prefix = [0u8; 5];
+            for slot in &mut prefix {
+                *slot = digits.next().unwrap_or(0);
+            }
+            [&b"09"[..], b"087", b"4409", b"44087"]
+                .iter()
+                .any(|p| prefix.starts_with(p))
+        });
+        if premium {
+            set(Meta::PremiumNumber, 1.0);
+        }
     }
-    let mut shortener = false;
-    let mut lookalike = false;
+    if extracted.has_email() {
+        set(Meta::HasEmail, 1.0);
+    }
+    if normalized.folded().contains(['£', '$', '€']) {
+        set(Meta::Currency, 1.0);
+    }
+    // One pass over the raw bytes: characters (bytes that start one), ASCII letters and
+    // capitals, exclamation marks.
+    let (mut chars, mut letters, mut upper, mut exclamations) = (0usize, 0usize, 0usize, 0usize);
+    for &b in raw.as_bytes() {
+        chars += usize::from((b & 0xC0) != 0x80);
+        letters += usize::from(b.is_ascii_alphabetic());
+        upper += usize::from(b.is_ascii_uppercase());
+        exclamations += usize::from(b == b'!');
+    }
+    if chars < 40 {
+        set(Meta::LengthShort, 1.0);
+    }
+    if chars > 120 {
+        set(Meta::LengthLong, 1.0);
+    }
+    if letters >= 10 && upper * 3 > letters {
+        set(Meta::UppercaseHeavy, 1.0);
+    }
+    if exclamations > 0 {
+        set(Meta::Exclamations, (exclamations as f32).min(3.0) / 3.0);
+    }
+}
+
+/// Whether any URL uses a shortener, and whether any imitates a brand.
+fn suspicious_links(extracted: &Extracted, scratch: &mut FeatureScratch) -> (bool, bool) {
+    let (mut shortener, mut lookalike) = (false, false);
     for url in extracted.urls() {
         let Some(domain) = url.registrable_domain else {
             continue;
@@ -236,47 +299,7 @@ fn metadata(
             lookalike |= imitates && registrant != *brand;
         }
     }
-    if shortener {
-        set("url_shortener", 1.0);
-    }
-    if lookalike {
-        set("lookalike_domain", 1.0);
-    }
-    if extracted.has_phone() {
-        set("has_phone", 1.0);
-    }
-    let premium = extracted.phones().any(|p| {
-        let digits: String = p.chars().filter(char::is_ascii_digit).collect();
-        ["09", "087", "4409", "44087"]
-            .iter()
-            .any(|prefix| digits.starts_with(prefix))
-    });
-    if premium {
-        set("premium_number", 1.0);
-    }
-    if extracted.has_email() {
-        set("has_email", 1.0);
-    }
-    let folded = normalized.folded();
-    if folded.contains(['£', '$', '€']) {
-        set("currency", 1.0);
-    }
-    let length = raw.chars().count();
-    if length < 40 {
-        set("length_short", 1.0);
-    }
-    if length > 120 {
-        set("length_long", 1.0);
-    }
-    let letters = raw.chars().filter(|c| c.is_alphabetic()).count();
-    let upper = raw.chars().filter(|c| c.is_uppercase()).count();
-    if letters >= 10 && upper * 3 > letters {
-        set("uppercase_heavy", 1.0);
-    }
-    let exclamations = raw.bytes().filter(|&b| b == b'!').count();
-    if exclamations > 0 {
-        set("exclamations", (exclamations as f32).min(3.0) / 3.0);
-    }
+    (shortener, lookalike)
 }
 
 #[cfg(test)]
