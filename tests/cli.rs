@@ -127,3 +127,124 @@ fn score_refuses_to_start_with_a_broken_rules_file() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read no/such/rules.toml"));
 }
+
+#[test]
+fn eval_reports_metrics_as_json_and_draws_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("labelled.tsv");
+    std::fs::write(
+        &data,
+        "ham\tsee you at the pub tonight\n\
+         ham\tyour Acme code is 482913, do not share it\n\
+         fraud\tURGENT! You have won a £2000 cash prize, call 09061701461 to claim now\n\
+         spam\tGet ur FREE ringtone now! txt TONE to 87121, 150p/msg\n\
+         smishing\tYour account is locked, verify at http://paypa1-secure.com/login\n",
+    )
+    .unwrap();
+    let svg = dir.path().join("curves.svg");
+    let png = dir.path().join("curves.png");
+    let output = warden(
+        &[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--json",
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["rows"], 5);
+    for key in [
+        "accuracy",
+        "mcc",
+        "abuse_caught",
+        "ham_flagged",
+        "ham_blocked",
+    ] {
+        assert!(
+            report["overall"][key].is_number(),
+            "overall.{key}: {report}"
+        );
+    }
+    for category in ["spam", "fraud", "aup"] {
+        for key in ["precision", "recall", "f1", "support"] {
+            assert!(
+                report["categories"][category][key].is_number(),
+                "{category}.{key}"
+            );
+        }
+    }
+    assert_eq!(
+        report["categories"]["fraud"]["support"], 2,
+        "smishing counts as fraud"
+    );
+    assert_eq!(
+        report["overall"]["abuse_caught"], 1.0,
+        "all three abusive messages are caught"
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+
+    let output = warden(
+        &[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--rules-only",
+            "--plot",
+            png.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("overall (any abuse vs ham)"));
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+}
+
+#[test]
+fn eval_refuses_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bad.tsv");
+    std::fs::write(&data, "ham\tok\nmaybe\tsomething\n").unwrap();
+    let output = warden(&["eval", "--data", data.to_str().unwrap()], None);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.tsv:2: unknown label \"maybe\""));
+    let output = warden(
+        &[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--model-only",
+            "--rules-only",
+        ],
+        None,
+    );
+    assert!(
+        !output.status.success(),
+        "the two ablations exclude each other"
+    );
+}
+
+#[test]
+fn a_damaged_model_file_stops_scoring_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json");
+    std::fs::write(&model, "{\"format\": \"warden-model\"").unwrap();
+    let output = warden(&["score", "--model", model.to_str().unwrap()], Some(b""));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("model.json") && stderr.contains("not valid JSON"),
+        "{stderr}"
+    );
+}
