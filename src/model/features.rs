@@ -137,25 +137,26 @@ const BRANDS: &[&str] = &[
 /// Reused buffers for feature extraction.
 #[derive(Debug, Default)]
 pub struct FeatureScratch {
+    buckets: Vec<u32>,
     token: Vec<u8>,
     skeleton: String,
     brand: String,
 }
 
-/// Visits every feature of one message: `on_text(bucket)` once per text n-gram occurrence,
-/// `on_metadata(index, value)` per metadata feature that is present. Returns the number of text
-/// n-gram occurrences (`n` in the `1/sqrt(n)` scaling).
-pub fn visit(
+/// Computes every feature of one message: calls `on_metadata(index, value)` per metadata feature
+/// that is present, and returns the bucket of every text n-gram occurrence (their count is the
+/// `n` of the `1/sqrt(n)` scaling). Buckets come back as a list, not one by one, so that the
+/// caller's weight lookups are independent loads the processor can overlap.
+pub fn visit<'s>(
     raw: &str,
     normalized: &Normalized,
     extracted: &Extracted,
-    scratch: &mut FeatureScratch,
-    mut on_text: impl FnMut(u32),
+    scratch: &'s mut FeatureScratch,
     mut on_metadata: impl FnMut(usize, f32),
-) -> usize {
+) -> &'s [u32] {
+    scratch.buckets.clear();
     let text = normalized.matching().as_bytes();
     let shift = 64 - u32::from(HASH_BITS);
-    let mut count = 0;
     let mut previous: Option<u64> = None;
     let mut i = 0;
     while i < text.len() {
@@ -168,16 +169,16 @@ pub fn visit(
             i += 1;
         }
         let hash = token_hash(&text[start..i], &mut scratch.token);
-        on_text((hash >> shift) as u32);
-        count += 1;
+        scratch.buckets.push((hash >> shift) as u32);
         if let Some(previous) = previous {
-            on_text((bigram_hash(previous, hash) >> shift) as u32);
-            count += 1;
+            scratch
+                .buckets
+                .push((bigram_hash(previous, hash) >> shift) as u32);
         }
         previous = Some(hash);
     }
     metadata(raw, normalized, extracted, scratch, &mut on_metadata);
-    count
+    &scratch.buckets
 }
 
 /// Letters, digits and the bytes of non-ASCII characters (`£`, accented letters) make tokens.
@@ -252,17 +253,24 @@ fn metadata(
     if extracted.has_email() {
         set(Meta::HasEmail, 1.0);
     }
-    if normalized.folded().contains(['£', '$', '€']) {
+    if has_currency(normalized.folded().as_bytes()) {
         set(Meta::Currency, 1.0);
     }
     // One pass over the raw bytes: characters (bytes that start one), ASCII letters and
-    // capitals, exclamation marks.
+    // capitals, exclamation marks; byte-wide counters per chunk, so the loop vectorizes.
     let (mut chars, mut letters, mut upper, mut exclamations) = (0usize, 0usize, 0usize, 0usize);
-    for &b in raw.as_bytes() {
-        chars += usize::from((b & 0xC0) != 0x80);
-        letters += usize::from(b.is_ascii_alphabetic());
-        upper += usize::from(b.is_ascii_uppercase());
-        exclamations += usize::from(b == b'!');
+    for chunk in raw.as_bytes().chunks(u8::MAX as usize) {
+        let (mut c, mut l, mut u, mut e) = (0u8, 0u8, 0u8, 0u8);
+        for &b in chunk {
+            c += u8::from((b & 0xC0) != 0x80);
+            l += u8::from((b | 0x20).wrapping_sub(b'a') < 26);
+            u += u8::from(b.wrapping_sub(b'A') < 26);
+            e += u8::from(b == b'!');
+        }
+        chars += usize::from(c);
+        letters += usize::from(l);
+        upper += usize::from(u);
+        exclamations += usize::from(e);
     }
     if chars < 40 {
         set(Meta::LengthShort, 1.0);
@@ -276,6 +284,15 @@ fn metadata(
     if exclamations > 0 {
         set(Meta::Exclamations, (exclamations as f32).min(3.0) / 3.0);
     }
+}
+
+/// Whether the text holds `$`, `£` (UTF-8 C2 A3) or `€` (E2 82 AC), found by their last bytes.
+fn has_currency(text: &[u8]) -> bool {
+    memchr::memchr3_iter(b'$', 0xA3, 0xAC, text).any(|at| match text[at] {
+        b'$' => true,
+        0xA3 => at >= 1 && text[at - 1] == 0xC2,
+        _ => at >= 2 && text[at - 2..at] == [0xE2, 0x82],
+    })
 }
 
 /// Whether any URL uses a shortener, and whether any imitates a brand.
@@ -311,17 +328,12 @@ mod tests {
         let mut extracted = Extracted::new();
         normalized.set(raw);
         extracted.set(normalized.folded());
-        let mut text = Vec::new();
         let mut meta = Vec::new();
-        let n = visit(
-            raw,
-            &normalized,
-            &extracted,
-            &mut FeatureScratch::default(),
-            |b| text.push(b),
-            |i, v| meta.push((METADATA_FEATURES[i].to_owned(), v)),
-        );
-        assert_eq!(n, text.len());
+        let mut scratch = FeatureScratch::default();
+        let text = visit(raw, &normalized, &extracted, &mut scratch, |i, v| {
+            meta.push((METADATA_FEATURES[i].to_owned(), v))
+        })
+        .to_vec();
         (text, meta)
     }
 
@@ -374,6 +386,17 @@ mod tests {
         );
         let (_, meta) = features("ok");
         assert_eq!(meta, [("length_short".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    fn currency_symbols_are_found_by_their_bytes() {
+        assert!(
+            has_currency("£5".as_bytes()) && has_currency("5€".as_bytes()) && has_currency(b"$5")
+        );
+        assert!(
+            !has_currency("ß ¬ 5".as_bytes()),
+            "other characters ending in A3 or AC"
+        );
     }
 
     #[test]

@@ -102,19 +102,59 @@ const AUP: usize = 3;
 
 /// A loaded model, ready to score.
 ///
-/// Weights are kept in two levels so the hot part fits in a core's cache: a dense `u16` slot per
-/// bucket (zero: the bucket has no weight) into a compact table of the few thousand weighted
-/// buckets. A dense table of four `f32` per bucket would be 4 MiB, and every lookup a cache miss.
+/// Only a few thousand of the 2^18 buckets have weights, so they live in a small open-addressing
+/// table (keys, then rows of four logit weights) that stays in a core's cache. A dense table of
+/// four `f32` per bucket would be 4 MiB, and every lookup a cache miss.
 #[derive(Debug)]
 pub struct Model {
     version: String,
     file: ModelFile,
-    /// Per bucket: 0, or 1 + its row in `rows`.
-    slots: Vec<u16>,
-    /// Calibrated weights for the ham, spam, fraud and aup logits; row 0 is all zeros.
-    rows: Vec<[f32; 4]>,
+    weights: BucketTable,
     metadata: Vec<[f32; 4]>,
     bias: [f32; 4],
+}
+
+/// Weighted buckets, found by linear probing from the bucket's low bits (buckets are hashes
+/// already, so their low bits are well spread).
+#[derive(Debug)]
+struct BucketTable {
+    /// Bucket + 1 per slot; 0 marks an empty slot.
+    keys: Vec<u32>,
+    rows: Vec<[f32; 4]>,
+    mask: usize,
+}
+
+impl BucketTable {
+    fn with_capacity(buckets: usize) -> Self {
+        // At most half full, so a probe rarely passes two slots.
+        let slots = (buckets * 2).next_power_of_two().max(16);
+        BucketTable {
+            keys: vec![0; slots],
+            rows: vec![[0.0; 4]; slots],
+            mask: slots - 1,
+        }
+    }
+
+    fn slot(&self, bucket: u32) -> usize {
+        let key = bucket + 1;
+        let mut slot = bucket as usize & self.mask;
+        while self.keys[slot] != key && self.keys[slot] != 0 {
+            slot = (slot + 1) & self.mask;
+        }
+        slot
+    }
+
+    fn add(&mut self, bucket: u32, logit: usize, weight: f32) {
+        let slot = self.slot(bucket);
+        self.keys[slot] = bucket + 1;
+        self.rows[slot][logit] += weight;
+    }
+
+    /// The weights of a bucket, all zero when it has none.
+    #[inline]
+    fn get(&self, bucket: u32) -> &[f32; 4] {
+        &self.rows[self.slot(bucket)]
+    }
 }
 
 /// Model probabilities for one message.
@@ -187,8 +227,14 @@ impl Model {
         }
         let dimension = code.dimension();
         let buckets_len = code.buckets();
-        let mut slots = vec![0u16; buckets_len];
-        let mut rows: Vec<[f32; 4]> = vec![[0.0; 4]];
+        let weighted: std::collections::HashSet<u32> = sms
+            .weights
+            .iter()
+            .map(|(i, _)| *i)
+            .chain(aup.weights.iter().map(|(i, _)| *i))
+            .filter(|&i| (i as usize) < buckets_len)
+            .collect();
+        let mut weights = BucketTable::with_capacity(weighted.len());
         let mut metadata = vec![[0.0f32; 4]; code.metadata.len()];
         let checked = |index: u32| -> Result<usize, ModelError> {
             let index = index as usize;
@@ -199,19 +245,12 @@ impl Model {
             }
             Ok(index)
         };
-        let mut add = |index: usize, slot: usize, weight: f32| -> Result<(), ModelError> {
-            if index >= buckets_len {
+        let mut add = |index: usize, slot: usize, weight: f32| {
+            if index < buckets_len {
+                weights.add(index as u32, slot, weight);
+            } else {
                 metadata[index - buckets_len][slot] += weight;
-                return Ok(());
             }
-            if slots[index] == 0 {
-                slots[index] = u16::try_from(rows.len()).map_err(|_| {
-                    ModelError::Corrupt("more weighted buckets than the serving table holds".into())
-                })?;
-                rows.push([0.0; 4]);
-            }
-            rows[usize::from(slots[index])][slot] += weight;
-            Ok(())
         };
         let t = sms.temperature;
         for (index, weights) in &sms.weights {
@@ -222,7 +261,7 @@ impl Model {
             }
             let index = checked(*index)?;
             for (class, weight) in weights.iter().enumerate() {
-                add(index, class, weight / t)?;
+                add(index, class, weight / t);
             }
         }
         for (index, weight) in &aup.weights {
@@ -231,7 +270,7 @@ impl Model {
                     "AUP weight of feature {index}"
                 )));
             }
-            add(checked(*index)?, AUP, weight * aup.platt_scale)?;
+            add(checked(*index)?, AUP, weight * aup.platt_scale);
         }
         let bias = [
             sms.bias[0] / t,
@@ -242,8 +281,7 @@ impl Model {
         Ok(Model {
             version: file.version.clone(),
             file,
-            slots,
-            rows,
+            weights,
             metadata,
             bias,
         })
@@ -265,30 +303,24 @@ impl Model {
         extracted: &Extracted,
         scratch: &mut FeatureScratch,
     ) -> ModelScores {
-        let mut text = [0.0f32; 4];
         let mut meta = [0.0f32; 4];
-        let count = features::visit(
-            raw,
-            normalized,
-            extracted,
-            scratch,
-            |bucket| {
-                let row = &self.rows[usize::from(self.slots[bucket as usize])];
-                for slot in 0..4 {
-                    text[slot] += row[slot];
-                }
-            },
-            |index, value| {
-                let row = &self.metadata[index];
-                for slot in 0..4 {
-                    meta[slot] += row[slot] * value;
-                }
-            },
-        );
-        let scale = if count > 0 {
-            1.0 / (count as f32).sqrt()
-        } else {
+        let buckets = features::visit(raw, normalized, extracted, scratch, |index, value| {
+            let row = &self.metadata[index];
+            for slot in 0..4 {
+                meta[slot] += row[slot] * value;
+            }
+        });
+        let mut text = [0.0f32; 4];
+        for &bucket in buckets {
+            let row = self.weights.get(bucket);
+            for slot in 0..4 {
+                text[slot] += row[slot];
+            }
+        }
+        let scale = if buckets.is_empty() {
             0.0
+        } else {
+            1.0 / (buckets.len() as f32).sqrt()
         };
         let logit = |slot: usize| f64::from(self.bias[slot] + text[slot] * scale + meta[slot]);
         let (ham, spam, fraud) = (logit(HAM), logit(SPAM), logit(FRAUD));
@@ -313,15 +345,8 @@ mod tests {
         let mut extracted = Extracted::new();
         normalized.set("prize");
         extracted.set(normalized.folded());
-        let mut prize = 0;
-        features::visit(
-            "prize",
-            &normalized,
-            &extracted,
-            &mut FeatureScratch::default(),
-            |b| prize = b,
-            |_, _| {},
-        );
+        let mut scratch = FeatureScratch::default();
+        let prize = features::visit("prize", &normalized, &extracted, &mut scratch, |_, _| {})[0];
         let mut file = ModelFile {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,

@@ -102,16 +102,15 @@ pub fn featurize(text: &str, scratch: &mut (Normalized, Extracted, FeatureScratc
     normalized.set(text);
     extracted.set(normalized.folded());
     let buckets = FeatureSpec::current().buckets() as u32;
-    let mut row: SparseRow = Vec::new();
     let mut meta: SparseRow = Vec::new();
-    let count = features::visit(
-        text,
-        normalized,
-        extracted,
-        features,
-        |bucket| row.push((bucket, 1.0)),
-        |index, value| meta.push((buckets + index as u32, value)),
-    );
+    let mut row: SparseRow =
+        features::visit(text, normalized, extracted, features, |index, value| {
+            meta.push((buckets + index as u32, value))
+        })
+        .iter()
+        .map(|&bucket| (bucket, 1.0))
+        .collect();
+    let count = row.len();
     let scale = if count > 0 {
         1.0 / (count as f32).sqrt()
     } else {
