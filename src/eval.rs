@@ -90,6 +90,14 @@ fn ratio(n: usize, d: usize) -> f64 {
     if d == 0 { 0.0 } else { n as f64 / d as f64 }
 }
 
+fn f1(precision: f64, recall: f64) -> f64 {
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
 fn label_index(label: Label) -> usize {
     Label::ALL.iter().position(|&l| l == label).expect("listed")
 }
@@ -141,11 +149,7 @@ pub fn report(outcomes: &[Outcome]) -> Report {
             }
             let precision = ratio(true_positive, predicted);
             let recall = ratio(true_positive, support);
-            let f1 = if precision + recall == 0.0 {
-                0.0
-            } else {
-                2.0 * precision * recall / (precision + recall)
-            };
+            let f1 = f1(precision, recall);
             let (best_f1, best_f1_threshold) = best_f1(outcomes, category);
             (
                 category.as_str().to_owned(),
@@ -172,11 +176,7 @@ pub fn report(outcomes: &[Outcome]) -> Report {
 fn best_f1(outcomes: &[Outcome], category: Category) -> (f64, f64) {
     let mut best = (0.0, 1.0);
     for (threshold, recall, precision) in threshold_sweep(outcomes, category) {
-        let f1 = if precision + recall == 0.0 {
-            0.0
-        } else {
-            2.0 * precision * recall / (precision + recall)
-        };
+        let f1 = f1(precision, recall);
         if f1 > best.0 {
             best = (f1, threshold);
         }
