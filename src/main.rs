@@ -10,7 +10,7 @@ fn main() -> std::process::ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", cli::describe(&error));
             std::process::ExitCode::FAILURE
         }
     }

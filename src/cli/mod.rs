@@ -89,6 +89,22 @@ impl ModelArgs {
     }
 }
 
+/// An error and its causes on one line, each cause once: the library's errors already name
+/// their source, so printing the whole chain would repeat it.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
 /// Logs go to stderr, filtered by `WARDEN_LOG` (e.g. `debug`, `warden=trace`; default `info`).
 pub fn init_logging() {
     let filter = EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

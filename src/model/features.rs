@@ -66,6 +66,19 @@ pub struct FeatureSpec {
     pub metadata: Vec<String>,
 }
 
+impl std::fmt::Display for FeatureSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "v{} (2^{} buckets, word n-grams up to {}, {} metadata features)",
+            self.version,
+            self.hash_bits,
+            self.word_ngrams,
+            self.metadata.len()
+        )
+    }
+}
+
 impl FeatureSpec {
     /// The spec this build computes.
     pub fn current() -> Self {

@@ -198,8 +198,8 @@ impl Model {
         let code = FeatureSpec::current();
         if file.feature_spec != code {
             return Err(ModelError::SpecMismatch {
-                model: serde_json::to_string(&file.feature_spec).unwrap_or_default(),
-                code: serde_json::to_string(&code).unwrap_or_default(),
+                model: file.feature_spec.to_string(),
+                code: code.to_string(),
             });
         }
         if ModelFile::heads_digest(&file.heads) != file.weights_sha256 {
