@@ -5,6 +5,7 @@
 
 mod common;
 
+use warden::dataset::{self, Label};
 use warden::message::Action;
 use warden::scoring::Scratch;
 
@@ -18,16 +19,20 @@ fn rules_alone_block_at_most_half_a_percent_of_uci_ham() {
     // [flagged, blocked, total] for ham and spam.
     let (mut ham, mut spam) = ([0usize; 3], [0usize; 3]);
     let mut blocked_ham = Vec::new();
-    for (label, text) in common::labelled_rows(&path) {
+    for (label, text) in dataset::read_labelled(&path).unwrap() {
         let action = scorer.assess(&text, &mut scratch).action;
-        let counts = if label == "ham" { &mut ham } else { &mut spam };
+        let counts = if label == Label::Ham {
+            &mut ham
+        } else {
+            &mut spam
+        };
         counts[2] += 1;
         if action >= Action::Flag {
             counts[0] += 1;
         }
         if action == Action::Block {
             counts[1] += 1;
-            if label == "ham" {
+            if label == Label::Ham {
                 let hits: Vec<_> = scratch
                     .matches
                     .iter()

@@ -29,16 +29,6 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     None
 }
 
-/// `(label, text)` rows of a `label<TAB>text` file.
-pub fn labelled_rows(path: &std::path::Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter_map(|line| line.split_once('\t'))
-        .map(|(label, text)| (label.to_owned(), text.to_owned()))
-        .collect()
-}
-
 fn repo_file(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
