@@ -228,7 +228,12 @@ mod tests {
             fraud,
             aup: 0.0,
         };
-        Outcome::new(label, policy.message_action(&scores), scores, &policy)
+        Outcome::new(
+            label,
+            policy.message_action(&scores, &scores),
+            scores,
+            &policy,
+        )
     }
 
     #[test]

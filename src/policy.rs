@@ -55,11 +55,19 @@ pub struct Fusion {
     /// Exponent on the model's miss probability `(1 - p)`: how much the model's evidence counts
     /// relative to the rules'. Positive; default 1.
     pub model_weight: f64,
+    /// Whether the model's evidence can make a message blocked. When false (the default), a
+    /// message is blocked only when the rules' own score reaches `block_at`: every block then has
+    /// a rule, with a description the sender can be told, behind it; the model can flag.
+    #[serde(default)]
+    pub model_can_block: bool,
 }
 
 impl Default for Fusion {
     fn default() -> Self {
-        Fusion { model_weight: 1.0 }
+        Fusion {
+            model_weight: 1.0,
+            model_can_block: false,
+        }
     }
 }
 
@@ -109,14 +117,21 @@ impl Policy {
         self.thresholds[category.index()]
     }
 
-    /// The strictest action any category's score calls for.
-    pub fn message_action(&self, scores: &Scores) -> Action {
+    /// The strictest action any category's score calls for. `scores` are the fused scores;
+    /// `rules_scores` the rules' alone, which must reach `block_at` themselves unless the policy
+    /// lets the model block (see [`Fusion::model_can_block`]).
+    pub fn message_action(&self, scores: &Scores, rules_scores: &Scores) -> Action {
         Category::ALL
             .into_iter()
             .map(|category| {
                 let score = scores.get(category);
                 let t = self.thresholds(category);
-                if score >= t.block_at {
+                let blocking_evidence = if self.fusion.model_can_block {
+                    score
+                } else {
+                    rules_scores.get(category)
+                };
+                if score >= t.block_at && blocking_evidence >= t.block_at {
                     Action::Block
                 } else if score >= t.flag_at {
                     Action::Flag
@@ -140,11 +155,40 @@ mod tests {
     #[test]
     fn strictest_category_decides() {
         let policy = Policy::from_toml(POLICY).unwrap();
-        let action = |spam, fraud, aup| policy.message_action(&Scores { spam, fraud, aup });
+        let action = |spam, fraud, aup| {
+            let scores = Scores { spam, fraud, aup };
+            policy.message_action(&scores, &scores)
+        };
         assert_eq!(action(0.0, 0.0, 0.0), Action::Allow);
         assert_eq!(action(0.5, 0.0, 0.0), Action::Flag);
         assert_eq!(action(0.89, 0.8, 0.0), Action::Block);
         assert_eq!(action(0.0, 0.0, 0.94), Action::Flag);
+    }
+
+    #[test]
+    fn only_rules_block_unless_the_policy_lets_the_model() {
+        let fused = Scores {
+            spam: 0.0,
+            fraud: 0.95,
+            aup: 0.0,
+        };
+        let rules = Scores {
+            spam: 0.0,
+            fraud: 0.4,
+            aup: 0.0,
+        };
+        let strict = Policy::from_toml(POLICY).unwrap();
+        assert_eq!(strict.message_action(&fused, &rules), Action::Flag);
+        let rules_block = Scores {
+            fraud: 0.85,
+            ..rules
+        };
+        assert_eq!(strict.message_action(&fused, &rules_block), Action::Block);
+        let lenient = Policy::from_toml(&format!(
+            "{POLICY}[fusion]\nmodel_weight = 1\nmodel_can_block = true\n"
+        ))
+        .unwrap();
+        assert_eq!(lenient.message_action(&fused, &rules), Action::Block);
     }
 
     #[test]

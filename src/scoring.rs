@@ -4,7 +4,8 @@
 //! Rule hits combine per category as independent pieces of evidence (noisy-OR): the rules'
 //! score is `1 - Π(1 - weight)` over the enforced rules that hit, so one strong rule can decide
 //! alone and weak ones must agree. The model's probability joins the same way, weighted by the
-//! policy: `1 - (1 - rules)(1 - model)^model_weight`. Shadow rules are reported but never scored.
+//! policy: `1 - (1 - rules)(1 - model)^model_weight`. Unless the policy says otherwise, only the
+//! rules' own score can block; the model can flag. Shadow rules are reported but never scored.
 //!
 //! `Scorer` is immutable and shared; `Scratch` holds one worker's reused buffers, so scoring a
 //! message allocates nothing until a `Verdict` is built from it.
@@ -97,15 +98,16 @@ impl Scorer {
             &mut scratch.matches,
         );
         // Probability that no source finds each category, then its complement.
-        let mut miss = [1.0f64; 3];
+        let mut rules_miss = [1.0f64; 3];
         if self.sources != Sources::ModelOnly {
             for index in scratch.matches.iter() {
                 let rule = self.rules.rule(index);
                 if rule.enforced() {
-                    miss[rule.category.index()] *= 1.0 - rule.weight;
+                    rules_miss[rule.category.index()] *= 1.0 - rule.weight;
                 }
             }
         }
+        let mut miss = rules_miss;
         if let Some(model) = &self.model
             && self.sources != Sources::RulesOnly
         {
@@ -121,9 +123,15 @@ impl Scorer {
             miss[2] *= (1.0 - p.aup).powf(weight);
         }
         let scores = Scores::from_array(miss.map(|m| 1.0 - m));
+        // Measuring the model alone, its scores stand in for the rules' in the block decision.
+        let rules_scores = if self.sources == Sources::ModelOnly {
+            scores
+        } else {
+            Scores::from_array(rules_miss.map(|m| 1.0 - m))
+        };
         Assessment {
             scores,
-            action: self.policy.message_action(&scores),
+            action: self.policy.message_action(&scores, &rules_scores),
         }
     }
 
