@@ -248,3 +248,26 @@ fn a_damaged_model_file_stops_scoring_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn train_without_its_data_says_which_file_is_missing_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.json");
+    let output = warden(
+        &[
+            "train",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read") && stderr.contains("SMSSpamCollection"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no model file on failure");
+}

@@ -11,7 +11,9 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::text::{Extracted, Normalized, domain_skeleton};
+use std::sync::LazyLock;
+
+use crate::text::{Extracted, Normalized, contains_at_word_start, domain_skeleton};
 
 /// Version of the feature definitions in this file. Any change to what [`visit`] produces must
 /// bump it, which makes every older model file refuse to load rather than score garbage.
@@ -153,7 +155,6 @@ pub struct FeatureScratch {
     buckets: Vec<u32>,
     token: Vec<u8>,
     skeleton: String,
-    brand: String,
 }
 
 /// Computes every feature of one message: calls `on_metadata(index, value)` per metadata feature
@@ -308,6 +309,21 @@ fn has_currency(text: &[u8]) -> bool {
     })
 }
 
+/// Each brand with its skeleton, computed once.
+fn brand_skeletons() -> &'static [(&'static str, String)] {
+    static SKELETONS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
+        BRANDS
+            .iter()
+            .map(|brand| {
+                let mut skeleton = String::new();
+                domain_skeleton(brand, &mut skeleton);
+                (*brand, skeleton)
+            })
+            .collect()
+    });
+    &SKELETONS
+}
+
 /// Whether any URL uses a shortener, and whether any imitates a brand.
 fn suspicious_links(extracted: &Extracted, scratch: &mut FeatureScratch) -> (bool, bool) {
     let (mut shortener, mut lookalike) = (false, false);
@@ -318,16 +334,9 @@ fn suspicious_links(extracted: &Extracted, scratch: &mut FeatureScratch) -> (boo
         shortener |= SHORTENERS.contains(&domain);
         domain_skeleton(url.host, &mut scratch.skeleton);
         let registrant = domain.split('.').next().unwrap_or_default();
-        for brand in BRANDS {
-            domain_skeleton(brand, &mut scratch.brand);
-            let imitates = scratch
-                .skeleton
-                .match_indices(scratch.brand.as_str())
-                .any(|(at, _)| {
-                    at == 0 || !scratch.skeleton.as_bytes()[at - 1].is_ascii_lowercase()
-                });
-            lookalike |= imitates && registrant != *brand;
-        }
+        lookalike |= brand_skeletons().iter().any(|(brand, skeleton)| {
+            registrant != *brand && contains_at_word_start(&scratch.skeleton, skeleton)
+        });
     }
     (shortener, lookalike)
 }

@@ -29,7 +29,7 @@ use file::{RuleEntry, RulesFile};
 use prefilter::{Prefilter, prefilter_literals};
 
 use crate::message::Category;
-use crate::text::{Extracted, Normalized, domain_skeleton, normalize};
+use crate::text::{Extracted, Normalized, contains_at_word_start, domain_skeleton, normalize};
 
 /// Compiled size limit per regex: a rule that blows up into a huge automaton is a bug.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -667,15 +667,6 @@ fn compile_brands(domains: &[String]) -> Result<Matcher, String> {
         }
     }
     Ok(Matcher::Lookalike(brands))
-}
-
-/// Whether `needle` occurs in `haystack` at the start of a word (after the start, a dot, a dash
-/// or a digit): `paypal-login` and `secure.paypal` imitate PayPal, `pineapple` does not imitate
-/// Apple.
-fn contains_at_word_start(haystack: &str, needle: &str) -> bool {
-    haystack
-        .match_indices(needle)
-        .any(|(at, _)| at == 0 || !haystack.as_bytes()[at - 1].is_ascii_lowercase())
 }
 
 fn is_word_byte(b: u8) -> bool {

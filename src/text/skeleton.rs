@@ -37,6 +37,15 @@ pub fn domain_skeleton(domain: &str, out: &mut String) {
     }
 }
 
+/// Whether `needle` occurs in the skeleton `haystack` at the start of a word (after the start,
+/// a dot, a dash or a digit): `paypal-login` and `secure.paypal` imitate PayPal, `pineapple` does
+/// not imitate Apple.
+pub fn contains_at_word_start(haystack: &str, needle: &str) -> bool {
+    haystack
+        .match_indices(needle)
+        .any(|(at, _)| at == 0 || !haystack.as_bytes()[at - 1].is_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +63,13 @@ mod tests {
         assert_eq!(skeleton("arnaz0n"), skeleton("amazon"));
         assert_eq!(skeleton("vvellsfargo"), skeleton("wellsfargo"));
         assert_ne!(skeleton("paypal"), skeleton("payoal"));
+    }
+
+    #[test]
+    fn brands_are_found_only_at_a_word_start() {
+        assert!(contains_at_word_start("paypal-login", "paypal"));
+        assert!(contains_at_word_start("secure.paypal", "paypal"));
+        assert!(contains_at_word_start("2paypal", "paypal"));
+        assert!(!contains_at_word_start("pineapple", "apple"));
     }
 }
