@@ -1,4 +1,5 @@
-//! Loading configuration files: the only IO on the way to a `Scorer`.
+//! Loading configuration files: the scoring files on the way to a `Scorer`, and the service
+//! settings of `warden run` (`config/warden.toml`).
 //!
 //! The scoring core parses text it is given; this module reads the files and says which file a
 //! problem is in.
@@ -30,6 +31,11 @@ pub enum ConfigError {
     Policy { path: PathBuf, source: PolicyError },
     #[error("{}: {source}", path.display())]
     Model { path: PathBuf, source: ModelError },
+    #[error("{}: {source}", path.display())]
+    Service {
+        path: PathBuf,
+        source: ServiceConfigError,
+    },
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -71,4 +77,146 @@ pub fn load_scorer(
 ) -> Result<Scorer, ConfigError> {
     let model = model.map(load_model).transpose()?;
     Ok(Scorer::new(load_rules(rules)?, model, load_policy(policy)?))
+}
+
+/// Default location of the service configuration, relative to the working directory.
+pub const DEFAULT_SERVICE_PATH: &str = "config/warden.toml";
+
+/// `config/warden.toml`: how `warden run` reaches Kafka and paces its work. Every field has a
+/// default, so an empty file (or none) runs against a broker on `127.0.0.1:9092`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub kafka: KafkaConfig,
+    pub topics: Topics,
+    pub stream: StreamConfig,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port[,host:port...]`. Default `127.0.0.1:9092`.
+    pub brokers: String,
+    /// Consumer group shared by every instance. Default `warden`.
+    pub group: String,
+    /// A member that sends no heartbeat for this long loses its partitions. Default 10,000 ms.
+    pub session_timeout_ms: u32,
+    /// Further librdkafka properties for both clients (e.g. `"security.protocol" = "ssl"`).
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            group: "warden".into(),
+            session_timeout_ms: 10_000,
+            options: Default::default(),
+        }
+    }
+}
+
+/// Topic names; the defaults are the contract in DESIGN.md.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Topics {
+    pub messages: String,
+    pub verdicts: String,
+    pub dead_letters: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self {
+            messages: "messages".into(),
+            verdicts: "verdicts".into(),
+            dead_letters: "dead-letters".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Most records decided together; this bounds the work in flight. Default 2,000.
+    pub batch_max_messages: usize,
+    /// Longest wait for a batch to fill once its first record is in. Default 5 ms.
+    pub batch_wait_ms: u64,
+    /// Scoring threads; 0 means one per core. Default 0.
+    pub scoring_threads: usize,
+    /// On shutdown or revocation, how long in-flight work may take to become durable before
+    /// Warden gives up on it (it is redelivered, never lost). Default 5,000 ms.
+    pub drain_timeout_ms: u64,
+    /// Longest pause between retries while the broker is unreachable. Default 5,000 ms.
+    pub retry_backoff_max_ms: u64,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            batch_max_messages: 2_000,
+            batch_wait_ms: 5,
+            scoring_threads: 0,
+            drain_timeout_ms: 5_000,
+            retry_backoff_max_ms: 5_000,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Parses a service configuration and checks what spans fields.
+    pub fn from_toml(text: &str) -> Result<Self, ServiceConfigError> {
+        let config: Self = toml::from_str(text).map_err(ServiceConfigError::Syntax)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what no single field can: a drain that outlasts the session timeout would let the
+    /// group hand the partitions to another member while this one still writes for them.
+    pub fn validate(&self) -> Result<(), ServiceConfigError> {
+        let invalid = |reason: String| Err(ServiceConfigError::Invalid(reason));
+        if self.kafka.brokers.trim().is_empty() {
+            return invalid("kafka.brokers is empty".into());
+        }
+        if self.stream.batch_max_messages == 0 {
+            return invalid("stream.batch_max_messages must be at least 1".into());
+        }
+        if self.stream.drain_timeout_ms >= u64::from(self.kafka.session_timeout_ms) {
+            return invalid(format!(
+                "stream.drain_timeout_ms ({}) must be below kafka.session_timeout_ms ({})",
+                self.stream.drain_timeout_ms, self.kafka.session_timeout_ms
+            ));
+        }
+        let topics = [
+            &self.topics.messages,
+            &self.topics.verdicts,
+            &self.topics.dead_letters,
+        ];
+        if topics.iter().any(|t| t.is_empty()) {
+            return invalid("topic names must not be empty".into());
+        }
+        if topics[1..].contains(&topics[0]) {
+            return invalid("topics.messages must differ from the output topics".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceConfigError {
+    #[error("{0}")]
+    Syntax(toml::de::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Reads the service configuration; a missing file at the default path means all defaults.
+pub fn load_service(path: &Path, required: bool) -> Result<ServiceConfig, ConfigError> {
+    if !required && !path.exists() {
+        return Ok(ServiceConfig::default());
+    }
+    ServiceConfig::from_toml(&read(path)?).map_err(|source| ConfigError::Service {
+        path: path.to_owned(),
+        source,
+    })
 }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dataset;
 pub mod eval;
+pub mod ingest;
 pub mod message;
 pub mod model;
 pub mod policy;

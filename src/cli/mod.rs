@@ -1,6 +1,7 @@
 //! Subcommands of the `warden` binary.
 
 mod eval;
+mod run;
 mod train;
 
 use std::fs::File;
@@ -42,15 +43,13 @@ enum Command {
         /// Output file for verdicts (default: stdout).
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// Rules file.
-        #[arg(long, default_value = DEFAULT_RULES_PATH, env = "WARDEN_RULES")]
-        rules: PathBuf,
-        /// Policy file.
-        #[arg(long, default_value = DEFAULT_POLICY_PATH, env = "WARDEN_POLICY")]
-        policy: PathBuf,
         #[command(flatten)]
-        model: ModelArgs,
+        scoring: ScoringFiles,
     },
+    /// Run the stream processor: consume `messages`, produce `verdicts` and `dead-letters`.
+    ///
+    /// Stops cleanly on SIGTERM or Ctrl-C: in-flight work is finished and committed first.
+    Run(run::RunArgs),
     /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
     Train(train::TrainArgs),
     /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
@@ -70,6 +69,29 @@ enum RulesCommand {
         #[arg(default_value = DEFAULT_RULES_PATH)]
         file: PathBuf,
     },
+}
+
+/// The files a scorer is built from.
+#[derive(Debug, clap::Args)]
+pub struct ScoringFiles {
+    /// Rules file.
+    #[arg(long, default_value = DEFAULT_RULES_PATH, env = "WARDEN_RULES")]
+    rules: PathBuf,
+    /// Policy file.
+    #[arg(long, default_value = DEFAULT_POLICY_PATH, env = "WARDEN_POLICY")]
+    policy: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+impl ScoringFiles {
+    fn load(&self) -> anyhow::Result<Scorer> {
+        Ok(config::load_scorer(
+            &self.rules,
+            &self.policy,
+            self.model.path(),
+        )?)
+    }
 }
 
 /// Which model, if any, scores alongside the rules.
@@ -120,13 +142,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score {
             input,
             output,
-            rules,
-            policy,
-            model,
-        } => {
-            let scorer = config::load_scorer(&rules, &policy, model.path())?;
-            score(&scorer, input.as_deref(), output.as_deref())
-        }
+            scoring,
+        } => score(&scoring.load()?, input.as_deref(), output.as_deref()),
+        Command::Run(args) => run::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Rules {

@@ -1,6 +1,8 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod kafka;
+
 use std::path::PathBuf;
 
 use warden::model::train::{TrainConfig, TrainingInfo};

@@ -1,0 +1,159 @@
+//! One batch of records in, one decision per record out: decode, score, or dead-letter.
+//!
+//! No Kafka here, so the step is testable on its own. Records of one partition are decided in
+//! order by one worker (per-account state, when it comes, needs that order); partitions are
+//! spread over the scoring pool's threads.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use base64::Engine;
+use rayon::prelude::*;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::message::{AccountId, MessageEvent};
+use crate::scoring::{Scorer, Scratch};
+
+/// A record as read from the `messages` topic.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// What becomes of one record; the encoded output for its topic.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// A `verdicts` record, keyed by account.
+    Verdict {
+        account_id: AccountId,
+        json: Vec<u8>,
+    },
+    /// A `dead-letters` record: the record could not be decided, and never will be.
+    DeadLetter { code: &'static str, json: Vec<u8> },
+}
+
+/// The `dead-letters` record (DESIGN.md), plus a stable `code` for grouping.
+#[derive(Debug, Serialize)]
+pub struct DeadLetter<'a> {
+    pub source: Source<'a>,
+    pub code: &'static str,
+    pub reason: String,
+    pub payload_base64: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Where a dead-lettered record came from.
+#[derive(Debug, Serialize)]
+pub struct Source<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl Decision {
+    /// A dead letter for `record`, carrying its bytes unchanged.
+    pub fn dead_letter(
+        topic: &str,
+        record: &Record,
+        code: &'static str,
+        reason: String,
+        at: OffsetDateTime,
+    ) -> Self {
+        let letter = DeadLetter {
+            source: Source {
+                topic,
+                partition: record.partition,
+                offset: record.offset,
+            },
+            code,
+            reason,
+            payload_base64: base64::engine::general_purpose::STANDARD
+                .encode(record.payload.as_deref().unwrap_or_default()),
+            at,
+        };
+        let json = serde_json::to_vec(&letter).expect("a dead letter always serializes");
+        Decision::DeadLetter { code, json }
+    }
+}
+
+/// Decides every record of a batch. The result is in the order of `records`.
+pub fn decide_batch(
+    pool: &rayon::ThreadPool,
+    scorer: &Scorer,
+    topic: &str,
+    records: &[Record],
+) -> Vec<Decision> {
+    let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        match by_partition
+            .iter_mut()
+            .find(|(p, _)| *p == record.partition)
+        {
+            Some((_, indices)) => indices.push(index),
+            None => by_partition.push((record.partition, vec![index])),
+        }
+    }
+    let decided: Vec<Vec<(usize, Decision)>> = pool.install(|| {
+        by_partition
+            .par_iter()
+            .map(|(_, indices)| {
+                let mut scratch = Scratch::new();
+                indices
+                    .iter()
+                    .map(|&i| (i, decide(scorer, topic, &records[i], &mut scratch)))
+                    .collect()
+            })
+            .collect()
+    });
+    let mut ordered: Vec<Option<Decision>> = vec![None; records.len()];
+    for (index, decision) in decided.into_iter().flatten() {
+        ordered[index] = Some(decision);
+    }
+    ordered
+        .into_iter()
+        .map(|d| d.expect("every record is decided"))
+        .collect()
+}
+
+/// Decodes and scores one record. A record that cannot be decoded, or whose scoring panics,
+/// becomes a dead letter: redelivering it would fail the same way and hold up its partition.
+pub fn decide(scorer: &Scorer, topic: &str, record: &Record, scratch: &mut Scratch) -> Decision {
+    let now = OffsetDateTime::now_utc();
+    let Some(payload) = record.payload.as_deref() else {
+        return Decision::dead_letter(
+            topic,
+            record,
+            "empty_record",
+            "record has no value".into(),
+            now,
+        );
+    };
+    let event = match MessageEvent::decode(payload) {
+        Ok(event) => event,
+        Err(error) => {
+            return Decision::dead_letter(topic, record, error.code(), error.to_string(), now);
+        }
+    };
+    // A panic in scoring is a bug, but one message must not stop the stream: the scratch space
+    // is reset before its next use, so nothing of the failed message leaks into the next.
+    match catch_unwind(AssertUnwindSafe(|| scorer.verdict(&event, scratch, now))) {
+        Ok(verdict) => Decision::Verdict {
+            json: serde_json::to_vec(&verdict).expect("a verdict always serializes"),
+            account_id: verdict.account_id,
+        },
+        Err(_) => {
+            *scratch = Scratch::new();
+            Decision::dead_letter(
+                topic,
+                record,
+                "scoring_failed",
+                "scoring panicked on this message".into(),
+                now,
+            )
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The stream processor behind `warden run`: `messages` in; `verdicts` and `dead-letters` out.
+//!
+//! One loop, one batch at a time: fetch up to `batch_max_messages` records, decide them on the
+//! scoring pool ([`decide`]), produce every output and wait for the broker's acknowledgement,
+//! then store and commit the batch's offsets. **An offset is committed only after its record's
+//! output is acknowledged**, so a crash redelivers undecided work and never skips it. Nothing is
+//! in flight while the consumer is polled, and rebalances are handled inside that poll: the
+//! revocation callback commits exactly the decided work before the partitions move.
+//!
+//! Failures are classified where they happen: a record that can never be decided is a dead
+//! letter and its offset advances; a broker that cannot be reached is waited for, with backoff,
+//! and nothing is committed meanwhile.
+
+pub mod decide;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::ServiceConfig;
+use crate::scoring::Scorer;
+use decide::{Decision, Record, decide_batch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot create the Kafka {client}: {source}")]
+    Client {
+        client: &'static str,
+        source: KafkaError,
+    },
+    #[error("cannot subscribe to topic `{topic}`: {source}")]
+    Subscribe { topic: String, source: KafkaError },
+    #[error("cannot start the scoring pool: {0}")]
+    Pool(#[from] rayon::ThreadPoolBuildError),
+}
+
+/// What a run did, for its last log line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunSummary {
+    pub verdicts: u64,
+    pub dead_letters: u64,
+    /// Batches given up at shutdown because the broker did not acknowledge them within the
+    /// drain timeout; their offsets were not committed, so they are redelivered.
+    pub abandoned_batches: u64,
+}
+
+/// The consumer, the producer, the scorer and the pool that runs it.
+pub struct Processor {
+    consumer: StreamConsumer<GroupContext>,
+    producer: FutureProducer<GroupContext>,
+    scorer: Arc<Scorer>,
+    pool: Arc<rayon::ThreadPool>,
+    config: ServiceConfig,
+}
+
+impl Processor {
+    /// Connects (lazily: librdkafka dials on first use) and subscribes to the messages topic.
+    pub fn new(config: ServiceConfig, scorer: Scorer) -> Result<Self, IngestError> {
+        let mut common = ClientConfig::new();
+        common
+            .set("bootstrap.servers", &config.kafka.brokers)
+            .set_log_level(RDKafkaLogLevel::Warning);
+        for (key, value) in &config.kafka.options {
+            common.set(key, value);
+        }
+        let consumer: StreamConsumer<GroupContext> = common
+            .clone()
+            .set("group.id", &config.kafka.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set(
+                "session.timeout.ms",
+                config.kafka.session_timeout_ms.to_string(),
+            )
+            .set("fetch.wait.max.ms", "10")
+            .create_with_context(GroupContext)
+            .map_err(|source| IngestError::Client {
+                client: "consumer",
+                source,
+            })?;
+        let producer: FutureProducer<GroupContext> = common
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .create_with_context(GroupContext)
+            .map_err(|source| IngestError::Client {
+                client: "producer",
+                source,
+            })?;
+        consumer
+            .subscribe(&[&config.topics.messages])
+            .map_err(|source| IngestError::Subscribe {
+                topic: config.topics.messages.clone(),
+                source,
+            })?;
+        let threads = config.stream.scoring_threads;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("warden-score-{i}"))
+            .build()?;
+        Ok(Self {
+            consumer,
+            producer,
+            scorer: Arc::new(scorer),
+            pool: Arc::new(pool),
+            config,
+        })
+    }
+
+    /// Runs until `shutdown` turns true, then finishes the batch in hand (within the drain
+    /// timeout), commits, and leaves the group.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> RunSummary {
+        let mut summary = RunSummary::default();
+        tracing::info!(
+            brokers = %self.config.kafka.brokers,
+            group = %self.config.kafka.group,
+            topic = %self.config.topics.messages,
+            "stream processor started"
+        );
+        loop {
+            let records = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                records = self.next_batch() => records,
+            };
+            let decisions = self.decide(records.clone()).await;
+            let dead_letters = decisions
+                .iter()
+                .filter(|d| matches!(d, Decision::DeadLetter { .. }))
+                .count() as u64;
+            match self.deliver(&records, decisions, &shutdown).await {
+                Delivered::All => {
+                    self.store_offsets(&records);
+                    summary.verdicts += records.len() as u64 - dead_letters;
+                    summary.dead_letters += dead_letters;
+                }
+                Delivered::Abandoned => {
+                    summary.abandoned_batches += 1;
+                    break;
+                }
+            }
+        }
+        self.close();
+        tracing::info!(
+            verdicts = summary.verdicts,
+            dead_letters = summary.dead_letters,
+            abandoned_batches = summary.abandoned_batches,
+            "stream processor stopped"
+        );
+        summary
+    }
+
+    /// Waits for one record, then takes whatever else arrives within `batch_wait_ms`.
+    async fn next_batch(&self) -> Vec<Record> {
+        let mut records = Vec::new();
+        let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
+        loop {
+            match self.consumer.recv().await {
+                Ok(message) => {
+                    records.push(record_of(&message));
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot fetch from the broker; retrying");
+                    tokio::time::sleep(backoff.next()).await;
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.config.stream.batch_wait_ms);
+        while records.len() < self.config.stream.batch_max_messages {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(Ok(message)) => records.push(record_of(&message)),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "fetch error");
+                    break;
+                }
+                Err(_elapsed) => break,
+            }
+        }
+        records
+    }
+
+    /// Decides a batch on the scoring pool, off the async reactor.
+    async fn decide(&self, records: Vec<Record>) -> Vec<Decision> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (pool, scorer) = (Arc::clone(&self.pool), Arc::clone(&self.scorer));
+        let topic = self.config.topics.messages.clone();
+        self.pool.spawn(move || {
+            let decisions = decide_batch(&pool, &scorer, &topic, &records);
+            // The receiver is only gone if the runtime is shutting down.
+            let _ = tx.send(decisions);
+        });
+        rx.await.expect("the scoring pool outlives the processor")
+    }
+
+    /// Produces every decision and waits for acknowledgements. Failed sends are retried with
+    /// backoff; a verdict the broker refuses outright becomes a dead letter. Gives up only on
+    /// shutdown, once the drain timeout has passed.
+    async fn deliver(
+        &self,
+        records: &[Record],
+        decisions: Vec<Decision>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Delivered {
+        let mut pending: Vec<(usize, Decision)> = decisions.into_iter().enumerate().collect();
+        let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
+        let mut drain_deadline = None;
+        loop {
+            let sends = pending.iter().map(|(i, d)| self.send(&records[*i], d));
+            let results = join_all(sends).await;
+            let mut retry = Vec::new();
+            let mut last_error = None;
+            for ((index, decision), result) in pending.into_iter().zip(results) {
+                match result {
+                    Ok(()) => {}
+                    Err(error) if is_permanent(&error) => {
+                        tracing::error!(%error, partition = records[index].partition,
+                            offset = records[index].offset, "the broker refused an output record");
+                        retry.push((index, self.refused(&records[index], &decision, &error)));
+                    }
+                    Err(error) => {
+                        last_error = Some(error);
+                        retry.push((index, decision));
+                    }
+                }
+            }
+            if retry.is_empty() {
+                return Delivered::All;
+            }
+            if *shutdown.borrow() {
+                let deadline = *drain_deadline.get_or_insert_with(|| {
+                    Instant::now() + Duration::from_millis(self.config.stream.drain_timeout_ms)
+                });
+                if Instant::now() >= deadline {
+                    tracing::warn!(
+                        records = retry.len(),
+                        "drain timeout: leaving the batch uncommitted for redelivery"
+                    );
+                    return Delivered::Abandoned;
+                }
+            }
+            if let Some(error) = last_error {
+                tracing::warn!(%error, records = retry.len(), "cannot deliver to the broker; retrying");
+            }
+            tokio::time::sleep(backoff.next()).await;
+            pending = retry;
+        }
+    }
+
+    /// What to send instead of an output the broker refused for good (too large, invalid).
+    fn refused(&self, record: &Record, decision: &Decision, error: &KafkaError) -> Decision {
+        let now = OffsetDateTime::now_utc();
+        let topic = &self.config.topics.messages;
+        match decision {
+            Decision::Verdict { .. } => Decision::dead_letter(
+                topic,
+                record,
+                "verdict_refused",
+                format!("the broker refused the verdict: {error}"),
+                now,
+            ),
+            // The dead letter carries the record's bytes; if even that is refused, send the
+            // source coordinates without them, so the record can still be found and replayed.
+            Decision::DeadLetter { code, .. } => {
+                let without_payload = Record {
+                    payload: None,
+                    ..record.clone()
+                };
+                Decision::dead_letter(
+                    topic,
+                    &without_payload,
+                    code,
+                    format!("{code}; payload left out, the broker refused it: {error}"),
+                    now,
+                )
+            }
+        }
+    }
+
+    async fn send(&self, record: &Record, decision: &Decision) -> Result<(), KafkaError> {
+        let topics = &self.config.topics;
+        let (topic, key, payload) = match decision {
+            Decision::Verdict { account_id, json } => {
+                (&topics.verdicts, Some(account_id.as_str().as_bytes()), json)
+            }
+            Decision::DeadLetter { json, .. } => {
+                (&topics.dead_letters, record.key.as_deref(), json)
+            }
+        };
+        let mut output = FutureRecord::to(topic).payload(payload.as_slice());
+        if let Some(key) = key {
+            output = output.key(key);
+        }
+        // `Never` only waits for room in the local queue: librdkafka's own message timeout
+        // still fails a send the broker never acknowledges.
+        self.producer
+            .send(output, Timeout::Never)
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| error)
+    }
+
+    /// Marks the batch's records done, partition by partition (a partition revoked meanwhile
+    /// is skipped: its new owner redelivers those records), and commits in the background.
+    fn store_offsets(&self, records: &[Record]) {
+        let topic = &self.config.topics.messages;
+        let mut next: Vec<(i32, i64)> = Vec::new();
+        for record in records {
+            match next.iter_mut().find(|(p, _)| *p == record.partition) {
+                Some((_, offset)) => *offset = (*offset).max(record.offset + 1),
+                None => next.push((record.partition, record.offset + 1)),
+            }
+        }
+        for (partition, offset) in next {
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .expect("a fresh list takes any offset");
+            if let Err(error) = self.consumer.store_offsets(&list) {
+                tracing::debug!(%error, partition, "offset not stored (partition revoked?)");
+            }
+        }
+        commit(&self.consumer, CommitMode::Async);
+    }
+
+    /// Commits what is stored, leaves the group and flushes the producer.
+    fn close(&self) {
+        commit(&self.consumer, CommitMode::Sync);
+        self.consumer.unsubscribe();
+        let drain = Duration::from_millis(self.config.stream.drain_timeout_ms);
+        if let Err(error) = rdkafka::producer::Producer::flush(&self.producer, drain) {
+            tracing::warn!(%error, "producer not flushed");
+        }
+    }
+}
+
+enum Delivered {
+    All,
+    Abandoned,
+}
+
+fn record_of(message: &impl Message) -> Record {
+    Record {
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec),
+    }
+}
+
+/// Errors that retrying cannot fix: the record itself is unacceptable to the broker.
+fn is_permanent(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidMessage
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::MessageBatchTooLarge
+        )
+    )
+}
+
+fn commit<C: ConsumerContext>(consumer: &impl Consumer<C>, mode: CommitMode) {
+    match consumer.commit_consumer_state(mode) {
+        Ok(()) => {}
+        // Nothing stored since the last commit.
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(error) => {
+            tracing::warn!(%error, "offset commit failed; it is retried with the next batch")
+        }
+    }
+}
+
+/// Exponential backoff from 100 ms up to a ceiling.
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(max_ms: u64) -> Self {
+        Self {
+            next: Duration::from_millis(100),
+            max: Duration::from_millis(max_ms.max(100)),
+        }
+    }
+
+    fn next(&mut self) -> Duration {
+        let current = self.next;
+        self.next = (self.next * 2).min(self.max);
+        current
+    }
+}
+
+/// librdkafka's callbacks: its logs go to `tracing`, and a revocation commits decided work.
+pub struct GroupContext;
+
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", facility, message),
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, message),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility, message)
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, message),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", %error, reason, "client error");
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            commit(consumer, CommitMode::Sync);
+            tracing::info!(
+                partitions = partitions.count(),
+                "partitions revoked after committing decided work"
+            );
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let assigned: Vec<i32> = partitions
+                .elements()
+                .iter()
+                .map(|p| p.partition())
+                .collect();
+            tracing::info!(?assigned, "partitions assigned");
+        }
+    }
+}
+
+/// Turns SIGTERM or Ctrl-C into a shutdown signal for [`Processor::run`].
+pub fn shutdown_on_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: draining in-flight work");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Compile-time check that the processor can run on a multi-threaded runtime.
+#[allow(dead_code)]
+fn assert_send(processor: Processor, shutdown: watch::Receiver<bool>) -> impl Future + Send {
+    processor.run(shutdown)
+}
