@@ -5,11 +5,23 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::kafka::{Broker, Received, Storage, TopicNames, Warden, message, settings};
+use common::kafka::{Broker, Received, SESSION_TIMEOUT, TopicNames, Warden, message, settings};
 
 const PATIENCE: Duration = Duration::from_secs(60);
+
+/// One broker test at a time: each runs a broker and one or two Warden processes, and on two
+/// cores they would starve each other into timeouts.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the next test still runs on its own broker.
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Message ids of the verdicts read so far.
 fn verdict_ids(records: &[Received]) -> HashSet<String> {
@@ -33,7 +45,8 @@ const BODIES: [&str; 4] = [
 
 #[test]
 fn every_message_gets_a_verdict_in_account_order_and_malformed_records_are_dead_lettered() {
-    let Some(broker) = Broker::start(Storage::Memory) else {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
         return;
     };
     let topics = TopicNames::new("basic");
@@ -146,4 +159,177 @@ fn every_message_gets_a_verdict_in_account_order_and_malformed_records_are_dead_
         produced,
         "{committed:?}"
     );
+}
+
+/// `count` messages over `accounts` accounts, starting at sequence number `from`.
+fn traffic(accounts: usize, from: usize, count: usize) -> Vec<(String, Vec<u8>)> {
+    (from..from + count)
+        .map(|i| message(i % accounts, i / accounts, BODIES[i % BODIES.len()]))
+        .collect()
+}
+
+fn ids_of(records: &[(String, Vec<u8>)]) -> HashSet<String> {
+    records
+        .iter()
+        .map(|(_, payload)| {
+            let value: serde_json::Value = serde_json::from_slice(payload).unwrap();
+            value["message_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_instance_commits_only_decided_messages_and_a_restart_decides_the_rest() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let topics = TopicNames::new("crash");
+    let partitions = 4;
+    topics.create(&broker, partitions);
+    let input = traffic(40, 0, 10_000);
+    broker.produce(&topics.messages, &input);
+    // Small batches make many commits, so the kill lands between some of them.
+    let config = settings(&broker, "crash", &topics)
+        .replace("batch_max_messages = 500", "batch_max_messages = 50");
+
+    let mut first = Warden::start(&config);
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "the first verdicts", |r| r.len() >= 2_000);
+    first.kill();
+    let killed_at = std::time::Instant::now();
+
+    // Every message below a committed offset has its verdict already.
+    let committed = broker.committed("crash", &topics.messages, partitions);
+    let mut messages = broker.reader(&topics.messages);
+    let messages = messages
+        .read_until(PATIENCE, "the input read back", |r| r.len() >= input.len())
+        .to_vec();
+    let decided_by_commit: HashSet<String> = messages
+        .iter()
+        .filter(|m| committed[m.partition as usize].is_some_and(|c| m.offset < c))
+        .map(|m| m.payload["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !decided_by_commit.is_empty() && decided_by_commit.len() < input.len(),
+        "the kill should land mid-stream: {} of {} committed",
+        decided_by_commit.len(),
+        input.len()
+    );
+    verdicts.read_until(PATIENCE, "a verdict for every committed message", |r| {
+        verdict_ids(r).is_superset(&decided_by_commit)
+    });
+
+    // A new instance in the group picks up at the committed offsets and decides the rest. It
+    // joins once the dead member's session has expired: tansu 0.6 keeps a silent member in the
+    // group until then, and a member that joins earlier is assigned nothing and stays idle.
+    std::thread::sleep(
+        SESSION_TIMEOUT.saturating_sub(killed_at.elapsed()) + Duration::from_secs(1),
+    );
+    let mut second = Warden::start(&config);
+    let all = ids_of(&input);
+    verdicts.read_until(PATIENCE, "a verdict for every message", |r| {
+        verdict_ids(r).is_superset(&all)
+    });
+    assert_eq!(second.terminate(), Some(0), "{}", second.log());
+}
+
+/// Partitions an instance was last assigned, from its log.
+fn assigned_partitions(log: &str) -> Vec<i32> {
+    let line = log
+        .lines()
+        .filter(|l| l.contains("partitions assigned"))
+        .last()
+        .unwrap_or_default();
+    let Some(list) = line.split("assigned=[").nth(1) else {
+        return Vec::new();
+    };
+    list.split(']')
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
+}
+
+#[test]
+fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let topics = TopicNames::new("pair");
+    let partitions = 4;
+    topics.create(&broker, partitions);
+    let config = settings(&broker, "pair", &topics);
+    let mut first = Warden::start(&config);
+    let mut second = Warden::start(&config);
+    common::kafka::wait_until(PATIENCE, "both instances hold partitions", || {
+        let (a, b) = (
+            assigned_partitions(&first.log()),
+            assigned_partitions(&second.log()),
+        );
+        !a.is_empty() && !b.is_empty() && a.len() + b.len() == partitions as usize
+    });
+    let (a, b) = (
+        assigned_partitions(&first.log()),
+        assigned_partitions(&second.log()),
+    );
+    let mut union: Vec<i32> = a.iter().chain(&b).copied().collect();
+    union.sort();
+    assert_eq!(
+        union,
+        (0..partitions).collect::<Vec<_>>(),
+        "{a:?} and {b:?}"
+    );
+
+    let before = traffic(20, 0, 4_000);
+    broker.produce(&topics.messages, &before);
+    let mut verdicts = broker.reader(&topics.verdicts);
+    let before_ids = ids_of(&before);
+    verdicts.read_until(PATIENCE, "verdicts from both instances", |r| {
+        verdict_ids(r).is_superset(&before_ids)
+    });
+
+    first.kill();
+    let after = traffic(20, 4_000, 4_000);
+    broker.produce(&topics.messages, &after);
+    let after_ids = ids_of(&after);
+    verdicts.read_until(
+        PATIENCE,
+        "the survivor to decide every later message",
+        |r| verdict_ids(r).is_superset(&after_ids),
+    );
+    let mut survivor = assigned_partitions(&second.log());
+    survivor.sort();
+    assert_eq!(survivor, (0..partitions).collect::<Vec<_>>());
+    assert_eq!(second.terminate(), Some(0), "{}", second.log());
+}
+
+#[test]
+fn a_broker_restart_mid_stream_loses_nothing() {
+    let _serial = serial();
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let topics = TopicNames::new("restart");
+    topics.create(&broker, 3);
+    let before = traffic(30, 0, 8_000);
+    broker.produce(&topics.messages, &before);
+    let mut warden = Warden::start(&settings(&broker, "restart", &topics));
+    {
+        let mut verdicts = broker.reader(&topics.verdicts);
+        verdicts.read_until(PATIENCE, "the first verdicts", |r| r.len() >= 1_000);
+    }
+    broker.restart();
+    let after = traffic(30, 8_000, 2_000);
+    broker.produce(&topics.messages, &after);
+
+    let mut all = ids_of(&before);
+    all.extend(ids_of(&after));
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "a verdict for every message", |r| {
+        verdict_ids(r).is_superset(&all)
+    });
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
 }

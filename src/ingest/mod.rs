@@ -13,7 +13,6 @@
 
 pub mod decide;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,46 +68,54 @@ pub struct Processor {
 
 impl Processor {
     /// Connects (lazily: librdkafka dials on first use) and subscribes to the messages topic.
-    pub fn new(config: ServiceConfig, scorer: Scorer) -> Result<Self, IngestError> {
-        let mut common = ClientConfig::new();
-        common
-            .set("bootstrap.servers", &config.kafka.brokers)
-            .set_log_level(RDKafkaLogLevel::Warning);
-        for (key, value) in &config.kafka.options {
-            common.set(key, value);
-        }
-        let consumer: StreamConsumer<GroupContext> = common
-            .clone()
-            .set("group.id", &config.kafka.group)
+    pub fn new(service: ServiceConfig, scorer: Scorer) -> Result<Self, IngestError> {
+        // The options from the file come last, so an operator can override any default here.
+        let with_options = |config: &mut ClientConfig| {
+            for (key, value) in &service.kafka.options {
+                config.set(key, value);
+            }
+        };
+        let mut consumer_config = ClientConfig::new();
+        consumer_config
+            .set("bootstrap.servers", &service.kafka.brokers)
+            .set("group.id", &service.kafka.group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set(
                 "session.timeout.ms",
-                config.kafka.session_timeout_ms.to_string(),
+                service.kafka.session_timeout_ms.to_string(),
             )
             .set("fetch.wait.max.ms", "10")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        with_options(&mut consumer_config);
+        let consumer: StreamConsumer<GroupContext> = consumer_config
             .create_with_context(GroupContext)
             .map_err(|source| IngestError::Client {
                 client: "consumer",
                 source,
             })?;
-        let producer: FutureProducer<GroupContext> = common
+        let mut producer_config = ClientConfig::new();
+        producer_config
+            .set("bootstrap.servers", &service.kafka.brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        with_options(&mut producer_config);
+        let producer: FutureProducer<GroupContext> = producer_config
             .create_with_context(GroupContext)
             .map_err(|source| IngestError::Client {
                 client: "producer",
                 source,
             })?;
         consumer
-            .subscribe(&[&config.topics.messages])
+            .subscribe(&[&service.topics.messages])
             .map_err(|source| IngestError::Subscribe {
-                topic: config.topics.messages.clone(),
+                topic: service.topics.messages.clone(),
                 source,
             })?;
-        let threads = config.stream.scoring_threads;
+        let threads = service.stream.scoring_threads;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("warden-score-{i}"))
@@ -118,7 +125,7 @@ impl Processor {
             producer,
             scorer: Arc::new(scorer),
             pool: Arc::new(pool),
-            config,
+            config: service,
         })
     }
 
@@ -145,6 +152,7 @@ impl Processor {
                 .count() as u64;
             match self.deliver(&records, decisions, &shutdown).await {
                 Delivered::All => {
+                    tracing::debug!(records = records.len(), dead_letters, "batch delivered");
                     self.store_offsets(&records);
                     summary.verdicts += records.len() as u64 - dead_letters;
                     summary.dead_letters += dead_letters;
@@ -478,10 +486,4 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-/// Compile-time check that the processor can run on a multi-threaded runtime.
-#[allow(dead_code)]
-fn assert_send(processor: Processor, shutdown: watch::Receiver<bool>) -> impl Future + Send {
-    processor.run(shutdown)
 }
