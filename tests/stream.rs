@@ -238,8 +238,7 @@ fn a_killed_instance_commits_only_decided_messages_and_a_restart_decides_the_res
 fn assigned_partitions(log: &str) -> Vec<i32> {
     let line = log
         .lines()
-        .filter(|l| l.contains("partitions assigned"))
-        .last()
+        .rfind(|l| l.contains("partitions assigned"))
         .unwrap_or_default();
     let Some(list) = line.split("assigned=[").nth(1) else {
         return Vec::new();
