@@ -140,7 +140,7 @@ impl Default for Topics {
 pub struct StreamConfig {
     /// Most records decided together; this bounds the work in flight. Default 2,000.
     pub batch_max_messages: usize,
-    /// Longest wait for a batch to fill once its first record is in. Default 5 ms.
+    /// Longest wait for a batch to fill once its first record is in. Default 1 ms.
     pub batch_wait_ms: u64,
     /// Scoring threads; 0 means one per core. Default 0.
     pub scoring_threads: usize,
@@ -155,7 +155,7 @@ impl Default for StreamConfig {
     fn default() -> Self {
         Self {
             batch_max_messages: 2_000,
-            batch_wait_ms: 5,
+            batch_wait_ms: 1,
             scoring_threads: 0,
             drain_timeout_ms: 5_000,
             retry_backoff_max_ms: 5_000,

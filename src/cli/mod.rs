@@ -1,5 +1,6 @@
 //! Subcommands of the `warden` binary.
 
+mod bench;
 mod eval;
 mod run;
 mod train;
@@ -50,6 +51,8 @@ enum Command {
     ///
     /// Stops cleanly on SIGTERM or Ctrl-C: in-flight work is finished and committed first.
     Run(run::RunArgs),
+    /// Measure `warden run` end to end through a broker: throughput, latency, peak memory.
+    Bench(bench::BenchArgs),
     /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
     Train(train::TrainArgs),
     /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scoring,
         } => score(&scoring.load()?, input.as_deref(), output.as_deref()),
         Command::Run(args) => run::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Rules {
