@@ -220,3 +220,44 @@ pub fn load_service(path: &Path, required: bool) -> Result<ServiceConfig, Config
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_service_file_means_the_defaults() {
+        let config = ServiceConfig::from_toml("").unwrap();
+        assert_eq!(config.kafka.brokers, "127.0.0.1:9092");
+        assert_eq!(config.topics.dead_letters, "dead-letters");
+        assert_eq!(config.stream.batch_max_messages, 2_000);
+    }
+
+    #[test]
+    fn the_shipped_service_file_is_valid() {
+        let text = include_str!("../config/warden.toml");
+        let config = ServiceConfig::from_toml(text).unwrap();
+        assert_eq!(config.kafka.group, "warden");
+    }
+
+    #[test]
+    fn settings_that_contradict_each_other_are_refused_with_the_reason() {
+        let error = ServiceConfig::from_toml(
+            "[kafka]\nsession_timeout_ms = 3000\n[stream]\ndrain_timeout_ms = 5000\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("drain_timeout_ms (5000) must be below"),
+            "{error}"
+        );
+        let error = ServiceConfig::from_toml("[topics]\nverdicts = \"messages\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("must differ"), "{error}");
+        let error = ServiceConfig::from_toml("[kafka]\nbroker = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `broker`"), "{error}");
+    }
+}

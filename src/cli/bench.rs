@@ -48,6 +48,9 @@ pub struct BenchArgs {
     /// latency floor of one hop, against which Warden's two hops (in and out) compare.
     #[arg(long, requires = "rate")]
     broker_only: bool,
+    /// Print this many verdicts as they arrive, as well as the summary.
+    #[arg(long, default_value_t = 0)]
+    print_verdicts: usize,
     /// Longest wait for all verdicts, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout_s: u64,
@@ -86,12 +89,36 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&config, settings(&args.brokers, run_id, &topics))?;
 
     let deadline = Duration::from_secs(args.timeout_s);
+    let mut tally = Tally {
+        print: args.print_verdicts,
+        ..Tally::default()
+    };
     let report = if args.rate == 0 {
-        send(&producer, &topics.messages, &records, 0, &mut vec![None; records.len()])?;
+        send(
+            &producer,
+            &topics.messages,
+            &records,
+            0,
+            &mut vec![None; records.len()],
+        )?;
         let mut warden = Warden::start(&config)?;
-        let arrivals = collect(&mut verdicts, args.messages, deadline, &mut warden)?;
-        let first = arrivals.iter().min().copied().expect("at least one verdict");
-        let last = arrivals.iter().max().copied().expect("at least one verdict");
+        let arrivals = collect(
+            &mut verdicts,
+            args.messages,
+            deadline,
+            &mut warden,
+            &mut tally,
+        )?;
+        let first = arrivals
+            .iter()
+            .min()
+            .copied()
+            .expect("at least one verdict");
+        let last = arrivals
+            .iter()
+            .max()
+            .copied()
+            .expect("at least one verdict");
         let seconds = last.duration_since(first).as_secs_f64();
         let peak = warden.stop()?;
         format!(
@@ -107,14 +134,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         // One warm-up message proves the group has formed before the clock starts.
         let warm_up = message(run_id, usize::MAX, 0, &texts[0]);
         send(&producer, &topics.messages, &[warm_up], 0, &mut [None])?;
-        collect(&mut verdicts, 1, deadline, &mut warden)?;
+        collect(
+            &mut verdicts,
+            1,
+            deadline,
+            &mut warden,
+            &mut Tally::default(),
+        )?;
         let (arrivals, sent_at) = std::thread::scope(|scope| {
             let sender = scope.spawn(|| {
                 let mut sent_at = vec![None; records.len()];
-                send(&producer, &topics.messages, &records, args.rate, &mut sent_at)
-                    .map(|()| sent_at)
+                send(
+                    &producer,
+                    &topics.messages,
+                    &records,
+                    args.rate,
+                    &mut sent_at,
+                )
+                .map(|()| sent_at)
             });
-            let arrivals = collect(&mut verdicts, args.messages, deadline, &mut warden);
+            let arrivals = collect(
+                &mut verdicts,
+                args.messages,
+                deadline,
+                &mut warden,
+                &mut tally,
+            );
             (arrivals, sender.join().expect("the sender does not panic"))
         });
         let (arrivals, sent_at) = (arrivals?, sent_at?);
@@ -136,6 +181,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
     };
     println!("{report}");
+    if !args.broker_only {
+        println!("{tally}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -207,7 +255,9 @@ fn send(
                 std::thread::sleep(wait);
             }
         }
-        let mut record = BaseRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
+        let mut record = BaseRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_slice());
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -240,19 +290,41 @@ fn open_reader(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<Ba
     Ok(consumer)
 }
 
+/// Verdicts by action, and how many to print as they arrive.
+#[derive(Default)]
+struct Tally {
+    actions: BTreeMap<String, usize>,
+    print: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: Vec<String> = self
+            .actions
+            .iter()
+            .map(|(action, n)| format!("{action} {n}"))
+            .collect();
+        write!(f, "actions: {}", counts.join(", "))
+    }
+}
+
 /// Reads verdicts until `count` distinct messages have one; returns when each arrived, by index.
 fn collect(
     reader: &mut BaseConsumer,
     count: usize,
     deadline: Duration,
     warden: &mut Warden,
+    tally: &mut Tally,
 ) -> anyhow::Result<Vec<Instant>> {
     let start = Instant::now();
     let mut arrived: BTreeMap<usize, Instant> = BTreeMap::new();
     let mut warm_up_seen = false;
     while arrived.len() + usize::from(warm_up_seen) < count {
         if start.elapsed() > deadline {
-            bail!("only {} of {count} verdicts within {deadline:?}", arrived.len());
+            bail!(
+                "only {} of {count} verdicts within {deadline:?}",
+                arrived.len()
+            );
         }
         warden.check_alive()?;
         let Some(result) = reader.poll(Duration::from_millis(100)) else {
@@ -266,7 +338,14 @@ fn collect(
         match id.rsplit('-').next().and_then(|i| i.parse::<usize>().ok()) {
             Some(usize::MAX) => warm_up_seen = true,
             Some(index) => {
-                arrived.entry(index).or_insert(now);
+                if arrived.insert(index, now).is_none() {
+                    let action = verdict["action"].as_str().unwrap_or("none");
+                    *tally.actions.entry(action.to_owned()).or_default() += 1;
+                    if tally.print > 0 {
+                        tally.print -= 1;
+                        println!("{verdict}");
+                    }
+                }
             }
             None => bail!("unexpected verdict {id}"),
         }
@@ -296,7 +375,13 @@ impl Warden {
     }
 
     fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.child.as_mut().map(Child::try_wait).transpose()?.flatten() {
+        if let Some(status) = self
+            .child
+            .as_mut()
+            .map(Child::try_wait)
+            .transpose()?
+            .flatten()
+        {
             bail!("warden run exited early: {status}");
         }
         Ok(())
@@ -314,7 +399,9 @@ impl Warden {
             .find_map(|line| line.strip_prefix("VmHWM:"))
             .map(|kb| kb.trim().to_owned())
             .unwrap_or_else(|| "unknown".into());
-        Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
         child.wait()?;
         Ok(peak)
     }
