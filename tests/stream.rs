@@ -332,3 +332,40 @@ fn a_broker_restart_mid_stream_loses_nothing() {
     });
     assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
 }
+
+#[test]
+fn a_dead_letter_the_broker_refuses_is_sent_again_without_the_payload() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let topics = TopicNames::new("refused");
+    topics.create(&broker, 1);
+    // A malformed record larger than Warden's producer may send: its dead letter, which
+    // carries the record's bytes, is refused as too large.
+    let huge = vec![b'x'; 40_000];
+    let records = vec![("AC1".to_owned(), huge), message(1, 0, "see you at 6")];
+    broker.produce(&topics.messages, &records);
+    let config = settings(&broker, "refused", &topics)
+        + "\n[kafka.options]\n\"message.max.bytes\" = \"20000\"\n";
+    let mut warden = Warden::start(&config);
+
+    let mut dead = broker.reader(&topics.dead_letters);
+    let letter = dead.read_until(PATIENCE, "the dead letter", |r| !r.is_empty())[0]
+        .payload
+        .clone();
+    assert_eq!(letter["code"], "invalid_json");
+    assert_eq!(letter["payload_base64"], "");
+    assert_eq!(letter["source"]["offset"], 0);
+    assert!(
+        letter["reason"]
+            .as_str()
+            .unwrap()
+            .contains("payload left out"),
+        "{letter}"
+    );
+    // The stream went on: the next record has its verdict.
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "the verdict after it", |r| !r.is_empty());
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+}
