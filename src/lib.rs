@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod message;
 pub mod model;
 pub mod policy;
+pub mod privacy;
 pub mod rules;
 pub mod scoring;
 pub mod text;
