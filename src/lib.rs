@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod dataset;
+pub mod enforce;
 pub mod eval;
 pub mod ingest;
 pub mod message;
