@@ -14,4 +14,5 @@ pub mod policy;
 pub mod privacy;
 pub mod rules;
 pub mod scoring;
+pub mod signals;
 pub mod text;

@@ -1,0 +1,485 @@
+//! Per-account signals: how much an account sends, to how many people, how repetitively, with
+//! what outcome, over sliding windows of one minute and one hour.
+//!
+//! State is a fixed-size [`AccountState`] per account (a few hundred bytes, no heap), so memory
+//! is bounded by the number of active accounts; [`Signals::evict_idle`] drops accounts silent
+//! for longer than the longest window. Time is the messages' own `sent_at`, never the wall
+//! clock, so replaying a stream rebuilds the same state. Recipients arrive as keyed hashes
+//! (`privacy::recipient_hash`); no address is kept.
+//!
+//! Windows are rings of buckets: six of 10 s for the minute, twelve of 5 min for the hour.
+//! Distinct counts (recipients, domains) use linear counting over small bitmaps, kept in two
+//! half-hour halves so that the hour slides; they are estimates, exact while counts are small.
+
+use std::collections::HashMap;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+const MINUTE_BUCKET_S: i64 = 10;
+const MINUTE_BUCKETS: usize = 6;
+const HOUR_BUCKET_S: i64 = 300;
+const HOUR_BUCKETS: usize = 12;
+/// Distinct counts keep the current and the previous half hour.
+const HALF_HOUR_S: i64 = 1_800;
+/// Near-duplicate templates remembered per account.
+const TEMPLATES: usize = 3;
+/// Two messages are near-duplicates when their SimHashes differ in at most this many bits.
+const NEAR_DUPLICATE_BITS: u32 = 10;
+
+/// One decided message, as signals see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    /// `sent_at`, in Unix seconds.
+    pub at: i64,
+    /// Keyed hash of the recipient.
+    pub recipient: u64,
+    /// [`simhash`] of the message text.
+    pub simhash: u64,
+    /// Hash of each URL's registrable domain (at most the first few).
+    pub domains: [Option<u64>; 4],
+    /// The verdict was flag or block.
+    pub abusive: bool,
+}
+
+/// Delivery feedback from the pipeline's `message-feedback` topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    Undelivered,
+    CarrierFiltered,
+    OptOut,
+}
+
+/// An account's signals at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub messages_last_minute: u32,
+    pub messages_last_hour: u32,
+    pub abusive_last_hour: u32,
+    /// Estimated distinct recipients in the last hour (up to an hour and a half back).
+    pub recipients_last_hour: u32,
+    /// Estimated distinct recipients of the account's most widely sent near-duplicate text.
+    pub duplicate_fanout: u32,
+    pub domains_last_hour: u32,
+    pub undelivered_last_hour: u32,
+    pub carrier_filtered_last_hour: u32,
+    pub opt_outs_last_hour: u32,
+}
+
+/// A bitmap for linear counting of distinct hashes.
+#[derive(Debug, Clone, Copy)]
+struct Bitmap<const WORDS: usize>([u64; WORDS]);
+
+impl<const WORDS: usize> Default for Bitmap<WORDS> {
+    fn default() -> Self {
+        Self([0; WORDS])
+    }
+}
+
+impl<const WORDS: usize> Bitmap<WORDS> {
+    fn insert(&mut self, hash: u64) {
+        let bit = (hash % (WORDS as u64 * 64)) as usize;
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn union(&self, other: &Self) -> Self {
+        let mut out = *self;
+        for (a, b) in out.0.iter_mut().zip(other.0) {
+            *a |= b;
+        }
+        out
+    }
+
+    /// Linear counting: `m ln(m / zeros)` distinct items for `zeros` unset of `m` bits.
+    fn estimate(&self) -> u32 {
+        let m = (WORDS * 64) as f64;
+        let set: u32 = self.0.iter().map(|w| w.count_ones()).sum();
+        let zeros = (m - f64::from(set)).max(0.5);
+        (m * (m / zeros).ln()).round() as u32
+    }
+}
+
+/// Two half-hour halves of a distinct count: the hour slides by dropping the older half.
+#[derive(Debug, Clone, Copy, Default)]
+struct Halves<const WORDS: usize> {
+    half: i32,
+    current: Bitmap<WORDS>,
+    previous: Bitmap<WORDS>,
+}
+
+impl<const WORDS: usize> Halves<WORDS> {
+    fn advance(&mut self, at: i64) {
+        let half = at.div_euclid(HALF_HOUR_S) as i32;
+        if half > self.half {
+            self.previous = if half == self.half + 1 {
+                self.current
+            } else {
+                Bitmap::default()
+            };
+            self.current = Bitmap::default();
+            self.half = half;
+        }
+    }
+
+    fn estimate(&self) -> u32 {
+        self.current.union(&self.previous).estimate()
+    }
+}
+
+/// A ring of counters, one per bucket of `span` seconds.
+#[derive(Debug, Clone, Copy)]
+struct Ring<const N: usize> {
+    bucket: i32,
+    counts: [u16; N],
+}
+
+impl<const N: usize> Default for Ring<N> {
+    fn default() -> Self {
+        Self {
+            bucket: 0,
+            counts: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> Ring<N> {
+    /// Moves the ring to the bucket of `at`, clearing the buckets that fell out.
+    fn advance(&mut self, at: i64, span: i64) {
+        let bucket = at.div_euclid(span) as i32;
+        let gap = bucket - self.bucket;
+        if gap <= 0 {
+            return;
+        }
+        for step in 1..=gap.min(N as i32) {
+            self.counts[((self.bucket + step).rem_euclid(N as i32)) as usize] = 0;
+        }
+        self.bucket = bucket;
+    }
+
+    fn add(&mut self) {
+        let slot = self.bucket.rem_euclid(N as i32) as usize;
+        self.counts[slot] = self.counts[slot].saturating_add(1);
+    }
+
+    fn total(&self) -> u32 {
+        self.counts.iter().map(|&c| u32::from(c)).sum()
+    }
+}
+
+/// A near-duplicate text an account keeps sending, and to whom.
+#[derive(Debug, Clone, Copy, Default)]
+struct Template {
+    simhash: u64,
+    last_at: i64,
+    recipients: Bitmap<2>,
+}
+
+/// Everything kept about one account: fixed size, no heap.
+#[derive(Debug, Clone, Default)]
+pub struct AccountState {
+    last_at: i64,
+    minute: Ring<MINUTE_BUCKETS>,
+    hour: Ring<HOUR_BUCKETS>,
+    abusive: Ring<HOUR_BUCKETS>,
+    feedback: [Ring<HOUR_BUCKETS>; 3],
+    recipients: Halves<4>,
+    domains: Halves<1>,
+    templates: [Template; TEMPLATES],
+}
+
+impl AccountState {
+    /// Time moves forward only: a late message counts in the current buckets.
+    fn advance(&mut self, at: i64) -> i64 {
+        let at = at.max(self.last_at);
+        self.last_at = at;
+        self.minute.advance(at, MINUTE_BUCKET_S);
+        self.hour.advance(at, HOUR_BUCKET_S);
+        self.abusive.advance(at, HOUR_BUCKET_S);
+        for ring in &mut self.feedback {
+            ring.advance(at, HOUR_BUCKET_S);
+        }
+        self.recipients.advance(at);
+        self.domains.advance(at);
+        at
+    }
+
+    fn observe(&mut self, observation: &Observation) {
+        let at = self.advance(observation.at);
+        self.minute.add();
+        self.hour.add();
+        if observation.abusive {
+            self.abusive.add();
+        }
+        self.recipients.current.insert(observation.recipient);
+        for domain in observation.domains.iter().flatten() {
+            self.domains.current.insert(*domain);
+        }
+        let template = self.template_for(observation.simhash, at);
+        template.last_at = at;
+        template.recipients.insert(observation.recipient);
+    }
+
+    /// The template this text is a near-duplicate of, or the least recently used one, reset.
+    fn template_for(&mut self, simhash: u64, at: i64) -> &mut Template {
+        let fresh = |t: &Template| at - t.last_at < 2 * HALF_HOUR_S;
+        let index = self
+            .templates
+            .iter()
+            .position(|t| fresh(t) && (t.simhash ^ simhash).count_ones() <= NEAR_DUPLICATE_BITS)
+            .unwrap_or_else(|| {
+                let oldest = (0..TEMPLATES)
+                    .min_by_key(|&i| self.templates[i].last_at)
+                    .expect("templates exist");
+                self.templates[oldest] = Template {
+                    simhash,
+                    last_at: at,
+                    recipients: Bitmap::default(),
+                };
+                oldest
+            });
+        &mut self.templates[index]
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let fresh = |t: &&Template| self.last_at - t.last_at < 2 * HALF_HOUR_S;
+        Snapshot {
+            messages_last_minute: self.minute.total(),
+            messages_last_hour: self.hour.total(),
+            abusive_last_hour: self.abusive.total(),
+            recipients_last_hour: self.recipients.estimate(),
+            duplicate_fanout: self
+                .templates
+                .iter()
+                .filter(fresh)
+                .map(|t| t.recipients.estimate())
+                .max()
+                .unwrap_or(0),
+            domains_last_hour: self.domains.estimate(),
+            undelivered_last_hour: self.feedback[0].total(),
+            carrier_filtered_last_hour: self.feedback[1].total(),
+            opt_outs_last_hour: self.feedback[2].total(),
+        }
+    }
+}
+
+/// Signals of every active account, keyed by a hash of the account id.
+///
+/// States live in one dense vector and the map holds only indices into it: a hash map of the
+/// states themselves would round its table up to a power of two and could nearly double the
+/// memory of a million accounts.
+#[derive(Debug, Default)]
+pub struct Signals {
+    states: Vec<(u64, AccountState)>,
+    index: HashMap<u64, u32>,
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&mut self, account_id: &str) -> &mut AccountState {
+        let key = xxh3_64(account_id.as_bytes());
+        let next = self.states.len() as u32;
+        let slot = *self.index.entry(key).or_insert(next);
+        if slot == next {
+            self.states.push((key, AccountState::default()));
+        }
+        &mut self.states[slot as usize].1
+    }
+
+    /// Records one decided message and returns the account's signals including it.
+    pub fn observe(&mut self, account_id: &str, observation: &Observation) -> Snapshot {
+        let state = self.state(account_id);
+        state.observe(observation);
+        state.snapshot()
+    }
+
+    /// Records delivery feedback for an account's message.
+    pub fn feedback(&mut self, account_id: &str, at: i64, kind: Feedback) {
+        let state = self.state(account_id);
+        state.advance(at);
+        let ring = match kind {
+            Feedback::Undelivered => 0,
+            Feedback::CarrierFiltered => 1,
+            Feedback::OptOut => 2,
+        };
+        state.feedback[ring].add();
+    }
+
+    /// Drops accounts with nothing in any window at `now` (Unix seconds): silent for more than
+    /// an hour and a half. Returns how many were dropped.
+    pub fn evict_idle(&mut self, now: i64) -> usize {
+        let before = self.states.len();
+        let mut slot = 0;
+        while slot < self.states.len() {
+            if now - self.states[slot].1.last_at <= 3 * HALF_HOUR_S {
+                slot += 1;
+                continue;
+            }
+            let (key, _) = self.states.swap_remove(slot);
+            self.index.remove(&key);
+            if let Some((moved, _)) = self.states.get(slot) {
+                self.index.insert(*moved, slot as u32);
+            }
+        }
+        before - self.states.len()
+    }
+
+    pub fn accounts(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Bytes held by the states and the index (the index's one control byte per slot included).
+    pub fn memory_bytes(&self) -> usize {
+        self.states.capacity() * std::mem::size_of::<(u64, AccountState)>()
+            + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+    }
+}
+
+/// A 64-bit SimHash of a text's letter-only words: texts from one template, differing in a
+/// name, a code or an amount, land a few bits apart; unrelated texts about 32 bits apart.
+pub fn simhash(text: &str) -> u64 {
+    let mut weights = [0i32; 64];
+    let words = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.chars().all(char::is_alphabetic));
+    let mut any = false;
+    for word in words {
+        let hash = xxh3_64(word.to_lowercase().as_bytes());
+        any = true;
+        for (bit, weight) in weights.iter_mut().enumerate() {
+            *weight += if hash >> bit & 1 == 1 { 1 } else { -1 };
+        }
+    }
+    if !any {
+        return 0;
+    }
+    weights
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w > 0)
+        .fold(0, |acc, (bit, _)| acc | 1 << bit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_796_000_000;
+
+    fn observation(at: i64, recipient: u64, text: &str, abusive: bool) -> Observation {
+        Observation {
+            at,
+            recipient,
+            simhash: simhash(text),
+            domains: [None; 4],
+            abusive,
+        }
+    }
+
+    #[test]
+    fn windows_count_and_slide() {
+        let mut signals = Signals::new();
+        for i in 0..30 {
+            signals.observe("AC1", &observation(T0 + i, 1, "hi", i % 3 == 0));
+        }
+        let now = signals.observe("AC1", &observation(T0 + 30, 1, "hi", false));
+        assert_eq!(now.messages_last_minute, 31);
+        assert_eq!(now.messages_last_hour, 31);
+        assert_eq!(now.abusive_last_hour, 10);
+        // Two minutes on, the minute window is empty again but the hour remembers.
+        let later = signals.observe("AC1", &observation(T0 + 150, 1, "hi", false));
+        assert_eq!(later.messages_last_minute, 1);
+        assert_eq!(later.messages_last_hour, 32);
+        // Two hours on, only the new message counts.
+        let much_later = signals.observe("AC1", &observation(T0 + 7_350, 1, "hi", false));
+        assert_eq!(much_later.messages_last_hour, 1);
+        assert_eq!(much_later.abusive_last_hour, 0);
+    }
+
+    #[test]
+    fn templated_fan_out_is_seen_and_personal_chat_is_not() {
+        let mut signals = Signals::new();
+        let mut snapshot = Snapshot::default();
+        for r in 0..60u64 {
+            let text = format!(
+                "Dear customer{} your account is locked verify now at secure-login.top code {r}",
+                ["", " John", " Ann"][r as usize % 3]
+            );
+            snapshot = signals.observe(
+                "ACspam",
+                &observation(T0 + r as i64, r * 7919, &text, false),
+            );
+        }
+        assert!(snapshot.duplicate_fanout >= 50, "{snapshot:?}");
+        assert!(snapshot.recipients_last_hour >= 50, "{snapshot:?}");
+
+        let chat = [
+            "are we still on for dinner tonight",
+            "running late, traffic on the bridge",
+            "can you pick up milk on the way home",
+            "the meeting moved to thursday afternoon",
+        ];
+        for (i, text) in chat.iter().cycle().take(40).enumerate() {
+            snapshot = signals.observe(
+                "ACchat",
+                &observation(T0 + i as i64, (i % 3) as u64, text, false),
+            );
+        }
+        assert!(snapshot.duplicate_fanout <= 3, "{snapshot:?}");
+        assert!(snapshot.recipients_last_hour <= 3, "{snapshot:?}");
+    }
+
+    #[test]
+    fn near_duplicates_are_close_and_different_texts_are_not() {
+        let a = simhash("Your parcel is held, pay the customs fee at royalmail-fees.top now");
+        let b = simhash("Your parcel is held, pay the customs fee at royalmail-fees.top today");
+        let c = simhash("Happy birthday! Hope you have a wonderful day with the family");
+        assert!((a ^ b).count_ones() <= NEAR_DUPLICATE_BITS);
+        assert!((a ^ c).count_ones() > 16);
+    }
+
+    #[test]
+    fn feedback_counts_per_kind_and_idle_accounts_are_evicted() {
+        let mut signals = Signals::new();
+        signals.observe("AC1", &observation(T0, 1, "hi", false));
+        signals.feedback("AC1", T0 + 5, Feedback::OptOut);
+        signals.feedback("AC1", T0 + 6, Feedback::OptOut);
+        signals.feedback("AC1", T0 + 7, Feedback::Undelivered);
+        let snapshot = signals.observe("AC1", &observation(T0 + 8, 1, "hi", false));
+        assert_eq!(snapshot.opt_outs_last_hour, 2);
+        assert_eq!(snapshot.undelivered_last_hour, 1);
+        signals.observe("AC2", &observation(T0 + 4_000, 1, "hi", false));
+        assert_eq!(signals.evict_idle(T0 + 5_500), 1);
+        assert_eq!(signals.accounts(), 1);
+    }
+
+    #[test]
+    fn a_million_active_accounts_fit_in_512_mib() {
+        let mut signals = Signals::new();
+        for account in 0..1_000_000 {
+            let id = format!("AC{account:08}");
+            signals.observe(&id, &observation(T0, account, "hello", false));
+        }
+        assert_eq!(signals.accounts(), 1_000_000);
+        let mib = signals.memory_bytes() / (1 << 20);
+        assert!(mib < 512, "{mib} MiB for a million accounts");
+    }
+
+    #[test]
+    fn eviction_keeps_the_index_consistent() {
+        let mut signals = Signals::new();
+        for (i, account) in ["A", "B", "C", "D"].iter().enumerate() {
+            signals.observe(
+                account,
+                &observation(T0 + i as i64 * 3_000, 1, "x y", false),
+            );
+        }
+        // A and B are idle at T0 + 9,000 + 1; C and D are not.
+        assert_eq!(signals.evict_idle(T0 + 9_001), 2);
+        let d = signals.observe("D", &observation(T0 + 9_002, 2, "x y", false));
+        assert_eq!(d.messages_last_hour, 2);
+        let a = signals.observe("A", &observation(T0 + 9_003, 2, "x y", false));
+        assert_eq!(a.messages_last_hour, 1);
+    }
+}
