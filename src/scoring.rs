@@ -118,9 +118,14 @@ impl Scorer {
                 &mut scratch.features,
             );
             let weight = self.policy.fusion().model_weight;
-            miss[0] *= (1.0 - p.spam).powf(weight);
-            miss[1] *= (1.0 - p.fraud).powf(weight);
-            miss[2] *= (1.0 - p.aup).powf(weight);
+            // A whole weight (the shipped 2) needs multiplications only, not `powf`'s log and exp.
+            let power = |x: f64| match weight {
+                w if w.fract() == 0.0 && (0.0..=8.0).contains(&w) => x.powi(w as i32),
+                w => x.powf(w),
+            };
+            miss[0] *= power(1.0 - p.spam);
+            miss[1] *= power(1.0 - p.fraud);
+            miss[2] *= power(1.0 - p.aup);
         }
         let scores = Scores::from_array(miss.map(|m| 1.0 - m));
         // Measuring the model alone, its scores stand in for the rules' in the block decision.
