@@ -15,4 +15,5 @@ pub mod privacy;
 pub mod rules;
 pub mod scoring;
 pub mod signals;
+pub mod suspension;
 pub mod text;

@@ -1,4 +1,5 @@
-//! Policy: turns per-category scores into an action on the message.
+//! Policy: turns per-category scores into an action on the message, and holds the account
+//! policy (`suspension`) read from the same file.
 //!
 //! Read from `config/policy.toml`. Thresholds are per category because the cost of an error is:
 //! blocking a fraud message protects a recipient from losing money, blocking an ordinary message
@@ -7,6 +8,7 @@
 use serde::Deserialize;
 
 use crate::message::{Action, Category, Scores};
+use crate::suspension::SuspensionPolicy;
 
 /// Why a policy file was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -15,6 +17,8 @@ pub enum PolicyError {
     Parse(String),
     #[error("policy file: [fusion]: {0}")]
     Fusion(&'static str),
+    #[error("policy file: [suspension]: {0}")]
+    Suspension(&'static str),
     #[error("policy file: [message.{category}]: {problem}")]
     Threshold {
         category: Category,
@@ -46,6 +50,8 @@ struct PolicyFile {
     message: MessageThresholds,
     #[serde(default)]
     fusion: Fusion,
+    #[serde(default)]
+    suspension: SuspensionPolicy,
 }
 
 /// How rules and the model combine (see `config/policy.toml`).
@@ -76,6 +82,7 @@ impl Default for Fusion {
 pub struct Policy {
     thresholds: [Thresholds; 3],
     fusion: Fusion,
+    suspension: SuspensionPolicy,
 }
 
 impl Policy {
@@ -86,7 +93,12 @@ impl Policy {
         let policy = Policy {
             thresholds: [file.message.spam, file.message.fraud, file.message.aup],
             fusion: file.fusion,
+            suspension: file.suspension,
         };
+        policy
+            .suspension
+            .validate()
+            .map_err(PolicyError::Suspension)?;
         if !(policy.fusion.model_weight > 0.0 && policy.fusion.model_weight.is_finite()) {
             return Err(PolicyError::Fusion(
                 "model_weight must be a positive number",
@@ -111,6 +123,11 @@ impl Policy {
 
     pub fn fusion(&self) -> Fusion {
         self.fusion
+    }
+
+    /// When sustained evidence suspends an account (the `[suspension]` table).
+    pub fn suspension(&self) -> &SuspensionPolicy {
+        &self.suspension
     }
 
     pub fn thresholds(&self, category: Category) -> Thresholds {
@@ -211,6 +228,11 @@ mod tests {
             Policy::from_toml(POLICY).unwrap().fusion().model_weight,
             1.0
         );
+        let one_message = format!("{POLICY}[suspension]\nblocked_messages = 1\n");
+        assert!(matches!(
+            Policy::from_toml(&one_message),
+            Err(PolicyError::Suspension(_))
+        ));
         let unknown = format!("{POLICY}[message.extra]\nflag_at = 1\n");
         assert!(matches!(
             Policy::from_toml(&unknown),

@@ -39,6 +39,8 @@ pub struct Observation {
     pub domains: [Option<u64>; 4],
     /// The verdict was flag or block.
     pub abusive: bool,
+    /// The verdict was block.
+    pub blocked: bool,
 }
 
 /// Delivery feedback from the pipeline's `message-feedback` topic.
@@ -55,6 +57,7 @@ pub struct Snapshot {
     pub messages_last_minute: u32,
     pub messages_last_hour: u32,
     pub abusive_last_hour: u32,
+    pub blocked_last_hour: u32,
     /// Estimated distinct recipients in the last hour (up to an hour and a half back).
     pub recipients_last_hour: u32,
     /// Estimated distinct recipients of the account's most widely sent near-duplicate text.
@@ -180,6 +183,7 @@ pub struct AccountState {
     minute: Ring<MINUTE_BUCKETS>,
     hour: Ring<HOUR_BUCKETS>,
     abusive: Ring<HOUR_BUCKETS>,
+    blocked: Ring<HOUR_BUCKETS>,
     feedback: [Ring<HOUR_BUCKETS>; 3],
     recipients: Halves<4>,
     domains: Halves<1>,
@@ -194,6 +198,7 @@ impl AccountState {
         self.minute.advance(at, MINUTE_BUCKET_S);
         self.hour.advance(at, HOUR_BUCKET_S);
         self.abusive.advance(at, HOUR_BUCKET_S);
+        self.blocked.advance(at, HOUR_BUCKET_S);
         for ring in &mut self.feedback {
             ring.advance(at, HOUR_BUCKET_S);
         }
@@ -208,6 +213,9 @@ impl AccountState {
         self.hour.add();
         if observation.abusive {
             self.abusive.add();
+        }
+        if observation.blocked {
+            self.blocked.add();
         }
         self.recipients.current.insert(observation.recipient);
         for domain in observation.domains.iter().flatten() {
@@ -245,6 +253,7 @@ impl AccountState {
             messages_last_minute: self.minute.total(),
             messages_last_hour: self.hour.total(),
             abusive_last_hour: self.abusive.total(),
+            blocked_last_hour: self.blocked.total(),
             recipients_last_hour: self.recipients.estimate(),
             duplicate_fanout: self
                 .templates
@@ -374,6 +383,7 @@ mod tests {
             simhash: simhash(text),
             domains: [None; 4],
             abusive,
+            blocked: false,
         }
     }
 

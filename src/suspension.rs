@@ -1,0 +1,431 @@
+//! Account policy: when the evidence against an account is sustained enough to suspend it by
+//! automated decision, and the circuit breaker that stops a bad release from suspending many.
+//!
+//! Read from the `[suspension]` table of `config/policy.toml`. A single borderline message never
+//! suspends: every path needs repetition (several blocked or abusive messages in an hour, one
+//! text fanned out to many recipients) or one blocked message that a high-severity fraud rule
+//! and the model agree on. Allowlisted accounts and a tripped breaker send cases to human
+//! review instead; shadow mode only reports what would have happened.
+
+use std::collections::VecDeque;
+
+use serde::Deserialize;
+
+use crate::message::Action;
+use crate::signals::Snapshot;
+
+/// Whether the account policy acts or only reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyMode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+/// The `[suspension]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SuspensionPolicy {
+    /// `enforce` (default) or `shadow` (decisions are logged and counted, never carried out).
+    pub mode: PolicyMode,
+    /// Blocked messages within an hour that suspend. At least 2. Default 3.
+    pub blocked_messages: u32,
+    /// Flagged or blocked messages within an hour that suspend. At least 2. Default 10.
+    pub abusive_messages: u32,
+    /// Distinct recipients of one near-duplicate text with a link that suspend, when at least
+    /// `fanout_min_abusive` of the hour's messages were flagged or blocked. Default 50.
+    pub fanout_recipients: u32,
+    /// See `fanout_recipients`. At least 1. Default 1.
+    pub fanout_min_abusive: u32,
+    /// Model fraud probability at which one blocked message with a high-severity fraud rule
+    /// hit suspends. In (0, 1]. Default 0.9.
+    pub confirmed_fraud_model_at: f64,
+    /// Accounts that are never suspended automatically: their cases go to human review.
+    pub allowlist: Vec<String>,
+    pub circuit_breaker: BreakerPolicy,
+}
+
+impl Default for SuspensionPolicy {
+    fn default() -> Self {
+        Self {
+            mode: PolicyMode::Enforce,
+            blocked_messages: 3,
+            abusive_messages: 10,
+            fanout_recipients: 50,
+            fanout_min_abusive: 1,
+            confirmed_fraud_model_at: 0.9,
+            allowlist: Vec::new(),
+            circuit_breaker: BreakerPolicy::default(),
+        }
+    }
+}
+
+/// The `[suspension.circuit_breaker]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerPolicy {
+    /// Length of one counting window, in seconds. Default 600.
+    pub window_s: i64,
+    /// Past windows whose mean is the baseline. Default 6.
+    pub baseline_windows: usize,
+    /// The breaker trips when a window's suspensions exceed this multiple of the baseline...
+    /// Default 5.
+    pub max_ratio: f64,
+    /// ...and this floor, so that a quiet baseline does not trip on a handful. Default 20.
+    pub min_suspensions: u32,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        Self {
+            window_s: 600,
+            baseline_windows: 6,
+            max_ratio: 5.0,
+            min_suspensions: 20,
+        }
+    }
+}
+
+impl SuspensionPolicy {
+    /// Checks the values no type can: every path to suspension needs repetition or agreement.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.blocked_messages < 2 || self.abusive_messages < 2 {
+            return Err("blocked_messages and abusive_messages must be at least 2");
+        }
+        if self.fanout_min_abusive < 1 || self.fanout_recipients < 2 {
+            return Err("fanout_min_abusive must be at least 1 and fanout_recipients at least 2");
+        }
+        if !(self.confirmed_fraud_model_at > 0.0 && self.confirmed_fraud_model_at <= 1.0) {
+            return Err("confirmed_fraud_model_at must be in (0, 1]");
+        }
+        let breaker = &self.circuit_breaker;
+        if breaker.window_s <= 0 || breaker.baseline_windows == 0 || breaker.max_ratio <= 1.0 {
+            return Err(
+                "circuit_breaker needs window_s > 0, baseline_windows > 0 and max_ratio > 1",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// What one message tells about its account, beyond the signals.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageEvidence {
+    pub action: Action,
+    /// An enforcing fraud rule of high severity hit.
+    pub high_severity_fraud: bool,
+    /// The model's fraud probability, when a model scored.
+    pub model_fraud: Option<f64>,
+    pub has_url: bool,
+}
+
+/// Why an account is suspended: a stable code and the words the holder is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    RepeatedBlockedMessages,
+    RepeatedAbusiveMessages,
+    TemplatedFanOut,
+    ConfirmedFraud,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::RepeatedBlockedMessages => "repeated_blocked_messages",
+            Reason::RepeatedAbusiveMessages => "repeated_abusive_messages",
+            Reason::TemplatedFanOut => "templated_fan_out",
+            Reason::ConfirmedFraud => "confirmed_fraud",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Reason::RepeatedBlockedMessages => {
+                "Several of the account's messages within an hour were blocked as spam, fraud or abuse"
+            }
+            Reason::RepeatedAbusiveMessages => {
+                "Many of the account's messages within an hour looked like spam, fraud or abuse"
+            }
+            Reason::TemplatedFanOut => {
+                "The account sent near-identical messages with links to many recipients, some of them judged abusive"
+            }
+            Reason::ConfirmedFraud => {
+                "A message matched a high-severity fraud pattern and the fraud model agreed"
+            }
+        }
+    }
+}
+
+/// What the account policy decides after one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountDecision {
+    /// Nothing to do.
+    None,
+    /// Suspend now, for these reasons.
+    Suspend(Vec<Reason>),
+    /// Open a case for human review without suspending (allowlisted, or the breaker is open).
+    Review(Vec<Reason>),
+    /// Shadow mode: this would have suspended.
+    WouldSuspend(Vec<Reason>),
+}
+
+impl SuspensionPolicy {
+    /// The reasons, if any, the evidence gives to suspend the account.
+    pub fn reasons(&self, signals: &Snapshot, message: &MessageEvidence) -> Vec<Reason> {
+        let mut reasons = Vec::new();
+        if signals.blocked_last_hour >= self.blocked_messages {
+            reasons.push(Reason::RepeatedBlockedMessages);
+        }
+        if signals.abusive_last_hour >= self.abusive_messages {
+            reasons.push(Reason::RepeatedAbusiveMessages);
+        }
+        if message.has_url
+            && signals.duplicate_fanout >= self.fanout_recipients
+            && signals.abusive_last_hour >= self.fanout_min_abusive
+        {
+            reasons.push(Reason::TemplatedFanOut);
+        }
+        if message.action == Action::Block
+            && message.high_severity_fraud
+            && message
+                .model_fraud
+                .is_some_and(|p| p >= self.confirmed_fraud_model_at)
+        {
+            reasons.push(Reason::ConfirmedFraud);
+        }
+        reasons
+    }
+
+    /// Decides for one account after one message. `breaker` counts automated suspensions.
+    pub fn decide(
+        &self,
+        account_id: &str,
+        signals: &Snapshot,
+        message: &MessageEvidence,
+        breaker: &mut CircuitBreaker,
+        at: i64,
+    ) -> AccountDecision {
+        let reasons = self.reasons(signals, message);
+        if reasons.is_empty() {
+            return AccountDecision::None;
+        }
+        if self.mode == PolicyMode::Shadow {
+            return AccountDecision::WouldSuspend(reasons);
+        }
+        if self.allowlist.iter().any(|a| a == account_id) || !breaker.admit(at) {
+            return AccountDecision::Review(reasons);
+        }
+        AccountDecision::Suspend(reasons)
+    }
+}
+
+/// Counts automated suspensions per window; when a window's count rises far above the recent
+/// baseline, it trips, and stays tripped (every new case goes to review) until an admin resets
+/// it. A bad rule or model release then costs reviewers' time, not thousands of customers.
+#[derive(Debug, Clone)]
+pub struct CircuitBreaker {
+    policy: BreakerPolicy,
+    window: i64,
+    current: u32,
+    history: VecDeque<u32>,
+    tripped_at: Option<i64>,
+}
+
+impl CircuitBreaker {
+    pub fn new(policy: BreakerPolicy) -> Self {
+        Self {
+            policy,
+            window: i64::MIN,
+            current: 0,
+            history: VecDeque::new(),
+            tripped_at: None,
+        }
+    }
+
+    /// Whether one more automated suspension at `at` (Unix seconds) may go ahead; counts it if so.
+    pub fn admit(&mut self, at: i64) -> bool {
+        self.roll(at);
+        if self.tripped_at.is_some() {
+            return false;
+        }
+        let baseline = if self.history.is_empty() {
+            0.0
+        } else {
+            self.history.iter().map(|&n| f64::from(n)).sum::<f64>() / self.history.len() as f64
+        };
+        let limit = (self.policy.max_ratio * baseline).max(f64::from(self.policy.min_suspensions));
+        if f64::from(self.current + 1) > limit {
+            self.tripped_at = Some(at);
+            return false;
+        }
+        self.current += 1;
+        true
+    }
+
+    /// Closes the windows that ended before `at`; a gap longer than the baseline leaves an
+    /// all-empty history without walking every empty window.
+    fn roll(&mut self, at: i64) {
+        let window = at.div_euclid(self.policy.window_s);
+        if self.window == i64::MIN {
+            self.window = window;
+        }
+        let elapsed = window - self.window;
+        if elapsed <= 0 {
+            return;
+        }
+        let keep = self.policy.baseline_windows;
+        if elapsed as usize > keep {
+            self.history = std::iter::repeat_n(0, keep).collect();
+        } else {
+            self.history.push_back(self.current);
+            self.history
+                .extend(std::iter::repeat_n(0, elapsed as usize - 1));
+            while self.history.len() > keep {
+                self.history.pop_front();
+            }
+        }
+        self.current = 0;
+        self.window = window;
+    }
+
+    /// When the breaker tripped, if it has.
+    pub fn tripped_at(&self) -> Option<i64> {
+        self.tripped_at
+    }
+
+    /// An admin's reset: automated suspensions resume, with the current window counted afresh.
+    pub fn reset(&mut self) {
+        self.tripped_at = None;
+        self.current = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_796_000_000;
+
+    fn evidence(action: Action) -> MessageEvidence {
+        MessageEvidence {
+            action,
+            high_severity_fraud: false,
+            model_fraud: None,
+            has_url: false,
+        }
+    }
+
+    fn snapshot(blocked: u32, abusive: u32, fanout: u32) -> Snapshot {
+        Snapshot {
+            blocked_last_hour: blocked,
+            abusive_last_hour: abusive,
+            duplicate_fanout: fanout,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn one_borderline_message_never_suspends() {
+        let policy = SuspensionPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let decide = |s: &Snapshot, e: &MessageEvidence, b: &mut CircuitBreaker| {
+            policy.decide("AC1", s, e, b, T0)
+        };
+        assert_eq!(
+            decide(&snapshot(1, 1, 1), &evidence(Action::Block), &mut breaker),
+            AccountDecision::None
+        );
+        // A blocked high-severity fraud hit the model doubts is not enough either.
+        let doubted = MessageEvidence {
+            high_severity_fraud: true,
+            model_fraud: Some(0.4),
+            ..evidence(Action::Block)
+        };
+        assert_eq!(
+            decide(&snapshot(1, 1, 1), &doubted, &mut breaker),
+            AccountDecision::None
+        );
+        let confirmed = MessageEvidence {
+            model_fraud: Some(0.97),
+            ..doubted
+        };
+        assert_eq!(
+            decide(&snapshot(1, 1, 1), &confirmed, &mut breaker),
+            AccountDecision::Suspend(vec![Reason::ConfirmedFraud])
+        );
+    }
+
+    #[test]
+    fn sustained_evidence_suspends_with_every_reason_named() {
+        let policy = SuspensionPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let with_link = MessageEvidence {
+            has_url: true,
+            ..evidence(Action::Flag)
+        };
+        assert_eq!(
+            policy.decide("AC1", &snapshot(3, 10, 60), &with_link, &mut breaker, T0),
+            AccountDecision::Suspend(vec![
+                Reason::RepeatedBlockedMessages,
+                Reason::RepeatedAbusiveMessages,
+                Reason::TemplatedFanOut,
+            ])
+        );
+        // Fan-out without any abusive verdict is a newsletter, not a reason.
+        assert_eq!(
+            policy.decide("AC2", &snapshot(0, 0, 500), &with_link, &mut breaker, T0),
+            AccountDecision::None
+        );
+    }
+
+    #[test]
+    fn allowlisted_accounts_and_shadow_mode_do_not_suspend() {
+        let mut policy = SuspensionPolicy {
+            allowlist: vec!["ACvip".into()],
+            ..SuspensionPolicy::default()
+        };
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let heavy = snapshot(5, 20, 0);
+        let message = evidence(Action::Block);
+        assert!(matches!(
+            policy.decide("ACvip", &heavy, &message, &mut breaker, T0),
+            AccountDecision::Review(_)
+        ));
+        policy.mode = PolicyMode::Shadow;
+        assert!(matches!(
+            policy.decide("AC1", &heavy, &message, &mut breaker, T0),
+            AccountDecision::WouldSuspend(_)
+        ));
+    }
+
+    #[test]
+    fn the_breaker_trips_on_a_surge_and_holds_until_reset() {
+        let policy = BreakerPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy);
+        // Six quiet windows of 4 suspensions each: a baseline of 4, so the limit is 20.
+        for window in 0..6 {
+            for i in 0..4 {
+                assert!(breaker.admit(T0 + window * 600 + i));
+            }
+        }
+        let surge = T0 + 6 * 600;
+        let admitted = (0..100).filter(|i| breaker.admit(surge + i)).count();
+        assert_eq!(admitted, 20);
+        assert_eq!(breaker.tripped_at(), Some(surge + 20));
+        // Tripped means tripped, in later windows too, until an admin resets it.
+        assert!(!breaker.admit(surge + 5_000));
+        breaker.reset();
+        assert!(breaker.admit(surge + 5_001));
+    }
+
+    #[test]
+    fn policies_that_could_suspend_on_one_message_are_refused() {
+        let lax = SuspensionPolicy {
+            blocked_messages: 1,
+            ..SuspensionPolicy::default()
+        };
+        assert!(lax.validate().is_err());
+        assert!(SuspensionPolicy::default().validate().is_ok());
+    }
+}
