@@ -15,5 +15,6 @@ pub mod privacy;
 pub mod rules;
 pub mod scoring;
 pub mod signals;
+pub mod store;
 pub mod suspension;
 pub mod text;

@@ -1,0 +1,356 @@
+//! The store: cases, redacted evidence, review decisions, the audit log and processed-message
+//! ids, in SQLite (default, `sqlite://FILE`) or PostgreSQL (`postgres://…`, for several
+//! instances), through one code path and the same migrations (`migrations/`).
+//!
+//! Idempotence lives in the schema, not in callers' care: a case id is derived from the account
+//! and the message that triggered it, a partial unique index allows one active case per account,
+//! audit entries are keyed by their content, and every insert is `ON CONFLICT DO NOTHING`. A
+//! replayed decision therefore finds its work already done.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::AnyPool;
+use sqlx::Row;
+use sqlx::any::AnyPoolOptions;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL (use sqlite://FILE or postgres://...)")]
+    UnsupportedUrl,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// The account is suspended by automated decision.
+    Suspended,
+    /// Opened for a human to decide, the account not suspended (allowlisted, breaker open).
+    InReview,
+    Upheld,
+    Overturned,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Suspended => "suspended",
+            CaseStatus::InReview => "in_review",
+            CaseStatus::Upheld => "upheld",
+            CaseStatus::Overturned => "overturned",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            CaseStatus::Suspended,
+            CaseStatus::InReview,
+            CaseStatus::Upheld,
+            CaseStatus::Overturned,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A reason as stored and shown to the account holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredReason {
+    pub code: String,
+    pub description: String,
+}
+
+/// One message's evidence: a redacted excerpt (see `privacy::excerpt`), never the raw text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub message_id: String,
+    pub excerpt: String,
+    pub rule_hits: Vec<String>,
+    pub action: String,
+    /// Unix milliseconds.
+    pub sent_at: i64,
+}
+
+/// A case to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCase {
+    pub account_id: String,
+    /// The message whose decision opened the case; with the account, it names the case.
+    pub trigger_message_id: String,
+    pub status: CaseStatus,
+    pub reasons: Vec<StoredReason>,
+    pub scores: crate::message::Scores,
+    pub model_version: Option<String>,
+    pub rules_version: String,
+    pub evidence: Vec<Evidence>,
+    /// `automated`, `reviewer:<id>` or `admin:<id>`.
+    pub actor: String,
+    /// Unix milliseconds.
+    pub at: i64,
+}
+
+impl NewCase {
+    /// The case id: the same account and trigger always give the same id.
+    pub fn case_id(&self) -> String {
+        let digest = Sha256::digest(format!("{}|{}", self.account_id, self.trigger_message_id));
+        format!("CS{}", hex(&digest[..12]))
+    }
+}
+
+/// What opening a case did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opening {
+    /// A new case, with its audit entry and evidence, is durable.
+    Opened { case_id: String },
+    /// The account already has an active case; nothing was written.
+    AlreadyActive { case_id: String },
+}
+
+/// A stored case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub case_id: String,
+    pub account_id: String,
+    pub status: CaseStatus,
+    pub reasons: Vec<StoredReason>,
+    pub opened_at: i64,
+}
+
+/// An audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub case_id: Option<String>,
+    pub account_id: String,
+    pub detail: String,
+}
+
+/// The database behind Warden's decisions.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if missing) and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = if let Some(path) = url.strip_prefix("sqlite://") {
+            // Create the file on first use; WAL lets readers work beside the writer.
+            let separator = if path.contains('?') { '&' } else { '?' };
+            format!("sqlite://{path}{separator}mode=rwc")
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url.to_owned()
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(&url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Records that a message's effects are done; false if it had been already (a replay).
+    pub async fn mark_processed(&self, message_id: &str, at: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO processed_messages (message_id, processed_at) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Opens a case with its evidence and audit entry, in one transaction, unless the account
+    /// already has an active case (or this very case exists: a replay).
+    pub async fn open_case(&self, case: &NewCase) -> Result<Opening, StoreError> {
+        let case_id = case.case_id();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO cases (case_id, account_id, status, reasons, scores, model_version, \
+             rules_version, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&case_id)
+        .bind(&case.account_id)
+        .bind(case.status.as_str())
+        .bind(serde_json::to_string(&case.reasons)?)
+        .bind(serde_json::to_string(&case.scores)?)
+        .bind(case.model_version.clone())
+        .bind(&case.rules_version)
+        .bind(case.at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            tx.rollback().await?;
+            let active = self.active_case(&case.account_id).await?;
+            return Ok(Opening::AlreadyActive {
+                case_id: active.map_or(case_id, |c| c.case_id),
+            });
+        }
+        for evidence in &case.evidence {
+            sqlx::query(
+                "INSERT INTO evidence (case_id, message_id, excerpt, rule_hits, action, sent_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&case_id)
+            .bind(&evidence.message_id)
+            .bind(&evidence.excerpt)
+            .bind(serde_json::to_string(&evidence.rule_hits)?)
+            .bind(&evidence.action)
+            .bind(evidence.sent_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let reasons: Vec<&str> = case.reasons.iter().map(|r| r.code.as_str()).collect();
+        let entry = AuditEntry {
+            at: case.at,
+            actor: case.actor.clone(),
+            action: match case.status {
+                CaseStatus::Suspended => "suspend",
+                _ => "open_for_review",
+            }
+            .to_owned(),
+            case_id: Some(case_id.clone()),
+            account_id: case.account_id.clone(),
+            detail: reasons.join(","),
+        };
+        insert_audit(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(Opening::Opened { case_id })
+    }
+
+    /// The account's active (suspended or in review) case, if any.
+    pub async fn active_case(&self, account_id: &str) -> Result<Option<Case>, StoreError> {
+        let row = sqlx::query(
+            "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
+             WHERE account_id = $1 AND status IN ('suspended', 'in_review')",
+        )
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| case_of(&row)).transpose()
+    }
+
+    pub async fn case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
+        let row = sqlx::query(
+            "SELECT case_id, account_id, status, reasons, opened_at FROM cases WHERE case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| case_of(&row)).transpose()
+    }
+
+    pub async fn evidence(&self, case_id: &str) -> Result<Vec<Evidence>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id, excerpt, rule_hits, action, sent_at FROM evidence \
+             WHERE case_id = $1 ORDER BY sent_at, message_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Evidence {
+                    message_id: row.try_get("message_id")?,
+                    excerpt: row.try_get("excerpt")?,
+                    rule_hits: serde_json::from_str(&row.try_get::<String, _>("rule_hits")?)?,
+                    action: row.try_get("action")?,
+                    sent_at: row.try_get("sent_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends an audit entry (a replay of the same entry writes nothing).
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_audit(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The audit log of one account, oldest first.
+    pub async fn audit_log(&self, account_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, case_id, account_id, detail FROM audit_log \
+             WHERE account_id = $1 ORDER BY at, entry_id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    at: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    case_id: row.try_get("case_id")?,
+                    account_id: row.try_get("account_id")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    let digest = Sha256::digest(format!(
+        "{}|{}|{}|{}|{}|{}",
+        entry.at,
+        entry.actor,
+        entry.action,
+        entry.case_id.as_deref().unwrap_or(""),
+        entry.account_id,
+        entry.detail
+    ));
+    sqlx::query(
+        "INSERT INTO audit_log (entry_id, at, actor, action, case_id, account_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(hex(&digest[..16]))
+    .bind(entry.at)
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(entry.case_id.clone())
+    .bind(&entry.account_id)
+    .bind(&entry.detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn case_of(row: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Case {
+        case_id: row.try_get("case_id")?,
+        account_id: row.try_get("account_id")?,
+        status: CaseStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown case status `{status}`").into()))?,
+        reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
+        opened_at: row.try_get("opened_at")?,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

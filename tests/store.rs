@@ -1,0 +1,187 @@
+//! The store's behaviour, the same test bodies against SQLite and PostgreSQL.
+//!
+//! PostgreSQL tests need `WARDEN_TEST_DATABASE_URL` (e.g.
+//! `postgres://warden:warden@127.0.0.1:5432/warden_test`); each test works in a fresh schema.
+//! Without it they are skipped with a note, unless `WARDEN_REQUIRE_POSTGRES=1` (as in CI).
+
+use warden::message::Scores;
+use warden::privacy::excerpt;
+use warden::store::{CaseStatus, Evidence, NewCase, Opening, Store, StoredReason};
+
+/// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+async fn fresh(backend: Backend, test: &str) -> Option<(Store, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+            Some((Store::connect(&url).await.unwrap(), Some(dir)))
+        }
+        Backend::Postgres => {
+            let Ok(base) = std::env::var("WARDEN_TEST_DATABASE_URL") else {
+                if std::env::var_os("WARDEN_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
+                    panic!("WARDEN_TEST_DATABASE_URL is unset and WARDEN_REQUIRE_POSTGRES=1");
+                }
+                eprintln!("skipped: WARDEN_TEST_DATABASE_URL is unset (PostgreSQL store tests)");
+                return None;
+            };
+            let schema = format!(
+                "t_{test}_{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            );
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            Some((Store::connect(&url).await.unwrap(), None))
+        }
+    }
+}
+
+/// Runs one async test body against both backends.
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let (store, _dir) = fresh(Backend::Sqlite, stringify!($name)).await.unwrap();
+                ($body)(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some((store, _)) = fresh(Backend::Postgres, stringify!($name)).await {
+                    ($body)(store).await;
+                }
+            }
+        }
+    };
+}
+
+fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
+    NewCase {
+        account_id: account.into(),
+        trigger_message_id: trigger.into(),
+        status: CaseStatus::Suspended,
+        reasons: vec![StoredReason {
+            code: "repeated_blocked_messages".into(),
+            description: "Several messages were blocked".into(),
+        }],
+        scores: Scores {
+            spam: 0.1,
+            fraud: 0.97,
+            aup: 0.0,
+        },
+        model_version: Some("m1".into()),
+        rules_version: "r1".into(),
+        evidence: vec![Evidence {
+            message_id: trigger.into(),
+            excerpt: excerpt("Pay now at royalmail-fees.top, or call +44 7911 123456"),
+            rule_hits: vec!["fraud.delivery_failed_link".into()],
+            action: "block".into(),
+            sent_at: at,
+        }],
+        actor: "automated".into(),
+        at,
+    }
+}
+
+store_test!(
+    a_replayed_decision_opens_one_case_with_one_audit_entry,
+    |store: Store| async move {
+        let case = new_case("AC1", "SM1", 1_000);
+        let Opening::Opened { case_id } = store.open_case(&case).await.unwrap() else {
+            panic!("the first opening opens");
+        };
+        // The same decision replayed, and a later trigger while the case is active.
+        assert_eq!(
+            store.open_case(&case).await.unwrap(),
+            Opening::AlreadyActive {
+                case_id: case_id.clone()
+            }
+        );
+        assert_eq!(
+            store
+                .open_case(&new_case("AC1", "SM2", 2_000))
+                .await
+                .unwrap(),
+            Opening::AlreadyActive {
+                case_id: case_id.clone()
+            }
+        );
+        let log = store.audit_log("AC1").await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].action, "suspend");
+        assert_eq!(log[0].actor, "automated");
+        assert_eq!(log[0].detail, "repeated_blocked_messages");
+
+        let stored = store.case(&case_id).await.unwrap().unwrap();
+        assert_eq!(stored.status, CaseStatus::Suspended);
+        assert_eq!(stored.reasons, case.reasons);
+        assert_eq!(
+            store.active_case("AC1").await.unwrap().unwrap().case_id,
+            case_id
+        );
+        assert!(store.active_case("AC2").await.unwrap().is_none());
+    }
+);
+
+store_test!(
+    evidence_is_stored_as_given_and_holds_no_raw_number,
+    |store: Store| async move {
+        let case = new_case("AC1", "SM1", 1_000);
+        let Opening::Opened { case_id } = store.open_case(&case).await.unwrap() else {
+            panic!("opened");
+        };
+        let evidence = store.evidence(&case_id).await.unwrap();
+        assert_eq!(evidence, case.evidence);
+        assert!(
+            evidence[0].excerpt.contains("+## #### ######"),
+            "{:?}",
+            evidence[0]
+        );
+    }
+);
+
+store_test!(
+    concurrent_openings_for_one_account_open_one_case,
+    |store: Store| async move {
+        let openings = futures::future::join_all((0..8).map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .open_case(&new_case("AC9", &format!("SM{i}"), i))
+                    .await
+            }
+        }))
+        .await;
+        let opened = openings
+            .iter()
+            .filter(|o| matches!(o, Ok(Opening::Opened { .. })))
+            .count();
+        assert_eq!(opened, 1, "{openings:?}");
+        assert_eq!(store.audit_log("AC9").await.unwrap().len(), 1);
+    }
+);
+
+store_test!(
+    a_processed_message_is_recorded_once,
+    |store: Store| async move {
+        assert!(store.mark_processed("SM1", 1).await.unwrap());
+        assert!(!store.mark_processed("SM1", 2).await.unwrap());
+        assert!(store.mark_processed("SM2", 3).await.unwrap());
+    }
+);
