@@ -29,13 +29,13 @@ async fn fresh(backend: Backend, test: &str) -> Option<(Store, Option<tempfile::
                 eprintln!("skipped: WARDEN_TEST_DATABASE_URL is unset (PostgreSQL store tests)");
                 return None;
             };
-            let schema = format!(
-                "t_{test}_{}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            );
+            // PostgreSQL cuts names at 63 bytes: a short unique one, not the test's name.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let unique = xxhash_rust::xxh3::xxh3_64(format!("{test}|{nanos}").as_bytes());
+            let schema = format!("t_{unique:016x}");
             sqlx::any::install_default_drivers();
             let admin = sqlx::AnyPool::connect(&base).await.unwrap();
             sqlx::query(&format!("CREATE SCHEMA {schema}"))
