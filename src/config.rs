@@ -90,6 +90,44 @@ pub struct ServiceConfig {
     pub kafka: KafkaConfig,
     pub topics: Topics,
     pub stream: StreamConfig,
+    pub database: DatabaseConfig,
+    pub enforcement: EnforcementConfig,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (default `sqlite://data/warden.db`) or `postgres://…` for several
+    /// instances.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/warden.db".into(),
+        }
+    }
+}
+
+/// Notices to suspended account holders. The signing secret is not here: it comes from the
+/// environment (`WARDEN_APPEAL_SECRET`), like the recipient-hash key (`WARDEN_RECIPIENT_KEY`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnforcementConfig {
+    /// Where account holders appeal; the signed token is appended as `?token=…`.
+    pub appeal_base_url: String,
+    /// Days a suspended holder has to appeal. Default 30.
+    pub appeal_days: i64,
+}
+
+impl Default for EnforcementConfig {
+    fn default() -> Self {
+        Self {
+            appeal_base_url: "https://warden.example.com/appeal".into(),
+            appeal_days: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -123,6 +161,8 @@ pub struct Topics {
     pub messages: String,
     pub verdicts: String,
     pub dead_letters: String,
+    pub account_actions: String,
+    pub notices: String,
 }
 
 impl Default for Topics {
@@ -131,6 +171,8 @@ impl Default for Topics {
             messages: "messages".into(),
             verdicts: "verdicts".into(),
             dead_letters: "dead-letters".into(),
+            account_actions: "account-actions".into(),
+            notices: "notices".into(),
         }
     }
 }
@@ -191,7 +233,12 @@ impl ServiceConfig {
             &self.topics.messages,
             &self.topics.verdicts,
             &self.topics.dead_letters,
+            &self.topics.account_actions,
+            &self.topics.notices,
         ];
+        if self.enforcement.appeal_days < 1 {
+            return invalid("enforcement.appeal_days must be at least 1".into());
+        }
         if topics.iter().any(|t| t.is_empty()) {
             return invalid("topic names must not be empty".into());
         }

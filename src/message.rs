@@ -329,6 +329,9 @@ pub struct Verdict {
     pub rules_version: String,
     #[serde(with = "time::serde::rfc3339")]
     pub decided_at: OffsetDateTime,
+    /// The account is suspended: the message is blocked whatever its content.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub account_suspended: bool,
 }
 
 #[cfg(test)]
@@ -508,6 +511,7 @@ mod tests {
             model_version: None,
             rules_version: "abc".into(),
             decided_at: time::macros::datetime!(2026-11-28 17:04:05 UTC),
+            account_suspended: false,
         };
         let json: serde_json::Value = serde_json::to_value(&verdict).unwrap();
         assert_eq!(

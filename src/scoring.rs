@@ -56,6 +56,8 @@ impl Scratch {
 pub struct Assessment {
     pub scores: Scores,
     pub action: Action,
+    /// The model's own fraud probability, when a model scored.
+    pub model_fraud: Option<f64>,
 }
 
 impl Scorer {
@@ -108,6 +110,7 @@ impl Scorer {
             }
         }
         let mut miss = rules_miss;
+        let mut model_fraud = None;
         if let Some(model) = &self.model
             && self.sources != Sources::RulesOnly
         {
@@ -123,6 +126,7 @@ impl Scorer {
                 w if w.fract() == 0.0 && (0.0..=8.0).contains(&w) => x.powi(w as i32),
                 w => x.powf(w),
             };
+            model_fraud = Some(p.fraud);
             miss[0] *= power(1.0 - p.spam);
             miss[1] *= power(1.0 - p.fraud);
             miss[2] *= power(1.0 - p.aup);
@@ -137,6 +141,7 @@ impl Scorer {
         Assessment {
             scores,
             action: self.policy.message_action(&scores, &rules_scores),
+            model_fraud,
         }
     }
 
@@ -147,6 +152,17 @@ impl Scorer {
         scratch: &mut Scratch,
         decided_at: OffsetDateTime,
     ) -> Verdict {
+        self.decide(event, scratch, decided_at).0
+    }
+
+    /// Scores one message: its verdict, and the assessment behind it. The rules that hit and
+    /// what was extracted stay in `scratch` until its next use.
+    pub fn decide(
+        &self,
+        event: &MessageEvent,
+        scratch: &mut Scratch,
+        decided_at: OffsetDateTime,
+    ) -> (Verdict, Assessment) {
         let assessment = self.assess(&event.body, scratch);
         let (mut rule_hits, mut shadow_rule_hits) = (Vec::new(), Vec::new());
         for index in scratch.matches.iter() {
@@ -158,7 +174,7 @@ impl Scorer {
             };
             list.push(rule.id.clone());
         }
-        Verdict {
+        let verdict = Verdict {
             message_id: event.message_id.clone(),
             account_id: event.account_id.clone(),
             action: assessment.action,
@@ -172,6 +188,8 @@ impl Scorer {
                 .map(|m| m.version().to_owned()),
             rules_version: self.rules.version().to_owned(),
             decided_at,
-        }
+            account_suspended: false,
+        };
+        (verdict, assessment)
     }
 }

@@ -286,6 +286,37 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a case's events (account action, notice) as acknowledged by the broker.
+    pub async fn mark_notified(&self, case_id: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cases SET notified_at = $1 WHERE case_id = $2 AND notified_at IS NULL")
+            .bind(at)
+            .bind(case_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Active cases whose events are not yet acknowledged: the outbox to send at startup.
+    pub async fn unnotified_cases(&self) -> Result<Vec<Case>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
+             WHERE notified_at IS NULL AND status IN ('suspended', 'in_review') ORDER BY opened_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(case_of).collect()
+    }
+
+    /// Accounts suspended now (an active case with status `suspended`).
+    pub async fn suspended_accounts(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT account_id FROM cases WHERE status = 'suspended'")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("account_id")?))
+            .collect()
+    }
+
     /// The audit log of one account, oldest first.
     pub async fn audit_log(&self, account_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(

@@ -3,6 +3,7 @@
 mod common;
 
 use warden::ingest::decide::{Decision, Record, decide_batch};
+use warden::privacy::Secret;
 
 fn record(partition: i32, offset: i64, payload: &[u8]) -> Record {
     Record {
@@ -48,14 +49,15 @@ fn a_batch_over_partitions_keeps_record_order_and_dead_letters_what_cannot_be_de
             payload: None,
         }])
         .collect();
-    let decisions = decide_batch(&pool, &scorer, "messages", &records);
+    let key = Secret::new("recipient-key-for-tests");
+    let decisions = decide_batch(&pool, &scorer, &key, "messages", &records);
     assert_eq!(decisions.len(), records.len());
     for (i, decision) in decisions.iter().enumerate() {
         match decision {
-            Decision::Verdict { json, .. } => {
-                let verdict: serde_json::Value = serde_json::from_slice(json).unwrap();
-                assert_eq!(verdict["message_id"], format!("SM{i:02}"));
-                assert_eq!(verdict["action"], "allow");
+            Decision::Verdict { verdict, facts } => {
+                assert_eq!(verdict.message_id.as_str(), format!("SM{i:02}"));
+                assert_eq!(verdict.action.as_str(), "allow");
+                assert!(!facts.observation.abusive && !facts.evidence.has_url);
             }
             Decision::DeadLetter { code, json } => {
                 let letter: serde_json::Value = serde_json::from_slice(json).unwrap();

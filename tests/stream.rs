@@ -369,3 +369,88 @@ fn a_dead_letter_the_broker_refuses_is_sent_again_without_the_payload() {
     verdicts.read_until(PATIENCE, "the verdict after it", |r| !r.is_empty());
     assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
 }
+
+#[test]
+fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_more() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let topics = TopicNames::new("enforce");
+    topics.create(&broker, 2);
+    let fraud = "Your parcel is held: pay the £1.99 customs fee at royalmail-fees.top/pay";
+    let mut records = Vec::new();
+    for seq in 0..6 {
+        records.push(message(1, seq, fraud));
+        records.push(message(2, seq, "See you at 6, I'll bring the keys"));
+    }
+    broker.produce(&topics.messages, &records);
+    let database = tempfile::tempdir().unwrap();
+    let database = database.path().join("warden.db");
+    let mut warden =
+        Warden::start_with_database(&settings(&broker, "enforce", &topics), Some(&database));
+
+    let mut actions = broker.reader(&topics.account_actions);
+    let action = actions.read_until(PATIENCE, "a suspension", |r| !r.is_empty())[0].clone();
+    assert_eq!(action.key.as_deref(), Some("AC0001"));
+    assert_eq!(action.payload["action"], "suspend");
+    assert_eq!(action.payload["by"], "automated");
+    let case_id = action.payload["case_id"].as_str().unwrap().to_owned();
+
+    let mut notices = broker.reader(&topics.notices);
+    let notice = notices.read_until(PATIENCE, "a notice", |r| !r.is_empty())[0]
+        .payload
+        .clone();
+    assert_eq!(notice["kind"], "suspended");
+    assert_eq!(notice["case_id"], case_id.as_str());
+    let reasons = notice["reasons"].as_array().unwrap();
+    assert!(!reasons.is_empty());
+    for reason in reasons {
+        let description = reason["description"].as_str().unwrap();
+        assert!(
+            description.chars().all(|c| !"\\[]()|*+?".contains(c)),
+            "{description}"
+        );
+    }
+    // The appeal URL carries a token for this case and account, signed with the secret.
+    let url = notice["appeal_url"].as_str().unwrap();
+    let token = url.split("token=").nth(1).unwrap();
+    let grant = warden::enforce::token::verify(
+        &warden::privacy::Secret::new(common::kafka::APPEAL_SECRET),
+        token,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert_eq!(
+        (grant.case_id.as_str(), grant.account_id.as_str()),
+        (case_id.as_str(), "AC0001")
+    );
+
+    // Every message has a verdict; the suspended account's later ones say so and are blocked.
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "a verdict per message", |r| {
+        r.len() >= records.len()
+    });
+    let suspended: Vec<&Received> = verdicts
+        .records
+        .iter()
+        .filter(|v| v.payload["account_suspended"] == true)
+        .collect();
+    assert!(!suspended.is_empty());
+    assert!(
+        suspended
+            .iter()
+            .all(|v| v.payload["account_id"] == "AC0001" && v.payload["action"] == "block")
+    );
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+
+    // A replay of the whole topic (a new group from the start) on the same database.
+    let replay_settings = settings(&broker, "enforce-replay", &topics);
+    let mut replay = Warden::start_with_database(&replay_settings, Some(&database));
+    verdicts.read_until(PATIENCE, "the replay's verdicts", |r| {
+        r.len() >= 2 * records.len()
+    });
+    assert_eq!(replay.terminate(), Some(0), "{}", replay.log());
+    assert_eq!(broker.record_count(&topics.account_actions), 1);
+    assert_eq!(broker.record_count(&topics.notices), 1);
+}

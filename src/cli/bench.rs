@@ -69,6 +69,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         messages: format!("bench-{run_id}-messages"),
         verdicts: format!("bench-{run_id}-verdicts"),
         dead_letters: format!("bench-{run_id}-dead-letters"),
+        account_actions: format!("bench-{run_id}-account-actions"),
+        notices: format!("bench-{run_id}-notices"),
     };
     create_topics(&args.brokers, &topics, args.partitions)?;
     let records: Vec<(String, Vec<u8>)> = (0..args.messages)
@@ -191,6 +193,8 @@ struct BenchTopics {
     messages: String,
     verdicts: String,
     dead_letters: String,
+    account_actions: String,
+    notices: String,
 }
 
 fn client(brokers: &str) -> ClientConfig {
@@ -205,6 +209,12 @@ fn create_topics(brokers: &str, topics: &BenchTopics, partitions: i32) -> anyhow
         NewTopic::new(&topics.messages, partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&topics.verdicts, partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&topics.dead_letters, 1, TopicReplication::Fixed(1)),
+        NewTopic::new(
+            &topics.account_actions,
+            partitions,
+            TopicReplication::Fixed(1),
+        ),
+        NewTopic::new(&topics.notices, partitions, TopicReplication::Fixed(1)),
     ];
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -219,8 +229,12 @@ fn create_topics(brokers: &str, topics: &BenchTopics, partitions: i32) -> anyhow
 /// The `warden run` settings for one bench run: its own group and topics.
 fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
     format!(
-        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\n",
-        topics.messages, topics.verdicts, topics.dead_letters
+        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n",
+        topics.messages,
+        topics.verdicts,
+        topics.dead_letters,
+        topics.account_actions,
+        topics.notices
     )
 }
 
@@ -360,10 +374,24 @@ struct Warden {
 
 impl Warden {
     fn start(config: &std::path::Path) -> anyhow::Result<Self> {
+        // A throwaway database and secrets beside the config: the bench measures, it keeps nothing.
+        let database = config.with_file_name("warden.db");
         let child = Command::new(std::env::current_exe()?)
             .arg("run")
             .arg("--config")
             .arg(config)
+            .env(
+                "WARDEN_DATABASE_URL",
+                format!("sqlite://{}", database.display()),
+            )
+            .env(
+                "WARDEN_APPEAL_SECRET",
+                "bench-appeal-secret-not-for-production",
+            )
+            .env(
+                "WARDEN_RECIPIENT_KEY",
+                "bench-recipient-key-not-for-production",
+            )
             .stdout(Stdio::null())
             .spawn()
             .context("cannot start warden run")?;

@@ -1,5 +1,262 @@
-//! Enforcement: what follows an automated decision to suspend an account.
+//! Enforcement: from a scored message to an account decision, a durable case, and the events
+//! that carry it out (`account-actions`) and tell the holder (`notices`).
 //!
-//! So far: the signed appeal token that a suspension notice carries.
+//! Per message, in partition order: the account's signals are updated, the account policy
+//! decides, and a suspension opens a case in the store (idempotent: one active case per
+//! account). The case's events are sent after the case is durable and marked sent after the
+//! broker acknowledges them; a case still unmarked at startup sends them again (an outbox in
+//! the case row), so a crash between the two loses no notice.
 
 pub mod token;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::message::{Action, Verdict};
+use crate::privacy::{Secret, excerpt};
+use crate::signals::{Observation, Signals};
+use crate::store::{Case, CaseStatus, Evidence, NewCase, Opening, Store, StoreError, StoredReason};
+use crate::suspension::{AccountDecision, CircuitBreaker, MessageEvidence, SuspensionPolicy};
+use token::{AppealGrant, sign};
+
+/// What enforcement needs to know about one scored message.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The text, for a redacted excerpt if the message becomes evidence; never stored whole.
+    pub body: String,
+    /// `sent_at` in Unix milliseconds.
+    pub sent_at_ms: i64,
+    pub observation: Observation,
+    pub evidence: MessageEvidence,
+}
+
+/// How notices point account holders to their appeal.
+#[derive(Debug, Clone)]
+pub struct AppealSettings {
+    pub secret: Secret,
+    /// The token is appended as `?token=…`.
+    pub base_url: String,
+    pub days: i64,
+}
+
+/// An event to produce: `account-actions` or `notices`, keyed by account.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    pub account_id: String,
+    pub json: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    AccountAction,
+    Notice,
+}
+
+/// A case whose events are to be delivered, then marked sent.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub case_id: String,
+    pub events: Vec<Event>,
+}
+
+#[derive(Serialize)]
+struct AccountActionRecord<'a> {
+    account_id: &'a str,
+    action: &'static str,
+    case_id: &'a str,
+    reason_codes: Vec<&'a str>,
+    by: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
+#[derive(Serialize)]
+struct NoticeRecord<'a> {
+    account_id: &'a str,
+    case_id: &'a str,
+    kind: &'static str,
+    reasons: &'a [StoredReason],
+    appeal_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    appeal_deadline: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
+/// Signals, the account policy, the breaker and the store, for one stream processor.
+pub struct Enforcer {
+    store: Store,
+    signals: Signals,
+    policy: SuspensionPolicy,
+    breaker: CircuitBreaker,
+    suspended: HashSet<String>,
+    appeal: AppealSettings,
+}
+
+impl Enforcer {
+    /// Loads the suspended accounts and the cases whose events are still owed.
+    pub async fn start(
+        store: Store,
+        policy: SuspensionPolicy,
+        appeal: AppealSettings,
+    ) -> Result<(Self, Vec<Pending>), StoreError> {
+        let suspended = store.suspended_accounts().await?.into_iter().collect();
+        let mut enforcer = Self {
+            breaker: CircuitBreaker::new(policy.circuit_breaker),
+            store,
+            signals: Signals::new(),
+            policy,
+            suspended,
+            appeal,
+        };
+        let owed = enforcer.store.unnotified_cases().await?;
+        let pending = owed.iter().map(|case| enforcer.pending(case)).collect();
+        enforcer.signals.evict_idle(i64::MAX);
+        Ok((enforcer, pending))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Updates the account's signals with this message and asks the account policy. A message
+    /// from a suspended account is blocked and counted, and opens nothing. Returns the case to
+    /// open, if any. Call once per message: signals count every call.
+    pub fn assess(&mut self, verdict: &mut Verdict, facts: &Facts) -> Option<NewCase> {
+        let account_id = verdict.account_id.as_str().to_owned();
+        let snapshot = self.signals.observe(&account_id, &facts.observation);
+        if self.suspended.contains(&account_id) {
+            verdict.action = Action::Block;
+            verdict.account_suspended = true;
+            return None;
+        }
+        let at_s = facts.observation.at;
+        let decision = self.policy.decide(
+            &account_id,
+            &snapshot,
+            &facts.evidence,
+            &mut self.breaker,
+            at_s,
+        );
+        let (status, reasons) = match decision {
+            AccountDecision::None => return None,
+            AccountDecision::WouldSuspend(reasons) => {
+                tracing::info!(account_id, reasons = ?reasons, "shadow mode: would suspend");
+                return None;
+            }
+            AccountDecision::Suspend(reasons) => (CaseStatus::Suspended, reasons),
+            AccountDecision::Review(reasons) => (CaseStatus::InReview, reasons),
+        };
+        Some(NewCase {
+            account_id,
+            trigger_message_id: verdict.message_id.as_str().to_owned(),
+            status,
+            reasons: reasons
+                .iter()
+                .map(|r| StoredReason {
+                    code: r.code().to_owned(),
+                    description: r.description().to_owned(),
+                })
+                .collect(),
+            scores: verdict.scores,
+            model_version: verdict.model_version.clone(),
+            rules_version: verdict.rules_version.clone(),
+            evidence: vec![Evidence {
+                message_id: verdict.message_id.as_str().to_owned(),
+                excerpt: excerpt(&facts.body),
+                rule_hits: verdict.rule_hits.clone(),
+                action: verdict.action.as_str().to_owned(),
+                sent_at: facts.sent_at_ms,
+            }],
+            actor: "automated".into(),
+            at: facts.sent_at_ms,
+        })
+    }
+
+    /// Opens the case (durably) and returns its events. Safe to retry after a store error,
+    /// and under replay: an account with an active case gets nothing new.
+    pub async fn open(&mut self, case: &NewCase) -> Result<Option<Pending>, StoreError> {
+        match self.store.open_case(case).await? {
+            Opening::Opened { case_id } => {
+                if case.status == CaseStatus::Suspended {
+                    self.suspended.insert(case.account_id.clone());
+                }
+                tracing::info!(
+                    case_id,
+                    account_id = case.account_id,
+                    status = case.status.as_str(),
+                    "case opened"
+                );
+                let stored = self
+                    .store
+                    .case(&case_id)
+                    .await?
+                    .expect("the case was just opened");
+                Ok(Some(self.pending(&stored)))
+            }
+            Opening::AlreadyActive { .. } => Ok(None),
+        }
+    }
+
+    /// Records that a case's events were acknowledged.
+    pub async fn delivered(&self, case_id: &str) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .mark_notified(case_id, (now.unix_timestamp_nanos() / 1_000_000) as i64)
+            .await
+    }
+
+    /// The events a case owes: a suspension's account action and notice; a review case's none
+    /// (the account is not suspended, so there is nothing to tell or carry out yet).
+    fn pending(&self, case: &Case) -> Pending {
+        let mut events = Vec::new();
+        if case.status == CaseStatus::Suspended {
+            let at =
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(case.opened_at) * 1_000_000)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let action = AccountActionRecord {
+                account_id: &case.account_id,
+                action: "suspend",
+                case_id: &case.case_id,
+                reason_codes: case.reasons.iter().map(|r| r.code.as_str()).collect(),
+                by: "automated",
+                at,
+            };
+            let deadline = at + time::Duration::days(self.appeal.days);
+            let token = sign(
+                &self.appeal.secret,
+                &AppealGrant {
+                    case_id: case.case_id.clone(),
+                    account_id: case.account_id.clone(),
+                    expires_at: deadline,
+                },
+            );
+            let notice = NoticeRecord {
+                account_id: &case.account_id,
+                case_id: &case.case_id,
+                kind: "suspended",
+                reasons: &case.reasons,
+                appeal_url: format!("{}?token={token}", self.appeal.base_url),
+                appeal_deadline: deadline,
+                at,
+            };
+            events.push(Event {
+                kind: EventKind::AccountAction,
+                account_id: case.account_id.clone(),
+                json: serde_json::to_vec(&action).expect("serializes"),
+            });
+            events.push(Event {
+                kind: EventKind::Notice,
+                account_id: case.account_id.clone(),
+                json: serde_json::to_vec(&notice).expect("serializes"),
+            });
+        }
+        Pending {
+            case_id: case.case_id.clone(),
+            events,
+        }
+    }
+}

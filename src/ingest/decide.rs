@@ -11,8 +11,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::message::{AccountId, MessageEvent};
+use crate::enforce::Facts;
+use crate::message::{Category, MessageEvent, Verdict};
+use crate::privacy::{Secret, recipient_hash};
+use crate::rules::Severity;
 use crate::scoring::{Scorer, Scratch};
+use crate::signals::{Observation, simhash};
+use crate::suspension::MessageEvidence;
 
 /// A record as read from the `messages` topic.
 #[derive(Debug, Clone)]
@@ -23,13 +28,13 @@ pub struct Record {
     pub payload: Option<Vec<u8>>,
 }
 
-/// What becomes of one record; the encoded output for its topic.
+/// What becomes of one record.
 #[derive(Debug, Clone)]
 pub enum Decision {
-    /// A `verdicts` record, keyed by account.
+    /// A verdict for `verdicts`, keyed by account, and what enforcement needs to know.
     Verdict {
-        account_id: AccountId,
-        json: Vec<u8>,
+        verdict: Box<Verdict>,
+        facts: Box<Facts>,
     },
     /// A `dead-letters` record: the record could not be decided, and never will be.
     DeadLetter { code: &'static str, json: Vec<u8> },
@@ -81,9 +86,11 @@ impl Decision {
 }
 
 /// Decides every record of a batch. The result is in the order of `records`.
+/// `recipient_key` keys the hashes of recipients' addresses that signals keep.
 pub fn decide_batch(
     pool: &rayon::ThreadPool,
     scorer: &Scorer,
+    recipient_key: &Secret,
     topic: &str,
     records: &[Record],
 ) -> Vec<Decision> {
@@ -104,7 +111,11 @@ pub fn decide_batch(
                 let mut scratch = Scratch::new();
                 indices
                     .iter()
-                    .map(|&i| (i, decide(scorer, topic, &records[i], &mut scratch)))
+                    .map(|&i| {
+                        let decision =
+                            decide(scorer, recipient_key, topic, &records[i], &mut scratch);
+                        (i, decision)
+                    })
                     .collect()
             })
             .collect()
@@ -121,7 +132,13 @@ pub fn decide_batch(
 
 /// Decodes and scores one record. A record that cannot be decoded, or whose scoring panics,
 /// becomes a dead letter: redelivering it would fail the same way and hold up its partition.
-pub fn decide(scorer: &Scorer, topic: &str, record: &Record, scratch: &mut Scratch) -> Decision {
+pub fn decide(
+    scorer: &Scorer,
+    recipient_key: &Secret,
+    topic: &str,
+    record: &Record,
+    scratch: &mut Scratch,
+) -> Decision {
     let now = OffsetDateTime::now_utc();
     let Some(payload) = record.payload.as_deref() else {
         return Decision::dead_letter(
@@ -140,10 +157,22 @@ pub fn decide(scorer: &Scorer, topic: &str, record: &Record, scratch: &mut Scrat
     };
     // A panic in scoring is a bug, but one message must not stop the stream: the scratch space
     // is reset before its next use, so nothing of the failed message leaks into the next.
-    match catch_unwind(AssertUnwindSafe(|| scorer.verdict(&event, scratch, now))) {
-        Ok(verdict) => Decision::Verdict {
-            json: serde_json::to_vec(&verdict).expect("a verdict always serializes"),
-            account_id: verdict.account_id,
+    let decided = catch_unwind(AssertUnwindSafe(|| {
+        let (verdict, assessment) = scorer.decide(&event, scratch, now);
+        let facts = facts(
+            scorer,
+            recipient_key,
+            &event,
+            scratch,
+            &verdict,
+            assessment.model_fraud,
+        );
+        (verdict, facts)
+    }));
+    match decided {
+        Ok((verdict, facts)) => Decision::Verdict {
+            verdict: Box::new(verdict),
+            facts: Box::new(facts),
         },
         Err(_) => {
             *scratch = Scratch::new();
@@ -155,5 +184,48 @@ pub fn decide(scorer: &Scorer, topic: &str, record: &Record, scratch: &mut Scrat
                 now,
             )
         }
+    }
+}
+
+/// What signals and the account policy need from one scored message; read from `scratch`
+/// while it still holds this message's rule hits and extraction.
+fn facts(
+    scorer: &Scorer,
+    recipient_key: &Secret,
+    event: &MessageEvent,
+    scratch: &Scratch,
+    verdict: &Verdict,
+    model_fraud: Option<f64>,
+) -> Facts {
+    let high_severity_fraud = scratch.matches.iter().any(|index| {
+        let rule = scorer.rules().rule(index);
+        rule.enforced() && rule.category == Category::Fraud && rule.severity == Severity::High
+    });
+    let mut domains = [None; 4];
+    let registrable = scratch
+        .extracted
+        .urls()
+        .filter_map(|url| url.registrable_domain.or(Some(url.host)));
+    for (slot, domain) in domains.iter_mut().zip(registrable) {
+        *slot = Some(xxhash_rust::xxh3::xxh3_64(domain.as_bytes()));
+    }
+    let abusive = verdict.action != crate::message::Action::Allow;
+    Facts {
+        body: event.body.clone(),
+        sent_at_ms: (event.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
+        observation: Observation {
+            at: event.sent_at.unix_timestamp(),
+            recipient: recipient_hash(recipient_key, &event.to),
+            simhash: simhash(scratch.normalized.folded()),
+            domains,
+            abusive,
+            blocked: verdict.action == crate::message::Action::Block,
+        },
+        evidence: MessageEvidence {
+            action: verdict.action,
+            high_severity_fraud,
+            model_fraud,
+            has_url: scratch.extracted.has_url(),
+        },
     }
 }

@@ -31,6 +31,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::ServiceConfig;
+use crate::enforce::{Enforcer, EventKind, Pending};
+use crate::privacy::Secret;
 use crate::scoring::Scorer;
 use decide::{Decision, Record, decide_batch};
 
@@ -62,13 +64,25 @@ pub struct Processor {
     consumer: StreamConsumer<GroupContext>,
     producer: FutureProducer<GroupContext>,
     scorer: Arc<Scorer>,
+    recipient_key: Secret,
     pool: Arc<rayon::ThreadPool>,
     config: ServiceConfig,
+    /// Signals, account policy and store; `None` scores without enforcement.
+    enforcer: Option<Enforcer>,
+    /// Cases whose events were owed at startup (the outbox).
+    owed: Vec<Pending>,
 }
 
 impl Processor {
     /// Connects (lazily: librdkafka dials on first use) and subscribes to the messages topic.
-    pub fn new(service: ServiceConfig, scorer: Scorer) -> Result<Self, IngestError> {
+    /// With an enforcer (and the events it owes from before a restart), decisions also update
+    /// signals and may open cases.
+    pub fn new(
+        service: ServiceConfig,
+        scorer: Scorer,
+        recipient_key: Secret,
+        enforcer: Option<(Enforcer, Vec<Pending>)>,
+    ) -> Result<Self, IngestError> {
         // The options from the file come last, so an operator can override any default here.
         let with_options = |config: &mut ClientConfig| {
             for (key, value) in &service.kafka.options {
@@ -120,39 +134,69 @@ impl Processor {
             .num_threads(threads)
             .thread_name(|i| format!("warden-score-{i}"))
             .build()?;
+        let (enforcer, owed) = match enforcer {
+            Some((enforcer, owed)) => (Some(enforcer), owed),
+            None => (None, Vec::new()),
+        };
         Ok(Self {
             consumer,
             producer,
             scorer: Arc::new(scorer),
+            recipient_key,
             pool: Arc::new(pool),
             config: service,
+            enforcer,
+            owed,
         })
     }
 
     /// Runs until `shutdown` turns true, then finishes the batch in hand (within the drain
     /// timeout), commits, and leaves the group.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> RunSummary {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> RunSummary {
         let mut summary = RunSummary::default();
         tracing::info!(
             brokers = %self.config.kafka.brokers,
             group = %self.config.kafka.group,
             topic = %self.config.topics.messages,
+            enforcement = self.enforcer.is_some(),
             "stream processor started"
         );
+        let owed = std::mem::take(&mut self.owed);
+        if !owed.is_empty() {
+            tracing::info!(
+                cases = owed.len(),
+                "sending the events of cases opened before a restart"
+            );
+            let outputs = self.outputs(&[], Vec::new(), &owed);
+            if let Delivered::Abandoned = self.deliver(&[], outputs, &shutdown).await {
+                self.close();
+                return summary;
+            }
+            self.mark_delivered(&owed, &shutdown).await;
+        }
         loop {
             let records = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 records = self.next_batch() => records,
             };
-            let decisions = self.decide(records.clone()).await;
+            let mut decisions = self.decide(records.clone()).await;
+            let Some(pending) = self.enforce(&mut decisions, &shutdown).await else {
+                summary.abandoned_batches += 1;
+                break;
+            };
             let dead_letters = decisions
                 .iter()
                 .filter(|d| matches!(d, Decision::DeadLetter { .. }))
                 .count() as u64;
-            match self.deliver(&records, decisions, &shutdown).await {
+            let outputs = self.outputs(&records, decisions, &pending);
+            match self.deliver(&records, outputs, &shutdown).await {
                 Delivered::All => {
                     tracing::debug!(records = records.len(), dead_letters, "batch delivered");
+                    if !self.mark_delivered(&pending, &shutdown).await {
+                        summary.abandoned_batches += 1;
+                        break;
+                    }
                     self.store_offsets(&records);
                     summary.verdicts += records.len() as u64 - dead_letters;
                     summary.dead_letters += dead_letters;
@@ -171,6 +215,106 @@ impl Processor {
             "stream processor stopped"
         );
         summary
+    }
+
+    /// Runs the account policy over the batch's verdicts, in order, and opens the cases it
+    /// calls for. A store error is retried (nothing is committed meanwhile); `None` means
+    /// shutdown came first and the batch is left for redelivery.
+    async fn enforce(
+        &mut self,
+        decisions: &mut [Decision],
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<Vec<Pending>> {
+        let mut pending = Vec::new();
+        let Some(enforcer) = self.enforcer.as_mut() else {
+            return Some(pending);
+        };
+        let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
+        for decision in decisions.iter_mut() {
+            let Decision::Verdict { verdict, facts } = decision else {
+                continue;
+            };
+            let Some(case) = enforcer.assess(verdict, facts) else {
+                continue;
+            };
+            loop {
+                match enforcer.open(&case).await {
+                    Ok(opened) => {
+                        pending.extend(opened);
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot write the case; retrying");
+                        if *shutdown.borrow() {
+                            return None;
+                        }
+                        tokio::time::sleep(backoff.next()).await;
+                    }
+                }
+            }
+        }
+        Some(pending)
+    }
+
+    /// Marks cases' events as sent. `false` if shutdown came while the store was unreachable.
+    async fn mark_delivered(&self, pending: &[Pending], shutdown: &watch::Receiver<bool>) -> bool {
+        let Some(enforcer) = &self.enforcer else {
+            return true;
+        };
+        let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
+        for case in pending {
+            while let Err(error) = enforcer.delivered(&case.case_id).await {
+                tracing::warn!(%error, "cannot mark a case's events sent; retrying");
+                if *shutdown.borrow() {
+                    return false;
+                }
+                tokio::time::sleep(backoff.next()).await;
+            }
+        }
+        true
+    }
+
+    /// Encodes the batch's outputs: verdicts and dead letters in record order, then the cases'
+    /// events.
+    fn outputs(
+        &self,
+        records: &[Record],
+        decisions: Vec<Decision>,
+        pending: &[Pending],
+    ) -> Vec<Output> {
+        let mut outputs: Vec<Output> = decisions
+            .into_iter()
+            .enumerate()
+            .map(|(index, decision)| match decision {
+                Decision::Verdict { verdict, .. } => Output {
+                    topic: OutputTopic::Verdicts,
+                    code: None,
+                    key: Some(verdict.account_id.as_str().as_bytes().to_vec()),
+                    payload: serde_json::to_vec(&verdict).expect("a verdict always serializes"),
+                    record: Some(index),
+                },
+                Decision::DeadLetter { json, code } => Output {
+                    topic: OutputTopic::DeadLetters,
+                    code: Some(code),
+                    key: records[index].key.clone(),
+                    payload: json,
+                    record: Some(index),
+                },
+            })
+            .collect();
+        for event in pending.iter().flat_map(|p| &p.events) {
+            outputs.push(Output {
+                code: None,
+                topic: match event.kind {
+                    EventKind::AccountAction => OutputTopic::AccountActions,
+                    EventKind::Notice => OutputTopic::Notices,
+                },
+                key: Some(event.account_id.as_bytes().to_vec()),
+                payload: event.json.clone(),
+                record: None,
+            });
+        }
+        outputs
     }
 
     /// Waits for one record, then takes whatever else arrives within `batch_wait_ms`.
@@ -208,42 +352,41 @@ impl Processor {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (pool, scorer) = (Arc::clone(&self.pool), Arc::clone(&self.scorer));
         let topic = self.config.topics.messages.clone();
+        let key = self.recipient_key.clone();
         self.pool.spawn(move || {
-            let decisions = decide_batch(&pool, &scorer, &topic, &records);
+            let decisions = decide_batch(&pool, &scorer, &key, &topic, &records);
             // The receiver is only gone if the runtime is shutting down.
             let _ = tx.send(decisions);
         });
         rx.await.expect("the scoring pool outlives the processor")
     }
 
-    /// Produces every decision and waits for acknowledgements. Failed sends are retried with
+    /// Produces every output and waits for acknowledgements. Failed sends are retried with
     /// backoff; a verdict the broker refuses outright becomes a dead letter. Gives up only on
     /// shutdown, once the drain timeout has passed.
     async fn deliver(
         &self,
         records: &[Record],
-        decisions: Vec<Decision>,
+        outputs: Vec<Output>,
         shutdown: &watch::Receiver<bool>,
     ) -> Delivered {
-        let mut pending: Vec<(usize, Decision)> = decisions.into_iter().enumerate().collect();
+        let mut pending = outputs;
         let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
         let mut drain_deadline = None;
         loop {
-            let sends = pending.iter().map(|(i, d)| self.send(&records[*i], d));
-            let results = join_all(sends).await;
+            let results = join_all(pending.iter().map(|output| self.send(output))).await;
             let mut retry = Vec::new();
             let mut last_error = None;
-            for ((index, decision), result) in pending.into_iter().zip(results) {
+            for (output, result) in pending.into_iter().zip(results) {
                 match result {
                     Ok(()) => {}
                     Err(error) if is_permanent(&error) => {
-                        tracing::error!(%error, partition = records[index].partition,
-                            offset = records[index].offset, "the broker refused an output record");
-                        retry.push((index, self.refused(&records[index], &decision, &error)));
+                        tracing::error!(%error, topic = ?output.topic, "the broker refused an output record");
+                        retry.extend(self.refused(records, &output, &error));
                     }
                     Err(error) => {
                         last_error = Some(error);
-                        retry.push((index, decision));
+                        retry.push(output);
                     }
                 }
             }
@@ -271,11 +414,13 @@ impl Processor {
     }
 
     /// What to send instead of an output the broker refused for good (too large, invalid).
-    fn refused(&self, record: &Record, decision: &Decision, error: &KafkaError) -> Decision {
+    fn refused(&self, records: &[Record], output: &Output, error: &KafkaError) -> Option<Output> {
         let now = OffsetDateTime::now_utc();
         let topic = &self.config.topics.messages;
-        match decision {
-            Decision::Verdict { .. } => Decision::dead_letter(
+        let index = output.record?;
+        let record = &records[index];
+        let letter = match output.topic {
+            OutputTopic::Verdicts => Decision::dead_letter(
                 topic,
                 record,
                 "verdict_refused",
@@ -284,11 +429,12 @@ impl Processor {
             ),
             // The dead letter carries the record's bytes; if even that is refused, send the
             // source coordinates without them, so the record can still be found and replayed.
-            Decision::DeadLetter { code, .. } => {
+            OutputTopic::DeadLetters => {
                 let without_payload = Record {
                     payload: None,
                     ..record.clone()
                 };
+                let code = output.code.unwrap_or("dead_letter_refused");
                 Decision::dead_letter(
                     topic,
                     &without_payload,
@@ -297,27 +443,36 @@ impl Processor {
                     now,
                 )
             }
-        }
+            OutputTopic::AccountActions | OutputTopic::Notices => return None,
+        };
+        let Decision::DeadLetter { json, code } = letter else {
+            unreachable!("dead_letter builds a dead letter")
+        };
+        Some(Output {
+            topic: OutputTopic::DeadLetters,
+            code: Some(code),
+            key: record.key.clone(),
+            payload: json,
+            record: Some(index),
+        })
     }
 
-    async fn send(&self, record: &Record, decision: &Decision) -> Result<(), KafkaError> {
+    async fn send(&self, output: &Output) -> Result<(), KafkaError> {
         let topics = &self.config.topics;
-        let (topic, key, payload) = match decision {
-            Decision::Verdict { account_id, json } => {
-                (&topics.verdicts, Some(account_id.as_str().as_bytes()), json)
-            }
-            Decision::DeadLetter { json, .. } => {
-                (&topics.dead_letters, record.key.as_deref(), json)
-            }
+        let topic = match output.topic {
+            OutputTopic::Verdicts => &topics.verdicts,
+            OutputTopic::DeadLetters => &topics.dead_letters,
+            OutputTopic::AccountActions => &topics.account_actions,
+            OutputTopic::Notices => &topics.notices,
         };
-        let mut output = FutureRecord::to(topic).payload(payload.as_slice());
-        if let Some(key) = key {
-            output = output.key(key);
+        let mut record = FutureRecord::to(topic).payload(output.payload.as_slice());
+        if let Some(key) = &output.key {
+            record = record.key(key.as_slice());
         }
         // `Never` only waits for room in the local queue: librdkafka's own message timeout
         // still fails a send the broker never acknowledges.
         self.producer
-            .send(output, Timeout::Never)
+            .send(record, Timeout::Never)
             .await
             .map(|_| ())
             .map_err(|(error, _)| error)
@@ -359,6 +514,25 @@ impl Processor {
 enum Delivered {
     All,
     Abandoned,
+}
+
+/// One record to produce.
+struct Output {
+    topic: OutputTopic,
+    /// A dead letter's code, kept if the letter must be sent again without its payload.
+    code: Option<&'static str>,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    /// The input record it answers, if any (case events answer none).
+    record: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum OutputTopic {
+    Verdicts,
+    DeadLetters,
+    AccountActions,
+    Notices,
 }
 
 fn record_of(message: &impl Message) -> Record {

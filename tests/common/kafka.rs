@@ -207,6 +207,24 @@ impl Broker {
             .collect()
     }
 
+    /// Records in `topic` now: the sum of its partitions' high watermarks.
+    pub fn record_count(&self, topic: &str) -> i64 {
+        let consumer: BaseConsumer = client_config(&self.address()).create().expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                    .expect("watermarks");
+                high - low
+            })
+            .sum()
+    }
+
     /// The broker's log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default()
@@ -281,17 +299,31 @@ pub struct Warden {
 }
 
 impl Warden {
-    /// Starts `warden run` with a config file of `settings` (TOML), from the repo root.
+    /// Starts `warden run` with a config file of `settings` (TOML), from the repo root. The
+    /// database is `database` (a SQLite file in this instance's temp dir when `None`).
     pub fn start(settings: &str) -> Self {
+        Self::start_with_database(settings, None)
+    }
+
+    pub fn start_with_database(settings: &str, database: Option<&Path>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("warden.toml");
         std::fs::write(&config, settings).expect("config");
+        let database = database
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.path().join("warden.db"));
         let log = dir.path().join("warden.log");
         let child = Command::new(env!("CARGO_BIN_EXE_warden"))
             .arg("run")
             .arg("--config")
             .arg(&config)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env(
+                "WARDEN_DATABASE_URL",
+                format!("sqlite://{}", database.display()),
+            )
+            .env("WARDEN_APPEAL_SECRET", APPEAL_SECRET)
+            .env("WARDEN_RECIPIENT_KEY", "test-recipient-key-0123456789")
             .env(
                 "WARDEN_LOG",
                 std::env::var("WARDEN_TEST_LOG").unwrap_or_else(|_| "info".into()),
@@ -357,6 +389,9 @@ impl Drop for Warden {
     }
 }
 
+/// The appeal-token secret of test instances.
+pub const APPEAL_SECRET: &str = "test-appeal-secret-0123456789";
+
 /// The group session timeout of test instances: a killed member is declared dead after this.
 pub const SESSION_TIMEOUT: Duration = Duration::from_millis(6_000);
 
@@ -374,6 +409,8 @@ session_timeout_ms = {}
 messages = "{}"
 verdicts = "{}"
 dead_letters = "{}"
+account_actions = "{}"
+notices = "{}"
 
 [stream]
 batch_max_messages = 500
@@ -385,6 +422,8 @@ retry_backoff_max_ms = 1000
         topics.messages,
         topics.verdicts,
         topics.dead_letters,
+        topics.account_actions,
+        topics.notices,
     )
 }
 
@@ -393,6 +432,8 @@ pub struct TopicNames {
     pub messages: String,
     pub verdicts: String,
     pub dead_letters: String,
+    pub account_actions: String,
+    pub notices: String,
 }
 
 impl TopicNames {
@@ -401,14 +442,18 @@ impl TopicNames {
             messages: format!("{test}-messages"),
             verdicts: format!("{test}-verdicts"),
             dead_letters: format!("{test}-dead-letters"),
+            account_actions: format!("{test}-account-actions"),
+            notices: format!("{test}-notices"),
         }
     }
 
-    /// Creates the three topics, the input with `partitions` partitions.
+    /// Creates the topics, the input with `partitions` partitions.
     pub fn create(&self, broker: &Broker, partitions: i32) {
         broker.create_topic(&self.messages, partitions);
         broker.create_topic(&self.verdicts, partitions);
         broker.create_topic(&self.dead_letters, 1);
+        broker.create_topic(&self.account_actions, partitions);
+        broker.create_topic(&self.notices, partitions);
     }
 }
 
