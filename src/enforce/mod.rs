@@ -94,7 +94,12 @@ pub struct Enforcer {
     breaker: CircuitBreaker,
     suspended: HashSet<String>,
     appeal: AppealSettings,
+    /// Messages observed since idle accounts were last evicted.
+    since_eviction: u32,
 }
+
+/// Idle accounts are swept every this many messages (a sweep walks every account).
+const EVICT_EVERY: u32 = 100_000;
 
 impl Enforcer {
     /// Loads the suspended accounts and the cases whose events are still owed.
@@ -111,10 +116,10 @@ impl Enforcer {
             policy,
             suspended,
             appeal,
+            since_eviction: 0,
         };
         let owed = enforcer.store.unnotified_cases().await?;
         let pending = owed.iter().map(|case| enforcer.pending(case)).collect();
-        enforcer.signals.evict_idle(i64::MAX);
         Ok((enforcer, pending))
     }
 
@@ -128,6 +133,16 @@ impl Enforcer {
     pub fn assess(&mut self, verdict: &mut Verdict, facts: &Facts) -> Option<NewCase> {
         let account_id = verdict.account_id.as_str().to_owned();
         let snapshot = self.signals.observe(&account_id, &facts.observation);
+        self.since_eviction += 1;
+        if self.since_eviction >= EVICT_EVERY {
+            self.since_eviction = 0;
+            let evicted = self.signals.evict_idle(facts.observation.at);
+            tracing::debug!(
+                evicted,
+                active = self.signals.accounts(),
+                "idle accounts evicted"
+            );
+        }
         if self.suspended.contains(&account_id) {
             verdict.action = Action::Block;
             verdict.account_suspended = true;
