@@ -109,7 +109,7 @@ impl Enforcer {
         appeal: AppealSettings,
     ) -> Result<(Self, Vec<Pending>), StoreError> {
         let suspended = store.suspended_accounts().await?.into_iter().collect();
-        let mut enforcer = Self {
+        let enforcer = Self {
             breaker: CircuitBreaker::new(policy.circuit_breaker),
             store,
             signals: Signals::new(),
