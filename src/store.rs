@@ -144,7 +144,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let url = if let Some(path) = url.strip_prefix("sqlite://") {
-            // Create the file on first use; WAL lets readers work beside the writer.
+            // Create the file on first use.
             let separator = if path.contains('?') { '&' } else { '?' };
             format!("sqlite://{path}{separator}mode=rwc")
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -155,6 +155,25 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // SQLite: a write-ahead log, synced at checkpoints rather than at every
+                    // commit. A committed case survives a crash of Warden (the log is written
+                    // before commit returns); only a power cut may lose the last commits.
+                    if conn.backend_name() == "SQLite" {
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
@@ -286,13 +305,23 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a case's events (account action, notice) as acknowledged by the broker.
-    pub async fn mark_notified(&self, case_id: &str, at: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE cases SET notified_at = $1 WHERE case_id = $2 AND notified_at IS NULL")
+    /// Marks cases' events (account action, notice) as acknowledged by the broker, in one
+    /// transaction.
+    pub async fn mark_notified(&self, case_ids: &[&str], at: i64) -> Result<(), StoreError> {
+        if case_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for case_id in case_ids {
+            sqlx::query(
+                "UPDATE cases SET notified_at = $1 WHERE case_id = $2 AND notified_at IS NULL",
+            )
             .bind(at)
-            .bind(case_id)
-            .execute(&self.pool)
+            .bind(*case_id)
+            .execute(&mut *tx)
             .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -307,13 +336,18 @@ impl Store {
         rows.iter().map(case_of).collect()
     }
 
-    /// Accounts suspended now (an active case with status `suspended`).
-    pub async fn suspended_accounts(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT account_id FROM cases WHERE status = 'suspended'")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Accounts with an active case, and whether each is suspended (else in review).
+    pub async fn active_accounts(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT account_id, status FROM cases WHERE status IN ('suspended', 'in_review')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|row| Ok(row.try_get("account_id")?))
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                Ok((row.try_get("account_id")?, status == "suspended"))
+            })
             .collect()
     }
 

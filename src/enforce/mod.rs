@@ -92,7 +92,10 @@ pub struct Enforcer {
     signals: Signals,
     policy: SuspensionPolicy,
     breaker: CircuitBreaker,
+    /// Accounts suspended now: their messages are blocked.
     suspended: HashSet<String>,
+    /// Accounts with a case in review: nothing new is opened for them.
+    in_review: HashSet<String>,
     appeal: AppealSettings,
     /// Messages observed since idle accounts were last evicted.
     since_eviction: u32,
@@ -108,13 +111,20 @@ impl Enforcer {
         policy: SuspensionPolicy,
         appeal: AppealSettings,
     ) -> Result<(Self, Vec<Pending>), StoreError> {
-        let suspended = store.suspended_accounts().await?.into_iter().collect();
+        let (mut suspended, mut in_review) = (HashSet::new(), HashSet::new());
+        for (account, is_suspended) in store.active_accounts().await? {
+            match is_suspended {
+                true => suspended.insert(account),
+                false => in_review.insert(account),
+            };
+        }
         let enforcer = Self {
             breaker: CircuitBreaker::new(policy.circuit_breaker),
             store,
             signals: Signals::new(),
             policy,
             suspended,
+            in_review,
             appeal,
             since_eviction: 0,
         };
@@ -146,6 +156,9 @@ impl Enforcer {
         if self.suspended.contains(&account_id) {
             verdict.action = Action::Block;
             verdict.account_suspended = true;
+            return None;
+        }
+        if self.in_review.contains(&account_id) {
             return None;
         }
         let at_s = facts.observation.at;
@@ -196,9 +209,10 @@ impl Enforcer {
     pub async fn open(&mut self, case: &NewCase) -> Result<Option<Pending>, StoreError> {
         match self.store.open_case(case).await? {
             Opening::Opened { case_id } => {
-                if case.status == CaseStatus::Suspended {
-                    self.suspended.insert(case.account_id.clone());
-                }
+                match case.status {
+                    CaseStatus::Suspended => self.suspended.insert(case.account_id.clone()),
+                    _ => self.in_review.insert(case.account_id.clone()),
+                };
                 tracing::info!(
                     case_id,
                     account_id = case.account_id,
@@ -212,15 +226,26 @@ impl Enforcer {
                     .expect("the case was just opened");
                 Ok(Some(self.pending(&stored)))
             }
-            Opening::AlreadyActive { .. } => Ok(None),
+            // A replay, or a case opened by another instance before a rebalance: remember the
+            // account so that its next messages do not ask again.
+            Opening::AlreadyActive { case_id } => {
+                if let Some(active) = self.store.case(&case_id).await? {
+                    match active.status {
+                        CaseStatus::Suspended => self.suspended.insert(active.account_id),
+                        _ => self.in_review.insert(active.account_id),
+                    };
+                }
+                Ok(None)
+            }
         }
     }
 
-    /// Records that a case's events were acknowledged.
-    pub async fn delivered(&self, case_id: &str) -> Result<(), StoreError> {
+    /// Records that these cases' events were acknowledged.
+    pub async fn delivered(&self, pending: &[Pending]) -> Result<(), StoreError> {
         let now = OffsetDateTime::now_utc();
+        let case_ids: Vec<&str> = pending.iter().map(|p| p.case_id.as_str()).collect();
         self.store
-            .mark_notified(case_id, (now.unix_timestamp_nanos() / 1_000_000) as i64)
+            .mark_notified(&case_ids, (now.unix_timestamp_nanos() / 1_000_000) as i64)
             .await
     }
 

@@ -262,14 +262,12 @@ impl Processor {
             return true;
         };
         let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
-        for case in pending {
-            while let Err(error) = enforcer.delivered(&case.case_id).await {
-                tracing::warn!(%error, "cannot mark a case's events sent; retrying");
-                if *shutdown.borrow() {
-                    return false;
-                }
-                tokio::time::sleep(backoff.next()).await;
+        while let Err(error) = enforcer.delivered(pending).await {
+            tracing::warn!(%error, "cannot mark cases' events sent; retrying");
+            if *shutdown.borrow() {
+                return false;
             }
+            tokio::time::sleep(backoff.next()).await;
         }
         true
     }
