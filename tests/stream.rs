@@ -454,3 +454,71 @@ fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_mor
     assert_eq!(broker.record_count(&topics.account_actions), 1);
     assert_eq!(broker.record_count(&topics.notices), 1);
 }
+
+#[test]
+fn a_bad_rule_trips_the_circuit_breaker_and_no_further_account_is_suspended() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let topics = TopicNames::new("breaker");
+    topics.create(&broker, 2);
+    // A bad release: a "fraud" rule that matches a greeting, and a policy whose breaker allows
+    // three automated suspensions before it trips.
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"[[rule]]
+id = "fraud.bad_release"
+category = "fraud"
+severity = "high"
+weight = 0.99
+description = "A rule released by mistake"
+keywords = ["hello"]
+examples.match = ["hello there"]
+examples.no_match = ["goodbye"]
+"#,
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.toml");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &policy,
+        shipped
+            .replace("blocked_messages = 3", "blocked_messages = 2")
+            .replace("min_suspensions = 20", "min_suspensions = 3"),
+    )
+    .unwrap();
+    let accounts = 12;
+    let records: Vec<_> = (0..3)
+        .flat_map(|seq| (0..accounts).map(move |a| message(a, seq, "hello there, how are you")))
+        .collect();
+    broker.produce(&topics.messages, &records);
+    let mut warden = Warden::start_with_args(
+        &settings(&broker, "breaker", &topics),
+        &[
+            "--rules-only",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+    );
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "a verdict per message", |r| {
+        r.len() >= records.len()
+    });
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    // Every account met the policy, but only the first three were suspended.
+    assert_eq!(broker.record_count(&topics.account_actions), 3);
+    assert_eq!(broker.record_count(&topics.notices), 3);
+    assert!(
+        warden.log().contains("circuit breaker tripped"),
+        "{}",
+        warden.log()
+    );
+}

@@ -162,6 +162,7 @@ impl Enforcer {
             return None;
         }
         let at_s = facts.observation.at;
+        let was_tripped = self.breaker.tripped_at().is_some();
         let decision = self.policy.decide(
             &account_id,
             &snapshot,
@@ -169,6 +170,13 @@ impl Enforcer {
             &mut self.breaker,
             at_s,
         );
+        if !was_tripped && self.breaker.tripped_at().is_some() {
+            tracing::error!(
+                account_id,
+                "circuit breaker tripped: automated suspensions far above their baseline; \
+                 new cases go to human review until an admin resets it"
+            );
+        }
         let (status, reasons) = match decision {
             AccountDecision::None => return None,
             AccountDecision::WouldSuspend(reasons) => {

@@ -305,7 +305,16 @@ impl Warden {
         Self::start_with_database(settings, None)
     }
 
+    /// Starts `warden run` with extra command-line arguments.
+    pub fn start_with_args(settings: &str, args: &[&str]) -> Self {
+        Self::launch(settings, None, args)
+    }
+
     pub fn start_with_database(settings: &str, database: Option<&Path>) -> Self {
+        Self::launch(settings, database, &[])
+    }
+
+    fn launch(settings: &str, database: Option<&Path>, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("warden.toml");
         std::fs::write(&config, settings).expect("config");
@@ -317,6 +326,7 @@ impl Warden {
             .arg("run")
             .arg("--config")
             .arg(&config)
+            .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env(
                 "WARDEN_DATABASE_URL",
