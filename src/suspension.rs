@@ -31,7 +31,8 @@ pub struct SuspensionPolicy {
     pub mode: PolicyMode,
     /// Blocked messages within an hour that suspend. At least 2. Default 3.
     pub blocked_messages: u32,
-    /// Flagged or blocked messages within an hour that suspend. At least 2. Default 10.
+    /// Flagged or blocked messages (with a rule hit) within an hour that suspend, when at least
+    /// one of them was blocked. At least 2. Default 10.
     pub abusive_messages: u32,
     /// Distinct recipients of one near-duplicate text with a link that suspend, when at least
     /// `fanout_min_abusive` of the hour's messages were flagged or blocked. Default 50.
@@ -177,7 +178,9 @@ impl SuspensionPolicy {
         if signals.blocked_last_hour >= self.blocked_messages {
             reasons.push(Reason::RepeatedBlockedMessages);
         }
-        if signals.abusive_last_hour >= self.abusive_messages {
+        // Flags alone never suspend: a legitimate sender repeating one template that a rule
+        // flags would pile them up. At least one message must have been blocked.
+        if signals.abusive_last_hour >= self.abusive_messages && signals.blocked_last_hour >= 1 {
             reasons.push(Reason::RepeatedAbusiveMessages);
         }
         if message.has_url

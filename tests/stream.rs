@@ -522,3 +522,58 @@ examples.no_match = ["goodbye"]
         warden.log()
     );
 }
+
+#[test]
+fn a_simulation_suspends_abusive_accounts_and_no_legitimate_one() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    // The simulated abusers all start within the first hour: a surge by design, which the
+    // shipped breaker would (rightly) stop after 20 suspensions. Raise its floor for this run.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &policy,
+        shipped.replace("min_suspensions = 20", "min_suspensions = 100000"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "simulate",
+            "--accounts",
+            "300",
+            "--seed",
+            "7",
+            "--json",
+            "--timeout-s",
+            "120",
+        ])
+        .args([
+            "--brokers",
+            &broker.address(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("WARDEN_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["accounts"], 300);
+    assert_eq!(report["by_kind"]["legitimate"]["suspended"], 0, "{report}");
+    assert_eq!(report["suspension_precision"], 1.0, "{report}");
+    assert!(
+        report["suspension_recall"].as_f64().unwrap() > 0.5,
+        "{report}"
+    );
+}

@@ -65,13 +65,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("nothing to send: the corpus and --messages must not be empty");
     }
     let run_id = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let topics = BenchTopics {
-        messages: format!("bench-{run_id}-messages"),
-        verdicts: format!("bench-{run_id}-verdicts"),
-        dead_letters: format!("bench-{run_id}-dead-letters"),
-        account_actions: format!("bench-{run_id}-account-actions"),
-        notices: format!("bench-{run_id}-notices"),
-    };
+    let topics = BenchTopics::new(run_id);
     create_topics(&args.brokers, &topics, args.partitions)?;
     let records: Vec<(String, Vec<u8>)> = (0..args.messages)
         .map(|i| message(run_id, i, i % args.accounts, &texts[i % texts.len()]))
@@ -189,21 +183,38 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-struct BenchTopics {
-    messages: String,
-    verdicts: String,
-    dead_letters: String,
-    account_actions: String,
-    notices: String,
+pub(super) struct BenchTopics {
+    pub(super) messages: String,
+    pub(super) verdicts: String,
+    pub(super) dead_letters: String,
+    pub(super) account_actions: String,
+    pub(super) notices: String,
 }
 
-fn client(brokers: &str) -> ClientConfig {
+impl BenchTopics {
+    /// Fresh topic names for one run.
+    pub(super) fn new(run_id: i128) -> Self {
+        Self {
+            messages: format!("bench-{run_id}-messages"),
+            verdicts: format!("bench-{run_id}-verdicts"),
+            dead_letters: format!("bench-{run_id}-dead-letters"),
+            account_actions: format!("bench-{run_id}-account-actions"),
+            notices: format!("bench-{run_id}-notices"),
+        }
+    }
+}
+
+pub(super) fn client(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers);
     config
 }
 
-fn create_topics(brokers: &str, topics: &BenchTopics, partitions: i32) -> anyhow::Result<()> {
+pub(super) fn create_topics(
+    brokers: &str,
+    topics: &BenchTopics,
+    partitions: i32,
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
     let new = [
         NewTopic::new(&topics.messages, partitions, TopicReplication::Fixed(1)),
@@ -227,7 +238,7 @@ fn create_topics(brokers: &str, topics: &BenchTopics, partitions: i32) -> anyhow
 }
 
 /// The `warden run` settings for one bench run: its own group and topics.
-fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
+pub(super) fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
     format!(
         "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n",
         topics.messages,
@@ -254,7 +265,7 @@ fn message(run_id: i128, index: usize, account: usize, body: &str) -> (String, V
 
 /// Sends `records`, at `rate` per second (0: as fast as possible), noting each send time, and
 /// waits for every acknowledgement.
-fn send(
+pub(super) fn send(
     producer: &BaseProducer,
     topic: &str,
     records: &[(String, Vec<u8>)],
@@ -290,7 +301,11 @@ fn send(
     Ok(())
 }
 
-fn open_reader(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<BaseConsumer> {
+pub(super) fn open_reader(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<BaseConsumer> {
     let consumer: BaseConsumer = client(brokers)
         .set("group.id", format!("{topic}-reader"))
         .set("enable.auto.commit", "false")
@@ -368,18 +383,27 @@ fn collect(
 }
 
 /// The `warden run` under test, a child of this process (none with `--broker-only`).
-struct Warden {
+pub(super) struct Warden {
     child: Option<Child>,
 }
 
 impl Warden {
-    fn start(config: &std::path::Path) -> anyhow::Result<Self> {
+    pub(super) fn start(config: &std::path::Path) -> anyhow::Result<Self> {
+        Self::start_with(config, &[])
+    }
+
+    /// Starts `warden run` with extra arguments (e.g. `--policy FILE`).
+    pub(super) fn start_with(
+        config: &std::path::Path,
+        extra: &[std::ffi::OsString],
+    ) -> anyhow::Result<Self> {
         // A throwaway database and secrets beside the config: the bench measures, it keeps nothing.
         let database = config.with_file_name("warden.db");
         let child = Command::new(std::env::current_exe()?)
             .arg("run")
             .arg("--config")
             .arg(config)
+            .args(extra)
             .env(
                 "WARDEN_DATABASE_URL",
                 format!("sqlite://{}", database.display()),
@@ -402,7 +426,7 @@ impl Warden {
         Self { child: None }
     }
 
-    fn check_alive(&mut self) -> anyhow::Result<()> {
+    pub(super) fn check_alive(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self
             .child
             .as_mut()
@@ -416,7 +440,7 @@ impl Warden {
     }
 
     /// Reads the peak resident memory, then stops the process with SIGTERM.
-    fn stop(mut self) -> anyhow::Result<String> {
+    pub(super) fn stop(mut self) -> anyhow::Result<String> {
         let Some(mut child) = self.child.take() else {
             return Ok("n/a (broker only)".into());
         };

@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod run;
+mod simulate;
 mod train;
 
 use std::fs::File;
@@ -53,6 +54,9 @@ enum Command {
     Run(run::RunArgs),
     /// Measure `warden run` end to end through a broker: throughput, latency, peak memory.
     Bench(bench::BenchArgs),
+    /// Simulate labelled traffic from many accounts through a broker and `warden run`, and
+    /// report what automated suspension did (precision, recall, abuse delivered first).
+    Simulate(simulate::SimulateArgs),
     /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
     Train(train::TrainArgs),
     /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
@@ -149,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => score(&scoring.load()?, input.as_deref(), output.as_deref()),
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Rules {

@@ -209,7 +209,9 @@ fn facts(
     for (slot, domain) in domains.iter_mut().zip(registrable) {
         *slot = Some(xxhash_rust::xxh3::xxh3_64(domain.as_bytes()));
     }
-    let abusive = verdict.action != crate::message::Action::Allow;
+    // Only rule-backed flags count against an account: the model alone flags many legitimate
+    // transactional templates, and an account that repeats one would pile up "abuse".
+    let abusive = verdict.action != crate::message::Action::Allow && !verdict.rule_hits.is_empty();
     Facts {
         body: event.body.clone(),
         sent_at_ms: (event.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
