@@ -23,6 +23,16 @@ fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A test's turn, its broker and its topics (the input with `partitions` partitions), or
+/// `None` when tansu is absent.
+fn setup(test: &str, partitions: i32) -> Option<(MutexGuard<'static, ()>, Broker, TopicNames)> {
+    let serial = serial();
+    let broker = Broker::start()?;
+    let topics = TopicNames::new(test);
+    topics.create(&broker, partitions);
+    Some((serial, broker, topics))
+}
+
 /// Message ids of the verdicts read so far.
 fn verdict_ids(records: &[Received]) -> HashSet<String> {
     records
@@ -45,12 +55,9 @@ const BODIES: [&str; 4] = [
 
 #[test]
 fn every_message_gets_a_verdict_in_account_order_and_malformed_records_are_dead_lettered() {
-    let _serial = serial();
-    let Some(broker) = Broker::start() else {
+    let Some((_serial, broker, topics)) = setup("basic", 3) else {
         return;
     };
-    let topics = TopicNames::new("basic");
-    topics.create(&broker, 3);
     let (accounts, per_account) = (12, 25);
     let mut records = Vec::new();
     for seq in 0..per_account {
@@ -180,13 +187,10 @@ fn ids_of(records: &[(String, Vec<u8>)]) -> HashSet<String> {
 
 #[test]
 fn a_killed_instance_commits_only_decided_messages_and_a_restart_decides_the_rest() {
-    let _serial = serial();
-    let Some(broker) = Broker::start() else {
+    let Some((_serial, broker, topics)) = setup("crash", 4) else {
         return;
     };
-    let topics = TopicNames::new("crash");
     let partitions = 4;
-    topics.create(&broker, partitions);
     let input = traffic(40, 0, 10_000);
     broker.produce(&topics.messages, &input);
     // Small batches make many commits, so the kill lands between some of them.
@@ -253,13 +257,10 @@ fn assigned_partitions(log: &str) -> Vec<i32> {
 
 #[test]
 fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
-    let _serial = serial();
-    let Some(broker) = Broker::start() else {
+    let Some((_serial, broker, topics)) = setup("pair", 4) else {
         return;
     };
-    let topics = TopicNames::new("pair");
     let partitions = 4;
-    topics.create(&broker, partitions);
     let config = settings(&broker, "pair", &topics);
     let mut first = Warden::start(&config);
     let mut second = Warden::start(&config);
@@ -307,12 +308,9 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
 
 #[test]
 fn a_broker_restart_mid_stream_loses_nothing() {
-    let _serial = serial();
-    let Some(mut broker) = Broker::start() else {
+    let Some((_serial, mut broker, topics)) = setup("restart", 3) else {
         return;
     };
-    let topics = TopicNames::new("restart");
-    topics.create(&broker, 3);
     let before = traffic(30, 0, 8_000);
     broker.produce(&topics.messages, &before);
     let mut warden = Warden::start(&settings(&broker, "restart", &topics));
@@ -335,12 +333,9 @@ fn a_broker_restart_mid_stream_loses_nothing() {
 
 #[test]
 fn a_dead_letter_the_broker_refuses_is_sent_again_without_the_payload() {
-    let _serial = serial();
-    let Some(broker) = Broker::start() else {
+    let Some((_serial, broker, topics)) = setup("refused", 1) else {
         return;
     };
-    let topics = TopicNames::new("refused");
-    topics.create(&broker, 1);
     // A malformed record larger than Warden's producer may send: its dead letter, which
     // carries the record's bytes, is refused as too large.
     let huge = vec![b'x'; 40_000];
@@ -372,12 +367,9 @@ fn a_dead_letter_the_broker_refuses_is_sent_again_without_the_payload() {
 
 #[test]
 fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_more() {
-    let _serial = serial();
-    let Some(broker) = Broker::start() else {
+    let Some((_serial, broker, topics)) = setup("enforce", 2) else {
         return;
     };
-    let topics = TopicNames::new("enforce");
-    topics.create(&broker, 2);
     let fraud = "Your parcel is held: pay the £1.99 customs fee at royalmail-fees.top/pay";
     let mut records = Vec::new();
     for seq in 0..6 {
@@ -457,12 +449,9 @@ fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_mor
 
 #[test]
 fn a_bad_rule_trips_the_circuit_breaker_and_no_further_account_is_suspended() {
-    let _serial = serial();
-    let Some(broker) = Broker::start() else {
+    let Some((_serial, broker, topics)) = setup("breaker", 2) else {
         return;
     };
-    let topics = TopicNames::new("breaker");
-    topics.create(&broker, 2);
     // A bad release: a "fraud" rule that matches a greeting, and a policy whose breaker allows
     // three automated suspensions before it trips.
     let dir = tempfile::tempdir().unwrap();
