@@ -11,7 +11,7 @@
 //! Distinct counts (recipients, domains) use linear counting over small bitmaps, kept in two
 //! half-hour halves so that the hour slides; they are estimates, exact while counts are small.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -270,6 +270,132 @@ impl AccountState {
     }
 }
 
+/// The checkpoint encoding of an account's state: little-endian fields in declaration order,
+/// after a version byte, so that a state written by another build is refused, not misread.
+const STATE_ENCODING: u8 = 1;
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i32(&mut self, v: i32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn ring<const N: usize>(&mut self, ring: &Ring<N>) {
+        self.i32(ring.bucket);
+        ring.counts.iter().for_each(|&c| self.u16(c));
+    }
+    fn bitmap<const W: usize>(&mut self, bitmap: &Bitmap<W>) {
+        bitmap.0.iter().for_each(|&w| self.u64(w));
+    }
+    fn halves<const W: usize>(&mut self, halves: &Halves<W>) {
+        self.i32(halves.half);
+        self.bitmap(&halves.current);
+        self.bitmap(&halves.previous);
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+    fn i64(&mut self) -> Option<i64> {
+        self.take().map(i64::from_le_bytes)
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.take().map(i32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take().map(u16::from_le_bytes)
+    }
+    fn ring<const N: usize>(&mut self) -> Option<Ring<N>> {
+        let bucket = self.i32()?;
+        let mut counts = [0; N];
+        for count in &mut counts {
+            *count = self.u16()?;
+        }
+        Some(Ring { bucket, counts })
+    }
+    fn bitmap<const W: usize>(&mut self) -> Option<Bitmap<W>> {
+        let mut words = [0; W];
+        for word in &mut words {
+            *word = self.u64()?;
+        }
+        Some(Bitmap(words))
+    }
+    fn halves<const W: usize>(&mut self) -> Option<Halves<W>> {
+        Some(Halves {
+            half: self.i32()?,
+            current: self.bitmap()?,
+            previous: self.bitmap()?,
+        })
+    }
+}
+
+impl AccountState {
+    /// The state as checkpoint bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(vec![STATE_ENCODING]);
+        w.i64(self.last_at);
+        w.ring(&self.minute);
+        w.ring(&self.hour);
+        w.ring(&self.abusive);
+        w.ring(&self.blocked);
+        self.feedback.iter().for_each(|ring| w.ring(ring));
+        w.halves(&self.recipients);
+        w.halves(&self.domains);
+        for template in &self.templates {
+            w.u64(template.simhash);
+            w.i64(template.last_at);
+            w.bitmap(&template.recipients);
+        }
+        w.0
+    }
+
+    /// A state from checkpoint bytes; `None` if they are not this build's encoding.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let (&version, rest) = bytes.split_first()?;
+        if version != STATE_ENCODING {
+            return None;
+        }
+        let mut r = Reader(rest);
+        let mut state = AccountState {
+            last_at: r.i64()?,
+            minute: r.ring()?,
+            hour: r.ring()?,
+            abusive: r.ring()?,
+            blocked: r.ring()?,
+            feedback: [r.ring()?, r.ring()?, r.ring()?],
+            recipients: r.halves()?,
+            domains: r.halves()?,
+            templates: Default::default(),
+        };
+        for template in &mut state.templates {
+            *template = Template {
+                simhash: r.u64()?,
+                last_at: r.i64()?,
+                recipients: r.bitmap()?,
+            };
+        }
+        r.0.is_empty().then_some(state)
+    }
+}
+
 /// Signals of every active account, keyed by a hash of the account id.
 ///
 /// States live in one dense vector and the map holds only indices into it: a hash map of the
@@ -279,6 +405,8 @@ impl AccountState {
 pub struct Signals {
     states: Vec<(u64, AccountState)>,
     index: HashMap<u64, u32>,
+    /// Accounts changed since the last checkpoint.
+    dirty: HashSet<u64>,
 }
 
 impl Signals {
@@ -288,6 +416,11 @@ impl Signals {
 
     fn state(&mut self, account_id: &str) -> &mut AccountState {
         let key = xxh3_64(account_id.as_bytes());
+        self.dirty.insert(key);
+        self.slot(key)
+    }
+
+    fn slot(&mut self, key: u64) -> &mut AccountState {
         let next = self.states.len() as u32;
         let slot = *self.index.entry(key).or_insert(next);
         if slot == next {
@@ -338,10 +471,36 @@ impl Signals {
         self.states.len()
     }
 
-    /// Bytes held by the states and the index (the index's one control byte per slot included).
+    /// The accounts changed since the last call, keyed by account hash, as checkpoint bytes.
+    pub fn take_dirty(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty
+            .into_iter()
+            .filter_map(|key| {
+                let slot = *self.index.get(&key)?;
+                Some((key, self.states[slot as usize].1.encode()))
+            })
+            .collect()
+    }
+
+    /// Puts back an account's checkpointed state (unless it is already live here). Returns
+    /// whether the bytes were this build's encoding.
+    pub fn restore(&mut self, key: u64, bytes: &[u8]) -> bool {
+        let Some(state) = AccountState::decode(bytes) else {
+            return false;
+        };
+        if !self.index.contains_key(&key) {
+            *self.slot(key) = state;
+        }
+        true
+    }
+
+    /// Bytes held by the states, the index and the dirty set (one control byte per slot of a
+    /// hash table included).
     pub fn memory_bytes(&self) -> usize {
         self.states.capacity() * std::mem::size_of::<(u64, AccountState)>()
             + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + self.dirty.capacity() * (std::mem::size_of::<u64>() + 1)
     }
 }
 
@@ -474,6 +633,42 @@ mod tests {
         assert_eq!(signals.accounts(), 1_000_000);
         let mib = signals.memory_bytes() / (1 << 20);
         assert!(mib < 512, "{mib} MiB for a million accounts");
+    }
+
+    #[test]
+    fn a_checkpointed_state_comes_back_whole() {
+        let mut signals = Signals::new();
+        for i in 0..40 {
+            let mut seen = observation(
+                T0 + i * 7,
+                (i % 9) as u64,
+                "verify your account now",
+                i % 2 == 0,
+            );
+            seen.blocked = i % 4 == 0;
+            signals.observe("AC1", &seen);
+        }
+        let before = signals.observe(
+            "AC1",
+            &observation(T0 + 300, 1, "verify your account now", false),
+        );
+        let dirty = signals.take_dirty();
+        assert_eq!(dirty.len(), 1);
+        assert!(signals.take_dirty().is_empty());
+        let (key, bytes) = &dirty[0];
+        let mut restored = Signals::new();
+        assert!(restored.restore(*key, bytes));
+        let after = restored.observe(
+            "AC1",
+            &observation(T0 + 300, 1, "verify your account now", false),
+        );
+        // The same state plus one more message.
+        assert_eq!(after.messages_last_hour, before.messages_last_hour + 1);
+        assert_eq!(after.blocked_last_hour, before.blocked_last_hour);
+        assert_eq!(after.recipients_last_hour, before.recipients_last_hour);
+        assert_eq!(after.duplicate_fanout, before.duplicate_fanout);
+        assert!(!restored.restore(*key, &bytes[..bytes.len() - 1]));
+        assert!(!restored.restore(*key, &[9, 9, 9]));
     }
 
     #[test]
