@@ -7,6 +7,7 @@
 //! audit entries are keyed by their content, and every insert is `ON CONFLICT DO NOTHING`. A
 //! replayed decision therefore finds its work already done.
 
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
@@ -303,6 +304,51 @@ impl Store {
         insert_audit(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Saves signal checkpoints (account hash, encoded state) in one transaction.
+    pub async fn save_signals(&self, states: &[(u64, Vec<u8>)], at: i64) -> Result<(), StoreError> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (key, state) in states {
+            sqlx::query(
+                "INSERT INTO signal_states (account_key, state, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_key) DO UPDATE SET state = excluded.state, \
+                 updated_at = excluded.updated_at",
+            )
+            // The hash's bits, stored as a signed 64-bit integer.
+            .bind(*key as i64)
+            .bind(base64::engine::general_purpose::STANDARD.encode(state))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Signal checkpoints written since `since` (Unix ms); older ones hold nothing current.
+    /// Also deletes the older ones: retention by code.
+    pub async fn load_signals(&self, since: i64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        sqlx::query("DELETE FROM signal_states WHERE updated_at < $1")
+            .bind(since)
+            .execute(&self.pool)
+            .await?;
+        let rows = sqlx::query("SELECT account_key, state FROM signal_states")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let key: i64 = row.try_get("account_key")?;
+                let state: String = row.try_get("state")?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(state)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                Ok((key as u64, bytes))
+            })
+            .collect()
     }
 
     /// Marks cases' events (account action, notice) as acknowledged by the broker, in one

@@ -185,3 +185,21 @@ store_test!(
         assert!(store.mark_processed("SM2", 3).await.unwrap());
     }
 );
+
+store_test!(
+    signal_checkpoints_upsert_and_expire,
+    |store: Store| async move {
+        let high_bit_key = u64::MAX - 7;
+        store
+            .save_signals(&[(1, vec![1, 2, 3]), (high_bit_key, vec![4])], 1_000)
+            .await
+            .unwrap();
+        store.save_signals(&[(1, vec![9])], 5_000).await.unwrap();
+        let mut loaded = store.load_signals(0).await.unwrap();
+        loaded.sort();
+        assert_eq!(loaded, vec![(1, vec![9]), (high_bit_key, vec![4])]);
+        // Checkpoints older than `since` are deleted, not loaded.
+        assert_eq!(store.load_signals(2_000).await.unwrap(), vec![(1, vec![9])]);
+        assert_eq!(store.load_signals(0).await.unwrap(), vec![(1, vec![9])]);
+    }
+);

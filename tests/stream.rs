@@ -566,3 +566,63 @@ fn a_simulation_suspends_abusive_accounts_and_no_legitimate_one() {
         "{report}"
     );
 }
+
+#[test]
+fn signals_survive_a_restart_so_evidence_split_across_it_still_suspends() {
+    let Some((_serial, broker, topics)) = setup("checkpoint", 1) else {
+        return;
+    };
+    // A blocking rule of medium severity: only repeated blocks (3 in an hour) can suspend.
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        r#"[[rule]]
+id = "spam.prize_call"
+category = "spam"
+severity = "medium"
+weight = 0.9
+description = "Announces a prize to claim by calling a number"
+keywords = ["claim your prize"]
+examples.match = ["call now to claim your prize"]
+examples.no_match = ["see you at six"]
+"#,
+    )
+    .unwrap();
+    let args = ["--rules-only", "--rules", rules.to_str().unwrap()];
+    let database = dir.path().join("warden.db");
+    let config = settings(&broker, "checkpoint", &topics);
+    let body = "Call 09061701461 now to claim your prize";
+
+    broker.produce(
+        &topics.messages,
+        &[message(1, 0, body), message(1, 1, body)],
+    );
+    let mut first = Warden::start_with(&config, &database, &args);
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "two verdicts", |r| r.len() >= 2);
+    assert!(
+        verdicts
+            .records
+            .iter()
+            .all(|v| v.payload["action"] == "block")
+    );
+    assert_eq!(first.terminate(), Some(0), "{}", first.log());
+    assert_eq!(broker.record_count(&topics.account_actions), 0);
+
+    // After the restart, a third block within the hour suspends: the first two were kept.
+    let mut second = Warden::start_with(&config, &database, &args);
+    broker.produce(&topics.messages, &[message(1, 2, body)]);
+    let mut actions = broker.reader(&topics.account_actions);
+    let action = actions.read_until(PATIENCE, "a suspension", |r| !r.is_empty())[0].clone();
+    assert_eq!(
+        action.payload["reason_codes"][0],
+        "repeated_blocked_messages"
+    );
+    assert_eq!(second.terminate(), Some(0), "{}", second.log());
+    assert!(
+        second.log().contains("account signals restored"),
+        "{}",
+        second.log()
+    );
+}

@@ -104,6 +104,13 @@ pub struct Enforcer {
 /// Idle accounts are swept every this many messages (a sweep walks every account).
 const EVICT_EVERY: u32 = 100_000;
 
+/// Checkpoints older than the longest window (plus its slack) hold nothing current.
+const CHECKPOINT_RETENTION_MS: i64 = 2 * 3_600 * 1_000;
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 impl Enforcer {
     /// Loads the suspended accounts and the cases whose events are still owed.
     pub async fn start(
@@ -118,7 +125,7 @@ impl Enforcer {
                 false => in_review.insert(account),
             };
         }
-        let enforcer = Self {
+        let mut enforcer = Self {
             breaker: CircuitBreaker::new(policy.circuit_breaker),
             store,
             signals: Signals::new(),
@@ -130,7 +137,27 @@ impl Enforcer {
         };
         let owed = enforcer.store.unnotified_cases().await?;
         let pending = owed.iter().map(|case| enforcer.pending(case)).collect();
+        enforcer.restore_signals().await?;
         Ok((enforcer, pending))
+    }
+
+    /// Loads the signal checkpoints of accounts not live here: at start, and after a
+    /// rebalance hands this instance accounts that another one was tracking.
+    pub async fn restore_signals(&mut self) -> Result<(), StoreError> {
+        let since = now_ms() - CHECKPOINT_RETENTION_MS;
+        let (mut restored, mut foreign) = (0, 0);
+        for (key, bytes) in self.store.load_signals(since).await? {
+            match self.signals.restore(key, &bytes) {
+                true => restored += 1,
+                false => foreign += 1,
+            }
+        }
+        tracing::info!(
+            restored,
+            foreign,
+            "account signals restored from checkpoints"
+        );
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -245,6 +272,18 @@ impl Enforcer {
                 }
                 Ok(None)
             }
+        }
+    }
+
+    /// Saves the signals of the accounts changed since the last checkpoint. A failure keeps
+    /// nothing back: those accounts are saved with the next checkpoint after they change again,
+    /// so the error is only logged.
+    pub async fn checkpoint(&mut self) {
+        let dirty = self.signals.take_dirty();
+        let accounts = dirty.len();
+        match self.store.save_signals(&dirty, now_ms()).await {
+            Ok(()) => tracing::debug!(accounts, "signals checkpointed"),
+            Err(error) => tracing::warn!(%error, accounts, "signals checkpoint failed"),
         }
     }
 

@@ -14,6 +14,7 @@
 pub mod decide;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -71,7 +72,14 @@ pub struct Processor {
     enforcer: Option<Enforcer>,
     /// Cases whose events were owed at startup (the outbox).
     owed: Vec<Pending>,
+    /// Raised by the rebalance callback when partitions are assigned.
+    assigned: Arc<AtomicBool>,
+    /// When signals were last checkpointed.
+    last_checkpoint: Instant,
 }
+
+/// How often the signals of changed accounts are checkpointed to the store.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 impl Processor {
     /// Connects (lazily: librdkafka dials on first use) and subscribes to the messages topic.
@@ -89,6 +97,7 @@ impl Processor {
                 config.set(key, value);
             }
         };
+        let assigned = Arc::new(AtomicBool::new(false));
         let mut consumer_config = ClientConfig::new();
         consumer_config
             .set("bootstrap.servers", &service.kafka.brokers)
@@ -104,7 +113,9 @@ impl Processor {
             .set_log_level(RDKafkaLogLevel::Warning);
         with_options(&mut consumer_config);
         let consumer: StreamConsumer<GroupContext> = consumer_config
-            .create_with_context(GroupContext)
+            .create_with_context(GroupContext {
+                assigned: Arc::clone(&assigned),
+            })
             .map_err(|source| IngestError::Client {
                 client: "consumer",
                 source,
@@ -118,7 +129,7 @@ impl Processor {
             .set_log_level(RDKafkaLogLevel::Warning);
         with_options(&mut producer_config);
         let producer: FutureProducer<GroupContext> = producer_config
-            .create_with_context(GroupContext)
+            .create_with_context(GroupContext::default())
             .map_err(|source| IngestError::Client {
                 client: "producer",
                 source,
@@ -147,6 +158,8 @@ impl Processor {
             config: service,
             enforcer,
             owed,
+            assigned,
+            last_checkpoint: Instant::now(),
         })
     }
 
@@ -180,6 +193,12 @@ impl Processor {
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 records = self.next_batch() => records,
             };
+            if self.assigned.swap(false, Ordering::AcqRel)
+                && let Some(enforcer) = self.enforcer.as_mut()
+                && let Err(error) = enforcer.restore_signals().await
+            {
+                tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
+            }
             let mut decisions = self.decide(records.clone()).await;
             let Some(pending) = self.enforce(&mut decisions, &shutdown).await else {
                 summary.abandoned_batches += 1;
@@ -198,6 +217,12 @@ impl Processor {
                         break;
                     }
                     self.store_offsets(&records);
+                    if self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY
+                        && let Some(enforcer) = self.enforcer.as_mut()
+                    {
+                        enforcer.checkpoint().await;
+                        self.last_checkpoint = Instant::now();
+                    }
                     summary.verdicts += records.len() as u64 - dead_letters;
                     summary.dead_letters += dead_letters;
                 }
@@ -206,6 +231,9 @@ impl Processor {
                     break;
                 }
             }
+        }
+        if let Some(enforcer) = self.enforcer.as_mut() {
+            enforcer.checkpoint().await;
         }
         self.close();
         tracing::info!(
@@ -588,8 +616,12 @@ impl Backoff {
     }
 }
 
-/// librdkafka's callbacks: its logs go to `tracing`, and a revocation commits decided work.
-pub struct GroupContext;
+/// librdkafka's callbacks: its logs go to `tracing`, a revocation commits decided work, and an
+/// assignment raises a flag for the loop (which reloads signal checkpoints).
+#[derive(Default)]
+pub struct GroupContext {
+    assigned: Arc<AtomicBool>,
+}
 
 impl ClientContext for GroupContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
@@ -624,6 +656,7 @@ impl ConsumerContext for GroupContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
+            self.assigned.store(true, Ordering::Release);
             let assigned: Vec<i32> = partitions
                 .elements()
                 .iter()

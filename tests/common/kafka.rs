@@ -314,6 +314,11 @@ impl Warden {
         Self::launch(settings, database, &[])
     }
 
+    /// Starts `warden run` on the database file `database` with extra arguments.
+    pub fn start_with(settings: &str, database: &Path, args: &[&str]) -> Self {
+        Self::launch(settings, Some(database), args)
+    }
+
     fn launch(settings: &str, database: Option<&Path>, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("warden.toml");
