@@ -23,6 +23,18 @@ fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Writes the shipped `config/policy.toml` to `path` with settings replaced; a replacement
+/// that finds nothing fails the test, so a renamed setting cannot go unnoticed.
+fn write_shipped_policy(path: &std::path::Path, replacements: &[(&str, &str)]) {
+    let shipped_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml");
+    let mut policy = std::fs::read_to_string(shipped_path).unwrap();
+    for (from, to) in replacements {
+        assert!(policy.contains(from), "config/policy.toml has no `{from}`");
+        policy = policy.replace(from, to);
+    }
+    std::fs::write(path, policy).unwrap();
+}
+
 /// A test's turn, its broker and its topics (the input with `partitions` partitions), or
 /// `None` when tansu is absent.
 fn setup(test: &str, partitions: i32) -> Option<(MutexGuard<'static, ()>, Broker, TopicNames)> {
@@ -471,17 +483,13 @@ examples.no_match = ["goodbye"]
     )
     .unwrap();
     let policy = dir.path().join("policy.toml");
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml"),
-    )
-    .unwrap();
-    std::fs::write(
+    write_shipped_policy(
         &policy,
-        shipped
-            .replace("blocked_messages = 3", "blocked_messages = 2")
-            .replace("min_suspensions = 20", "min_suspensions = 3"),
-    )
-    .unwrap();
+        &[
+            ("blocked_messages = 3", "blocked_messages = 2"),
+            ("min_suspensions = 20", "min_suspensions = 3"),
+        ],
+    );
     let accounts = 12;
     let records: Vec<_> = (0..3)
         .flat_map(|seq| (0..accounts).map(move |a| message(a, seq, "hello there, how are you")))
@@ -522,15 +530,10 @@ fn a_simulation_suspends_abusive_accounts_and_no_legitimate_one() {
     // shipped breaker would (rightly) stop after 20 suspensions. Raise its floor for this run.
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml"),
-    )
-    .unwrap();
-    std::fs::write(
+    write_shipped_policy(
         &policy,
-        shipped.replace("min_suspensions = 20", "min_suspensions = 100000"),
-    )
-    .unwrap();
+        &[("min_suspensions = 20", "min_suspensions = 100000")],
+    );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
         .args([
             "simulate",
