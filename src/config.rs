@@ -159,6 +159,10 @@ impl Default for KafkaConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct Topics {
     pub messages: String,
+    /// Delivery feedback (undelivered, carrier-filtered, opt-out); empty to not read any. It
+    /// must have as many partitions as `messages`, keyed the same way, so that the group
+    /// assigns an account's feedback to the instance that holds its signals.
+    pub feedback: String,
     pub verdicts: String,
     pub dead_letters: String,
     pub account_actions: String,
@@ -169,6 +173,7 @@ impl Default for Topics {
     fn default() -> Self {
         Self {
             messages: "messages".into(),
+            feedback: "message-feedback".into(),
             verdicts: "verdicts".into(),
             dead_letters: "dead-letters".into(),
             account_actions: "account-actions".into(),
@@ -244,6 +249,9 @@ impl ServiceConfig {
         }
         if topics[1..].contains(&topics[0]) {
             return invalid("topics.messages must differ from the output topics".into());
+        }
+        if !self.topics.feedback.is_empty() && topics.contains(&&self.topics.feedback) {
+            return invalid("topics.feedback must differ from the other topics".into());
         }
         Ok(())
     }

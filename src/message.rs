@@ -168,21 +168,7 @@ struct WireMessage {
 impl MessageEvent {
     /// Decodes one `messages` record (JSON, UTF-8).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
-            valid_up_to: e.valid_up_to(),
-        })?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let wire: WireMessage = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." || path.is_empty() {
-                DecodeError::Json(inner.to_string())
-            } else {
-                DecodeError::Json(format!("at `{path}`: {inner}"))
-            }
-        })?;
-        de.end().map_err(|e| DecodeError::Json(e.to_string()))?;
-        Self::from_wire(wire)
+        Self::from_wire(parse_json(bytes)?)
     }
 
     fn from_wire(wire: WireMessage) -> Result<Self, DecodeError> {
@@ -211,6 +197,90 @@ impl MessageEvent {
                 .account_created_at
                 .map(|raw| parse_timestamp("account_created_at", &raw))
                 .transpose()?,
+        })
+    }
+}
+
+/// Parses a record's JSON, naming the path of a field of the wrong type.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::InvalidUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let wire: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            DecodeError::Json(inner.to_string())
+        } else {
+            DecodeError::Json(format!("at `{path}`: {inner}"))
+        }
+    })?;
+    de.end().map_err(|e| DecodeError::Json(e.to_string()))?;
+    Ok(wire)
+}
+
+/// What the pipeline learnt of a sent message (`message-feedback`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeedbackKind {
+    /// The message could not be delivered.
+    Undelivered,
+    /// A carrier filtered it as spam.
+    CarrierFiltered,
+    /// The recipient replied STOP (or the channel's equivalent).
+    OptOut,
+}
+
+impl FeedbackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackKind::Undelivered => "undelivered",
+            FeedbackKind::CarrierFiltered => "carrier_filtered",
+            FeedbackKind::OptOut => "opt_out",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, DecodeError> {
+        match raw {
+            "undelivered" => Ok(FeedbackKind::Undelivered),
+            "carrier_filtered" => Ok(FeedbackKind::CarrierFiltered),
+            "opt_out" => Ok(FeedbackKind::OptOut),
+            other => Err(DecodeError::InvalidField {
+                field: "kind",
+                problem: format!(
+                    "unknown feedback {other:?} (expected undelivered, carrier_filtered or opt_out)"
+                ),
+            }),
+        }
+    }
+}
+
+/// One `message-feedback` record, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedbackEvent {
+    pub message_id: MessageId,
+    pub account_id: AccountId,
+    pub kind: FeedbackKind,
+    pub at: OffsetDateTime,
+}
+
+#[derive(Deserialize)]
+struct WireFeedback {
+    message_id: Option<String>,
+    account_id: Option<String>,
+    kind: Option<String>,
+    at: Option<String>,
+}
+
+impl FeedbackEvent {
+    /// Decodes one `message-feedback` record (JSON, UTF-8).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let wire: WireFeedback = parse_json(bytes)?;
+        Ok(FeedbackEvent {
+            message_id: MessageId::parse("message_id", required("message_id", wire.message_id)?)?,
+            account_id: AccountId::parse("account_id", required("account_id", wire.account_id)?)?,
+            kind: FeedbackKind::parse(&required("kind", wire.kind)?)?,
+            at: parse_timestamp("at", &required("at", wire.at)?)?,
         })
     }
 }

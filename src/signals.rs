@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::message::FeedbackKind;
+
 const MINUTE_BUCKET_S: i64 = 10;
 const MINUTE_BUCKETS: usize = 6;
 const HOUR_BUCKET_S: i64 = 300;
@@ -41,14 +43,6 @@ pub struct Observation {
     pub abusive: bool,
     /// The verdict was block.
     pub blocked: bool,
-}
-
-/// Delivery feedback from the pipeline's `message-feedback` topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feedback {
-    Undelivered,
-    CarrierFiltered,
-    OptOut,
 }
 
 /// An account's signals at one moment.
@@ -437,15 +431,17 @@ impl Signals {
     }
 
     /// Records delivery feedback for an account's message.
-    pub fn feedback(&mut self, account_id: &str, at: i64, kind: Feedback) {
+    /// Records delivery feedback and returns the account's signals including it.
+    pub fn feedback(&mut self, account_id: &str, at: i64, kind: FeedbackKind) -> Snapshot {
         let state = self.state(account_id);
         state.advance(at);
         let ring = match kind {
-            Feedback::Undelivered => 0,
-            Feedback::CarrierFiltered => 1,
-            Feedback::OptOut => 2,
+            FeedbackKind::Undelivered => 0,
+            FeedbackKind::CarrierFiltered => 1,
+            FeedbackKind::OptOut => 2,
         };
         state.feedback[ring].add();
+        state.snapshot()
     }
 
     /// Drops accounts with nothing in any window at `now` (Unix seconds): silent for more than
@@ -612,9 +608,9 @@ mod tests {
     fn feedback_counts_per_kind_and_idle_accounts_are_evicted() {
         let mut signals = Signals::new();
         signals.observe("AC1", &observation(T0, 1, "hi", false));
-        signals.feedback("AC1", T0 + 5, Feedback::OptOut);
-        signals.feedback("AC1", T0 + 6, Feedback::OptOut);
-        signals.feedback("AC1", T0 + 7, Feedback::Undelivered);
+        signals.feedback("AC1", T0 + 5, FeedbackKind::OptOut);
+        signals.feedback("AC1", T0 + 6, FeedbackKind::OptOut);
+        signals.feedback("AC1", T0 + 7, FeedbackKind::Undelivered);
         let snapshot = signals.observe("AC1", &observation(T0 + 8, 1, "hi", false));
         assert_eq!(snapshot.opt_outs_last_hour, 2);
         assert_eq!(snapshot.undelivered_last_hour, 1);

@@ -39,6 +39,14 @@ pub struct SuspensionPolicy {
     pub fanout_recipients: u32,
     /// See `fanout_recipients`. At least 1. Default 1.
     pub fanout_min_abusive: u32,
+    /// Recipients' complaints (opt-outs plus carrier filtering) within an hour that suspend,
+    /// when they are at least `complaint_rate` of the hour's messages and at least
+    /// `complaints_min_abusive` of those messages were flagged or blocked. At least 2. Default 3.
+    pub complaints: u32,
+    /// See `complaints`. In (0, 1]. Default 0.1.
+    pub complaint_rate: f64,
+    /// See `complaints`. At least 1. Default 3.
+    pub complaints_min_abusive: u32,
     /// Model fraud probability at which one blocked message with a high-severity fraud rule
     /// hit suspends. In (0, 1]. Default 0.9.
     pub confirmed_fraud_model_at: f64,
@@ -55,6 +63,9 @@ impl Default for SuspensionPolicy {
             abusive_messages: 10,
             fanout_recipients: 50,
             fanout_min_abusive: 1,
+            complaints: 3,
+            complaint_rate: 0.1,
+            complaints_min_abusive: 3,
             confirmed_fraud_model_at: 0.9,
             allowlist: Vec::new(),
             circuit_breaker: BreakerPolicy::default(),
@@ -97,6 +108,14 @@ impl SuspensionPolicy {
         if self.fanout_min_abusive < 1 || self.fanout_recipients < 2 {
             return Err("fanout_min_abusive must be at least 1 and fanout_recipients at least 2");
         }
+        if self.complaints < 2
+            || self.complaints_min_abusive < 1
+            || !(self.complaint_rate > 0.0 && self.complaint_rate <= 1.0)
+        {
+            return Err(
+                "complaints must be at least 2, complaints_min_abusive at least 1 and complaint_rate in (0, 1]",
+            );
+        }
         if !(self.confirmed_fraud_model_at > 0.0 && self.confirmed_fraud_model_at <= 1.0) {
             return Err("confirmed_fraud_model_at must be in (0, 1]");
         }
@@ -127,6 +146,7 @@ pub enum Reason {
     RepeatedBlockedMessages,
     RepeatedAbusiveMessages,
     TemplatedFanOut,
+    RecipientComplaints,
     ConfirmedFraud,
 }
 
@@ -136,6 +156,7 @@ impl Reason {
             Reason::RepeatedBlockedMessages => "repeated_blocked_messages",
             Reason::RepeatedAbusiveMessages => "repeated_abusive_messages",
             Reason::TemplatedFanOut => "templated_fan_out",
+            Reason::RecipientComplaints => "recipient_complaints",
             Reason::ConfirmedFraud => "confirmed_fraud",
         }
     }
@@ -150,6 +171,9 @@ impl Reason {
             }
             Reason::TemplatedFanOut => {
                 "The account sent near-identical messages with links to many recipients, some of them judged abusive"
+            }
+            Reason::RecipientComplaints => {
+                "Many recipients opted out of the account's messages or had them filtered as spam, and several of those messages looked like spam, fraud or abuse"
             }
             Reason::ConfirmedFraud => {
                 "A message matched a high-severity fraud pattern and the fraud model agreed"
@@ -188,6 +212,13 @@ impl SuspensionPolicy {
             && signals.abusive_last_hour >= self.fanout_min_abusive
         {
             reasons.push(Reason::TemplatedFanOut);
+        }
+        let complaints = signals.opt_outs_last_hour + signals.carrier_filtered_last_hour;
+        if complaints >= self.complaints
+            && f64::from(complaints) >= self.complaint_rate * f64::from(signals.messages_last_hour)
+            && signals.abusive_last_hour >= self.complaints_min_abusive
+        {
+            reasons.push(Reason::RecipientComplaints);
         }
         if message.action == Action::Block
             && message.high_severity_fraud
@@ -383,6 +414,31 @@ mod tests {
     }
 
     #[test]
+    fn complaints_suspend_only_abusive_senders_at_a_high_rate() {
+        let policy = SuspensionPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let with = |messages, abusive, opt_outs, filtered| Snapshot {
+            messages_last_hour: messages,
+            abusive_last_hour: abusive,
+            opt_outs_last_hour: opt_outs,
+            carrier_filtered_last_hour: filtered,
+            ..Snapshot::default()
+        };
+        let flagged = evidence(Action::Flag);
+        let mut decide = |s: &Snapshot| policy.decide("AC1", s, &flagged, &mut breaker, T0);
+        assert_eq!(
+            decide(&with(20, 3, 1, 2)),
+            AccountDecision::Suspend(vec![Reason::RecipientComplaints])
+        );
+        // The same complaints from a sender whose texts no rule objects to: a newsletter.
+        assert_eq!(decide(&with(20, 0, 1, 2)), AccountDecision::None);
+        // Three complaints over a thousand messages is an ordinary opt-out rate.
+        assert_eq!(decide(&with(1_000, 10, 1, 2)), AccountDecision::None);
+        // Undelivered messages are no complaint.
+        assert_eq!(decide(&with(20, 3, 1, 1)), AccountDecision::None);
+    }
+
+    #[test]
     fn allowlisted_accounts_and_shadow_mode_do_not_suspend() {
         let mut policy = SuspensionPolicy {
             allowlist: vec!["ACvip".into()],
@@ -429,6 +485,11 @@ mod tests {
             ..SuspensionPolicy::default()
         };
         assert!(lax.validate().is_err());
+        let one_complaint = SuspensionPolicy {
+            complaints: 1,
+            ..SuspensionPolicy::default()
+        };
+        assert!(one_complaint.validate().is_err());
         assert!(SuspensionPolicy::default().validate().is_ok());
     }
 }

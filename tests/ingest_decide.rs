@@ -2,11 +2,14 @@
 
 mod common;
 
-use warden::ingest::decide::{Decision, Record, decide_batch};
+use warden::config::Topics;
+use warden::ingest::decide::{Decision, Input, Record, decide_batch};
+use warden::message::FeedbackKind;
 use warden::privacy::Secret;
 
 fn record(partition: i32, offset: i64, payload: &[u8]) -> Record {
     Record {
+        input: Input::Messages,
         partition,
         offset,
         key: Some(b"AC1".to_vec()),
@@ -43,6 +46,7 @@ fn a_batch_over_partitions_keeps_record_order_and_dead_letters_what_cannot_be_de
             }
         })
         .chain([Record {
+            input: Input::Messages,
             partition: 0,
             offset: 99,
             key: None,
@@ -50,7 +54,7 @@ fn a_batch_over_partitions_keeps_record_order_and_dead_letters_what_cannot_be_de
         }])
         .collect();
     let key = Secret::new("recipient-key-for-tests");
-    let decisions = decide_batch(&pool, &scorer, &key, "messages", &records);
+    let decisions = decide_batch(&pool, &scorer, &key, &Topics::default(), &records);
     assert_eq!(decisions.len(), records.len());
     for (i, decision) in decisions.iter().enumerate() {
         match decision {
@@ -76,6 +80,71 @@ fn a_batch_over_partitions_keeps_record_order_and_dead_letters_what_cannot_be_de
                 }
                 assert_eq!(letter["source"]["topic"], "messages");
             }
+            Decision::Feedback { .. } => panic!("record {i} taken for feedback"),
         }
+    }
+}
+
+#[test]
+fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_their_topic() {
+    let scorer = common::shipped_scorer();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let feedback = |offset: i64, payload: serde_json::Value| Record {
+        input: Input::Feedback,
+        partition: 2,
+        offset,
+        key: Some(b"AC1".to_vec()),
+        payload: Some(serde_json::to_vec(&payload).unwrap()),
+    };
+    let records = [
+        feedback(
+            0,
+            serde_json::json!({"message_id": "SM1", "account_id": "AC1",
+                "kind": "opt_out", "at": "2026-11-28T17:05:00Z"}),
+        ),
+        feedback(
+            1,
+            serde_json::json!({"message_id": "SM2", "account_id": "AC1",
+                "kind": "bounced", "at": "2026-11-28T17:05:00Z"}),
+        ),
+        feedback(
+            2,
+            serde_json::json!({"message_id": "SM3", "kind": "undelivered",
+                "at": "2026-11-28T17:05:00Z"}),
+        ),
+    ];
+    let key = Secret::new("recipient-key-for-tests");
+    let decisions = decide_batch(&pool, &scorer, &key, &Topics::default(), &records);
+    let Decision::Feedback {
+        account_id,
+        message_id,
+        kind,
+        at,
+    } = &decisions[0]
+    else {
+        panic!("not feedback: {:?}", decisions[0]);
+    };
+    assert_eq!(
+        (account_id.as_str(), message_id.as_str(), *kind, *at),
+        ("AC1", "SM1", FeedbackKind::OptOut, 1_795_885_500)
+    );
+    for (decision, (code, reason)) in decisions[1..].iter().zip([
+        ("invalid_field", "unknown feedback \"bounced\""),
+        ("missing_field", "missing required field `account_id`"),
+    ]) {
+        let Decision::DeadLetter { code: got, json } = decision else {
+            panic!("not a dead letter: {decision:?}");
+        };
+        let letter: serde_json::Value = serde_json::from_slice(json).unwrap();
+        assert_eq!(*got, code);
+        assert!(
+            letter["reason"].as_str().unwrap().contains(reason),
+            "{letter}"
+        );
+        assert_eq!(letter["source"]["topic"], "message-feedback");
+        assert_eq!(letter["source"]["partition"], 2);
     }
 }

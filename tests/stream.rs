@@ -250,8 +250,8 @@ fn a_killed_instance_commits_only_decided_messages_and_a_restart_decides_the_res
     assert_eq!(second.terminate(), Some(0), "{}", second.log());
 }
 
-/// Partitions an instance was last assigned, from its log.
-fn assigned_partitions(log: &str) -> Vec<i32> {
+/// Partitions of `topic` an instance was last assigned, from its log.
+fn assigned_partitions(log: &str, topic: &str) -> Vec<i32> {
     let line = log
         .lines()
         .rfind(|l| l.contains("partitions assigned"))
@@ -259,12 +259,18 @@ fn assigned_partitions(log: &str) -> Vec<i32> {
     let Some(list) = line.split("assigned=[").nth(1) else {
         return Vec::new();
     };
-    list.split(']')
+    let mut partitions: Vec<i32> = list
+        .split(']')
         .next()
         .unwrap_or_default()
         .split(',')
-        .filter_map(|p| p.trim().parse().ok())
-        .collect()
+        .filter_map(|entry| {
+            let (name, partition) = entry.trim().trim_matches('"').rsplit_once('/')?;
+            (name == topic).then(|| partition.parse().ok())?
+        })
+        .collect();
+    partitions.sort();
+    partitions
 }
 
 #[test]
@@ -276,17 +282,12 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
     let config = settings(&broker, "pair", &topics);
     let mut first = Warden::start(&config);
     let mut second = Warden::start(&config);
+    let held = |warden: &Warden| assigned_partitions(&warden.log(), &topics.messages);
     common::kafka::wait_until(PATIENCE, "both instances hold partitions", || {
-        let (a, b) = (
-            assigned_partitions(&first.log()),
-            assigned_partitions(&second.log()),
-        );
+        let (a, b) = (held(&first), held(&second));
         !a.is_empty() && !b.is_empty() && a.len() + b.len() == partitions as usize
     });
-    let (a, b) = (
-        assigned_partitions(&first.log()),
-        assigned_partitions(&second.log()),
-    );
+    let (a, b) = (held(&first), held(&second));
     let mut union: Vec<i32> = a.iter().chain(&b).copied().collect();
     union.sort();
     assert_eq!(
@@ -294,6 +295,13 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
         (0..partitions).collect::<Vec<_>>(),
         "{a:?} and {b:?}"
     );
+    // Co-partitioned: each instance reads the feedback of the accounts whose messages it reads.
+    for warden in [&first, &second] {
+        assert_eq!(
+            assigned_partitions(&warden.log(), &topics.feedback),
+            held(warden)
+        );
+    }
 
     let before = traffic(20, 0, 4_000);
     broker.produce(&topics.messages, &before);
@@ -312,9 +320,7 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
         "the survivor to decide every later message",
         |r| verdict_ids(r).is_superset(&after_ids),
     );
-    let mut survivor = assigned_partitions(&second.log());
-    survivor.sort();
-    assert_eq!(survivor, (0..partitions).collect::<Vec<_>>());
+    assert_eq!(held(&second), (0..partitions).collect::<Vec<_>>());
     assert_eq!(second.terminate(), Some(0), "{}", second.log());
 }
 
@@ -457,6 +463,66 @@ fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_mor
     assert_eq!(replay.terminate(), Some(0), "{}", replay.log());
     assert_eq!(broker.record_count(&topics.account_actions), 1);
     assert_eq!(broker.record_count(&topics.notices), 1);
+}
+
+#[test]
+fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_message() {
+    let Some((_serial, broker, topics)) = setup("feedback", 2) else {
+        return;
+    };
+    // Flagged, never blocked: content alone never suspends this sender.
+    let spam = "Replica Rolex, Omega and Cartier watches from £89, free UK delivery. Order at www.luxury-watches-uk.com";
+    let records: Vec<_> = (0..4).map(|seq| message(1, seq, spam)).collect();
+    broker.produce(&topics.messages, &records);
+    let mut warden = Warden::start(&settings(&broker, "feedback", &topics));
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "a verdict per message", |r| {
+        r.len() >= records.len()
+    });
+    assert!(
+        verdicts
+            .records
+            .iter()
+            .all(|v| v.payload["action"] == "flag"),
+        "{:?}",
+        verdicts.records
+    );
+
+    // Then the pipeline reports opt-outs and carrier filtering, and one record it garbled.
+    let feedback = |seq: usize, kind: &str| {
+        let json = serde_json::json!({
+            "message_id": format!("SM0001-{seq:06}"), "account_id": "AC0001",
+            "kind": kind, "at": "2026-11-28T17:06:00Z",
+        });
+        ("AC0001".to_owned(), serde_json::to_vec(&json).unwrap())
+    };
+    let mut reports = vec![
+        feedback(0, "opt_out"),
+        feedback(1, "carrier_filtered"),
+        ("AC0001".to_owned(), b"{\"kind\": 7}".to_vec()),
+    ];
+    broker.produce(&topics.feedback, &reports);
+    let mut dead = broker.reader(&topics.dead_letters);
+    let letter = dead.read_until(PATIENCE, "the garbled feedback's dead letter", |r| {
+        !r.is_empty()
+    })[0]
+        .payload
+        .clone();
+    assert_eq!(letter["source"]["topic"], topics.feedback.as_str());
+    // Two complaints are not enough.
+    assert_eq!(broker.record_count(&topics.account_actions), 0);
+
+    reports = vec![feedback(2, "opt_out")];
+    broker.produce(&topics.feedback, &reports);
+    let mut actions = broker.reader(&topics.account_actions);
+    let action = actions.read_until(PATIENCE, "a suspension", |r| !r.is_empty())[0].clone();
+    assert_eq!(action.payload["action"], "suspend");
+    assert_eq!(
+        action.payload["reason_codes"],
+        serde_json::json!(["recipient_complaints"])
+    );
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    assert_eq!(broker.record_count(&topics.account_actions), 1);
 }
 
 #[test]

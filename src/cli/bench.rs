@@ -67,8 +67,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let run_id = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     let topics = BenchTopics::new(run_id);
     create_topics(&args.brokers, &topics, args.partitions)?;
-    let records: Vec<(String, Vec<u8>)> = (0..args.messages)
-        .map(|i| message(run_id, i, i % args.accounts, &texts[i % texts.len()]))
+    let records: Vec<Outgoing<'_>> = (0..args.messages)
+        .map(|i| {
+            let (key, payload) = message(run_id, i, i % args.accounts, &texts[i % texts.len()]);
+            Outgoing {
+                topic: &topics.messages,
+                key,
+                payload,
+            }
+        })
         .collect();
     let producer: BaseProducer = client(&args.brokers)
         .set("linger.ms", "1")
@@ -90,13 +97,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ..Tally::default()
     };
     let report = if args.rate == 0 {
-        send(
-            &producer,
-            &topics.messages,
-            &records,
-            0,
-            &mut vec![None; records.len()],
-        )?;
+        send(&producer, &records, 0, &mut vec![None; records.len()])?;
         let mut warden = Warden::start(&config)?;
         let arrivals = collect(
             &mut verdicts,
@@ -128,8 +129,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             false => Warden::start(&config)?,
         };
         // One warm-up message proves the group has formed before the clock starts.
-        let warm_up = message(run_id, usize::MAX, 0, &texts[0]);
-        send(&producer, &topics.messages, &[warm_up], 0, &mut [None])?;
+        let (key, payload) = message(run_id, usize::MAX, 0, &texts[0]);
+        let warm_up = Outgoing {
+            topic: &topics.messages,
+            key,
+            payload,
+        };
+        send(&producer, &[warm_up], 0, &mut [None])?;
         collect(
             &mut verdicts,
             1,
@@ -140,14 +146,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let (arrivals, sent_at) = std::thread::scope(|scope| {
             let sender = scope.spawn(|| {
                 let mut sent_at = vec![None; records.len()];
-                send(
-                    &producer,
-                    &topics.messages,
-                    &records,
-                    args.rate,
-                    &mut sent_at,
-                )
-                .map(|()| sent_at)
+                send(&producer, &records, args.rate, &mut sent_at).map(|()| sent_at)
             });
             let arrivals = collect(
                 &mut verdicts,
@@ -185,6 +184,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
 pub(super) struct BenchTopics {
     pub(super) messages: String,
+    pub(super) feedback: String,
     pub(super) verdicts: String,
     pub(super) dead_letters: String,
     pub(super) account_actions: String,
@@ -196,6 +196,7 @@ impl BenchTopics {
     pub(super) fn new(run_id: i128) -> Self {
         Self {
             messages: format!("bench-{run_id}-messages"),
+            feedback: format!("bench-{run_id}-feedback"),
             verdicts: format!("bench-{run_id}-verdicts"),
             dead_letters: format!("bench-{run_id}-dead-letters"),
             account_actions: format!("bench-{run_id}-account-actions"),
@@ -218,6 +219,7 @@ pub(super) fn create_topics(
     let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
     let new = [
         NewTopic::new(&topics.messages, partitions, TopicReplication::Fixed(1)),
+        NewTopic::new(&topics.feedback, partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&topics.verdicts, partitions, TopicReplication::Fixed(1)),
         NewTopic::new(&topics.dead_letters, 1, TopicReplication::Fixed(1)),
         NewTopic::new(
@@ -240,8 +242,9 @@ pub(super) fn create_topics(
 /// The `warden run` settings for one bench run: its own group and topics.
 pub(super) fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
     format!(
-        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n",
+        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nfeedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n",
         topics.messages,
+        topics.feedback,
         topics.verdicts,
         topics.dead_letters,
         topics.account_actions,
@@ -263,17 +266,31 @@ fn message(run_id: i128, index: usize, account: usize, body: &str) -> (String, V
     (account_id, serde_json::to_vec(&record).expect("JSON"))
 }
 
-/// Sends `records`, at `rate` per second (0: as fast as possible), noting each send time, and
-/// waits for every acknowledgement.
+/// One record to produce.
+pub(super) struct Outgoing<'a> {
+    pub(super) topic: &'a str,
+    pub(super) key: String,
+    pub(super) payload: Vec<u8>,
+}
+
+/// Sends `records` in order, at `rate` per second (0: as fast as possible), noting each send
+/// time, and waits for every acknowledgement.
 pub(super) fn send(
     producer: &BaseProducer,
-    topic: &str,
-    records: &[(String, Vec<u8>)],
+    records: &[Outgoing<'_>],
     rate: u32,
     sent_at: &mut [Option<Instant>],
 ) -> anyhow::Result<()> {
     let start = Instant::now();
-    for (index, (key, payload)) in records.iter().enumerate() {
+    for (
+        index,
+        Outgoing {
+            topic,
+            key,
+            payload,
+        },
+    ) in records.iter().enumerate()
+    {
         if rate > 0 {
             let due = start + Duration::from_secs_f64(index as f64 / f64::from(rate));
             if let Some(wait) = due.checked_duration_since(Instant::now()) {

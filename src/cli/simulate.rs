@@ -18,7 +18,10 @@ use rdkafka::Message;
 use rdkafka::producer::BaseProducer;
 use time::OffsetDateTime;
 
-use super::bench::{BenchTopics, Warden, client, create_topics, open_reader, send, settings};
+use super::bench::{
+    BenchTopics, Outgoing, Warden, client, create_topics, open_reader, send, settings,
+};
+use warden::message::FeedbackKind;
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -40,9 +43,17 @@ pub struct SimulateArgs {
     /// Longest wait for all verdicts, in seconds.
     #[arg(long, default_value_t = 600)]
     timeout_s: u64,
-    /// Policy file for the `warden run` under test (default: its own default).
+    /// Policy file for the `warden run` under test.
+    #[arg(long, default_value = "config/policy.toml")]
+    policy: PathBuf,
+    /// Replaces the circuit breaker's `min_suspensions` in the policy. The shipped floor is
+    /// sized for production, where a tenth of all accounts turning abusive within the hour
+    /// is the surge the breaker exists to stop; raise it to measure detection alone.
     #[arg(long)]
-    policy: Option<PathBuf>,
+    breaker_floor: Option<u32>,
+    /// Records (messages and feedback) sent per second, in simulated time order.
+    #[arg(long, default_value_t = 20_000)]
+    rate: u32,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -93,13 +104,52 @@ impl Rng {
     }
 }
 
+/// What a simulated message's text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Legitimate,
+    Spam,
+    Fraud,
+    Aup,
+}
+
+impl Content {
+    /// Chances, per message, that the pipeline reports it undelivered, filtered by the carrier,
+    /// or answered with an opt-out. Assumed, not measured: carriers filter much spam and
+    /// phishing and recipients opt out of spam; legitimate traffic mostly arrives, and a
+    /// sender writing to new recipients (marketing) sees more opt-outs than one writing to its
+    /// regular customers.
+    fn feedback_chances(self, new_recipients: bool) -> [(FeedbackKind, f64); 3] {
+        let (undelivered, filtered, opt_out) = match self {
+            Content::Legitimate if new_recipients => (0.02, 0.002, 0.01),
+            Content::Legitimate => (0.02, 0.002, 0.003),
+            Content::Spam => (0.05, 0.15, 0.10),
+            Content::Fraud => (0.08, 0.20, 0.03),
+            Content::Aup => (0.03, 0.08, 0.08),
+        };
+        [
+            (FeedbackKind::Undelivered, undelivered),
+            (FeedbackKind::CarrierFiltered, filtered),
+            (FeedbackKind::OptOut, opt_out),
+        ]
+    }
+}
+
 /// One simulated message.
 struct Simulated {
     account: usize,
     sent_at: i64,
-    abusive: bool,
+    content: Content,
     to: u64,
     body: String,
+    /// What the pipeline later reports about it, and when.
+    feedback: Option<(FeedbackKind, i64)>,
+}
+
+impl Simulated {
+    fn abusive(&self) -> bool {
+        self.content != Content::Legitimate
+    }
 }
 
 /// Texts of the corpus by what they are.
@@ -108,6 +158,17 @@ struct Texts {
     spam: Vec<String>,
     fraud: Vec<String>,
     aup: Vec<String>,
+}
+
+impl Texts {
+    fn pool(&self, content: Content) -> &[String] {
+        match content {
+            Content::Legitimate => &self.legitimate,
+            Content::Spam => &self.spam,
+            Content::Fraud => &self.fraud,
+            Content::Aup => &self.aup,
+        }
+    }
 }
 
 fn read_texts(path: &std::path::Path) -> anyhow::Result<Texts> {
@@ -150,7 +211,61 @@ fn read_texts(path: &std::path::Path) -> anyhow::Result<Texts> {
 /// Start of simulated time.
 const T0: i64 = 1_795_996_800; // 2026-11-30T00:00:00Z
 
+/// One account's traffic as it is generated.
+struct Sender<'a> {
+    rng: &'a mut Rng,
+    texts: &'a Texts,
+    account: usize,
+    at: i64,
+    recipients_base: u64,
+    messages: &'a mut Vec<Simulated>,
+}
+
+impl Sender<'_> {
+    /// `count` messages from a few templates of `content`, `gap_s` apart (a uniform range).
+    /// Fan-out sends each to a new recipient; otherwise the account writes to its handful of
+    /// regular recipients.
+    fn phase(&mut self, content: Content, count: u64, gap_s: (u64, u64), fan_out: bool) {
+        let templates: Vec<String> = (0..self.rng.range(1, 2 + u64::from(!fan_out)))
+            .map(|_| self.rng.pick(self.texts.pool(content)).clone())
+            .collect();
+        for _ in 0..count {
+            self.at += self.rng.range(gap_s.0, gap_s.1) as i64;
+            let to = if fan_out {
+                self.recipients_base ^ self.rng.next()
+            } else {
+                self.recipients_base ^ self.rng.range(0, 5)
+            };
+            let body = self.rng.pick(&templates).clone();
+            let mut feedback = None;
+            let roll = self.rng.next() as f64 / u64::MAX as f64;
+            let mut cumulative = 0.0;
+            for (kind, chance) in content.feedback_chances(fan_out) {
+                cumulative += chance;
+                if roll < cumulative {
+                    feedback = Some((kind, self.at + self.rng.range(5, 120) as i64));
+                    break;
+                }
+            }
+            self.messages.push(Simulated {
+                account: self.account,
+                sent_at: self.at,
+                content,
+                to,
+                body,
+                feedback,
+            });
+        }
+    }
+}
+
 /// Generates every account's kind and messages.
+///
+/// Legitimate senders write 3 to 20 messages minutes apart, half of them to new recipients
+/// (marketing, notifications) and half to regular ones. Abusers send campaigns in bursts,
+/// seconds apart, each message to a new recipient: spammers 20 to 200 messages, phishers 10
+/// to 100, AUP violators 10 to 60; compromised accounts send 3 to 10 legitimate messages, then
+/// a spam or phishing campaign of 20 to 120.
 fn generate(accounts: usize, seed: u64, texts: &Texts) -> (Vec<Kind>, Vec<Simulated>) {
     let mut rng = Rng(seed);
     let mut kinds = Vec::with_capacity(accounts);
@@ -164,100 +279,142 @@ fn generate(accounts: usize, seed: u64, texts: &Texts) -> (Vec<Kind>, Vec<Simula
             _ => Kind::Compromised,
         };
         kinds.push(kind);
-        let start = T0 + rng.range(0, 3_600) as i64;
+        let at = T0 + rng.range(0, 3_600) as i64;
         let recipients_base = rng.next();
-        let mut at = start;
-        let mut push = |rng: &mut Rng, at: i64, abusive: bool, body: &str, fan_out: bool| {
-            let to = if fan_out {
-                recipients_base ^ rng.next()
-            } else {
-                recipients_base ^ rng.range(0, 5)
-            };
-            messages.push(Simulated {
-                account,
-                sent_at: at,
-                abusive,
-                to,
-                body: body.to_owned(),
-            });
+        let mut sender = Sender {
+            rng: &mut rng,
+            texts,
+            account,
+            at,
+            recipients_base,
+            messages: &mut messages,
         };
-        // A legitimate sender repeats its few templates to its own recipients, minutes apart.
-        let legitimate_phase =
-            |rng: &mut Rng,
-             at: &mut i64,
-             count: u64,
-             push: &mut dyn FnMut(&mut Rng, i64, bool, &str, bool)| {
-                let templates: Vec<String> = (0..rng.range(1, 3))
-                    .map(|_| rng.pick(&texts.legitimate).clone())
-                    .collect();
-                let fan_out = rng.range(0, 1) == 0;
-                for _ in 0..count {
-                    *at += rng.range(30, 900) as i64;
-                    let body = rng.pick(&templates).clone();
-                    push(rng, *at, false, &body, fan_out);
-                }
-            };
-        let abusive_phase =
-            |rng: &mut Rng,
-             at: &mut i64,
-             count: u64,
-             pool: &[String],
-             push: &mut dyn FnMut(&mut Rng, i64, bool, &str, bool)| {
-                let templates: Vec<String> = (0..rng.range(1, 2))
-                    .map(|_| rng.pick(pool).clone())
-                    .collect();
-                for _ in 0..count {
-                    *at += rng.range(1, 30) as i64;
-                    let body = rng.pick(&templates).clone();
-                    push(rng, *at, true, &body, true);
-                }
-            };
+        const MINUTES: (u64, u64) = (30, 900);
+        const BURST: (u64, u64) = (1, 30);
         match kind {
             Kind::Legitimate => {
-                let count = rng.range(3, 20);
-                legitimate_phase(&mut rng, &mut at, count, &mut push);
+                let count = sender.rng.range(3, 20);
+                let fan_out = sender.rng.range(0, 1) == 0;
+                sender.phase(Content::Legitimate, count, MINUTES, fan_out);
             }
             Kind::Spammer => {
-                let count = rng.range(5, 20);
-                abusive_phase(&mut rng, &mut at, count, &texts.spam, &mut push);
+                let count = sender.rng.range(20, 200);
+                sender.phase(Content::Spam, count, BURST, true);
             }
             Kind::Phisher => {
-                let count = rng.range(5, 20);
-                abusive_phase(&mut rng, &mut at, count, &texts.fraud, &mut push);
+                let count = sender.rng.range(10, 100);
+                sender.phase(Content::Fraud, count, BURST, true);
             }
             Kind::AupViolator => {
-                let count = rng.range(5, 20);
-                abusive_phase(&mut rng, &mut at, count, &texts.aup, &mut push);
+                let count = sender.rng.range(10, 60);
+                sender.phase(Content::Aup, count, BURST, true);
             }
             Kind::Compromised => {
-                let before = rng.range(3, 10);
-                legitimate_phase(&mut rng, &mut at, before, &mut push);
-                let pool = match rng.range(0, 1) {
-                    0 => &texts.spam,
-                    _ => &texts.fraud,
+                let before = sender.rng.range(3, 10);
+                sender.phase(Content::Legitimate, before, MINUTES, false);
+                let content = match sender.rng.range(0, 1) {
+                    0 => Content::Spam,
+                    _ => Content::Fraud,
                 };
-                let after = rng.range(5, 15);
-                abusive_phase(&mut rng, &mut at, after, pool, &mut push);
+                let after = sender.rng.range(20, 120);
+                sender.phase(content, after, BURST, true);
             }
         }
     }
-    // One stream in time order; each account's messages keep their order.
+    // Messages in time order; each account's messages keep their order.
     messages.sort_by_key(|m| (m.sent_at, m.account));
     (kinds, messages)
 }
 
-fn record(run_id: i128, index: usize, message: &Simulated) -> (String, Vec<u8>) {
-    let account_id = format!("ACsim{:06}", message.account);
-    let sent_at = OffsetDateTime::from_unix_timestamp(message.sent_at).expect("simulated time");
-    let json = serde_json::json!({
-        "message_id": format!("SMsim{run_id}-{index}"),
-        "account_id": account_id,
-        "sent_at": sent_at.format(&time::format_description::well_known::Rfc3339).expect("formats"),
-        "channel": "sms",
-        "to": format!("+1555{:07}", message.to % 10_000_000),
-        "body": message.body,
-    });
-    (account_id, serde_json::to_vec(&json).expect("JSON"))
+fn account_id(account: usize) -> String {
+    format!("ACsim{account:06}")
+}
+
+fn rfc3339(unix_s: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_s)
+        .expect("simulated time")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+fn message_id(run_id: i128, index: usize) -> String {
+    format!("SMsim{run_id}-{index}")
+}
+
+/// The stream as the pipeline would send it: every message and every feedback record, in
+/// simulated time order.
+fn stream<'a>(run_id: i128, topics: &'a BenchTopics, messages: &[Simulated]) -> Vec<Outgoing<'a>> {
+    let mut timed: Vec<(i64, Outgoing<'a>)> = Vec::with_capacity(messages.len() * 5 / 4);
+    for (index, message) in messages.iter().enumerate() {
+        let account_id = account_id(message.account);
+        let json = serde_json::json!({
+            "message_id": message_id(run_id, index),
+            "account_id": account_id,
+            "sent_at": rfc3339(message.sent_at),
+            "channel": "sms",
+            "to": format!("+1555{:07}", message.to % 10_000_000),
+            "body": message.body,
+        });
+        timed.push((
+            message.sent_at,
+            Outgoing {
+                topic: &topics.messages,
+                key: account_id.clone(),
+                payload: serde_json::to_vec(&json).expect("JSON"),
+            },
+        ));
+        if let Some((kind, at)) = message.feedback {
+            let json = serde_json::json!({
+                "message_id": message_id(run_id, index),
+                "account_id": account_id,
+                "kind": match kind {
+                    FeedbackKind::Undelivered => "undelivered",
+                    FeedbackKind::CarrierFiltered => "carrier_filtered",
+                    FeedbackKind::OptOut => "opt_out",
+                },
+                "at": rfc3339(at),
+            });
+            timed.push((
+                at,
+                Outgoing {
+                    topic: &topics.feedback,
+                    key: account_id,
+                    payload: serde_json::to_vec(&json).expect("JSON"),
+                },
+            ));
+        }
+    }
+    // A stable sort: a message and its account's later messages keep their order.
+    timed.sort_by_key(|(at, _)| *at);
+    timed.into_iter().map(|(_, outgoing)| outgoing).collect()
+}
+
+/// The policy under test: `policy` as given, with the breaker's floor replaced if asked.
+fn policy_file(
+    policy: &std::path::Path,
+    breaker_floor: Option<u32>,
+    dir: &std::path::Path,
+) -> anyhow::Result<PathBuf> {
+    let Some(floor) = breaker_floor else {
+        return Ok(policy.to_owned());
+    };
+    let text = std::fs::read_to_string(policy)
+        .with_context(|| format!("cannot read {}", policy.display()))?;
+    let mut value: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", policy.display()))?;
+    let breaker = value
+        .entry("suspension")
+        .or_insert_with(|| toml::Table::new().into())
+        .as_table_mut()
+        .context("`suspension` is not a table")?
+        .entry("circuit_breaker")
+        .or_insert_with(|| toml::Table::new().into())
+        .as_table_mut()
+        .context("`suspension.circuit_breaker` is not a table")?;
+    breaker.insert("min_suspensions".into(), i64::from(floor).into());
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, toml::to_string(&value)?)?;
+    Ok(path)
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
@@ -266,65 +423,92 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let run_id = OffsetDateTime::now_utc().unix_timestamp_nanos();
     let topics = BenchTopics::new(run_id);
     create_topics(&args.brokers, &topics, args.partitions)?;
-    let records: Vec<(String, Vec<u8>)> = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| record(run_id, i, m))
-        .collect();
+    let records = stream(run_id, &topics, &messages);
     let producer: BaseProducer = client(&args.brokers)
         .set("linger.ms", "5")
         .set("acks", "all")
         .create()
         .context("cannot create the producer")?;
-    send(
-        &producer,
-        &topics.messages,
-        &records,
-        0,
-        &mut vec![None; records.len()],
-    )?;
-    eprintln!(
-        "simulate: {} accounts, {} messages produced; running warden",
-        args.accounts,
-        records.len()
-    );
     let config_dir = tempfile::tempdir().context("cannot create a temp dir")?;
     let config = config_dir.path().join("warden.toml");
     std::fs::write(&config, settings(&args.brokers, run_id, &topics))?;
-    let extra: Vec<std::ffi::OsString> = match &args.policy {
-        Some(policy) => vec!["--policy".into(), policy.into()],
-        None => Vec::new(),
-    };
+    let policy = policy_file(&args.policy, args.breaker_floor, config_dir.path())?;
+    let extra: Vec<std::ffi::OsString> = vec!["--policy".into(), policy.into()];
     let mut warden = Warden::start_with(&config, &extra)?;
 
-    // Every message's verdict: (action, account suspended).
+    // One warm-up message proves the group has formed, so the stream is then decided in the
+    // order it is sent: feedback after the messages it is about, as in production.
     let verdicts = open_reader(&args.brokers, &topics.verdicts, args.partitions)?;
-    let mut decided: HashMap<usize, (String, bool)> = HashMap::new();
+    let warm_up = Outgoing {
+        topic: &topics.messages,
+        key: "ACsimwarmup".into(),
+        payload: serde_json::to_vec(&serde_json::json!({
+            "message_id": format!("SMsim{run_id}-warmup"), "account_id": "ACsimwarmup",
+            "sent_at": rfc3339(T0), "channel": "sms", "to": "+15550000000", "body": "hello",
+        }))?,
+    };
+    send(&producer, &[warm_up], 0, &mut [None])?;
     let start = Instant::now();
-    while decided.len() < records.len() {
-        if start.elapsed() > Duration::from_secs(args.timeout_s) {
+    let deadline = Duration::from_secs(args.timeout_s);
+    loop {
+        if start.elapsed() > deadline {
             bail!(
-                "only {} of {} verdicts within {} s",
-                decided.len(),
-                records.len(),
+                "warden did not decide a first message within {} s",
                 args.timeout_s
             );
         }
         warden.check_alive()?;
-        let Some(result) = verdicts.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let message = result.context("cannot read verdicts")?;
-        let verdict: serde_json::Value =
-            serde_json::from_slice(message.payload().unwrap_or_default())?;
-        let index = verdict["message_id"]
-            .as_str()
-            .and_then(|id| id.rsplit('-').next())
-            .and_then(|i| i.parse::<usize>().ok())
-            .context("unexpected verdict")?;
-        let action = verdict["action"].as_str().unwrap_or_default().to_owned();
-        decided.insert(index, (action, verdict["account_suspended"] == true));
+        if let Some(result) = verdicts.poll(Duration::from_millis(100)) {
+            result.context("cannot read verdicts")?;
+            break;
+        }
     }
+    eprintln!(
+        "simulate: {} accounts, {} messages and feedback records; sending at {}/s",
+        args.accounts,
+        records.len(),
+        args.rate
+    );
+
+    // Every message's verdict: its action.
+    let mut decided: HashMap<usize, String> = HashMap::new();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let sender = scope.spawn(|| {
+            send(
+                &producer,
+                &records,
+                args.rate,
+                &mut vec![None; records.len()],
+            )
+        });
+        while decided.len() < messages.len() {
+            if start.elapsed() > deadline {
+                bail!(
+                    "only {} of {} verdicts within {} s",
+                    decided.len(),
+                    messages.len(),
+                    args.timeout_s
+                );
+            }
+            warden.check_alive()?;
+            let Some(result) = verdicts.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let message = result.context("cannot read verdicts")?;
+            let verdict: serde_json::Value =
+                serde_json::from_slice(message.payload().unwrap_or_default())?;
+            let Some(index) = verdict["message_id"]
+                .as_str()
+                .and_then(|id| id.rsplit('-').next())
+                .and_then(|i| i.parse::<usize>().ok())
+            else {
+                continue; // the warm-up
+            };
+            let action = verdict["action"].as_str().unwrap_or_default().to_owned();
+            decided.insert(index, action);
+        }
+        sender.join().expect("the sender does not panic")
+    })?;
     // Suspensions are acknowledged with the verdicts of their batch, so all are in by now.
     let actions = open_reader(&args.brokers, &topics.account_actions, args.partitions)?;
     let mut suspended_at: HashMap<usize, i64> = HashMap::new();
@@ -372,12 +556,29 @@ struct Report {
     abusive_delivered_p95: f64,
     /// Simulated seconds from an account's first abusive message to its suspension.
     seconds_to_suspension_median: f64,
+    /// Abusive accounts never suspended, for whoever tunes the policy.
+    missed: Vec<Missed>,
+}
+
+/// An abusive account that was never suspended, and what Warden saw of it.
+#[derive(Debug, Default, serde::Serialize)]
+struct Missed {
+    account_id: String,
+    kind: &'static str,
+    messages: usize,
+    flagged: usize,
+    blocked: usize,
+    /// Opt-outs and carrier filtering reported.
+    complaints: usize,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
 struct KindReport {
     accounts: usize,
     suspended: usize,
+    /// Abusive messages delivered per account of this kind: median and p95.
+    abusive_delivered_median: f64,
+    abusive_delivered_p95: f64,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -390,15 +591,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 fn report(
     kinds: &[Kind],
     messages: &[Simulated],
-    decided: &HashMap<usize, (String, bool)>,
+    decided: &HashMap<usize, String>,
     suspended_at: &HashMap<usize, i64>,
 ) -> Report {
-    let mut by_kind: BTreeMap<&'static str, KindReport> = BTreeMap::new();
-    for (account, kind) in kinds.iter().enumerate() {
-        let entry = by_kind.entry(kind.name()).or_default();
-        entry.accounts += 1;
-        entry.suspended += usize::from(suspended_at.contains_key(&account));
-    }
     let abusive: HashSet<usize> = (0..kinds.len())
         .filter(|&a| kinds[a] != Kind::Legitimate)
         .collect();
@@ -408,18 +603,61 @@ fn report(
     let mut delivered: HashMap<usize, f64> = abusive.iter().map(|&a| (a, 0.0)).collect();
     let mut first_abusive: HashMap<usize, i64> = HashMap::new();
     for (index, message) in messages.iter().enumerate() {
-        if !message.abusive {
+        if !message.abusive() {
             continue;
         }
         first_abusive
             .entry(message.account)
             .or_insert(message.sent_at);
-        if decided
-            .get(&index)
-            .is_some_and(|(action, _)| action != "block")
-        {
+        if decided.get(&index).is_some_and(|action| action != "block") {
             *delivered.entry(message.account).or_default() += 1.0;
         }
+    }
+    let mut by_kind: BTreeMap<&'static str, KindReport> = BTreeMap::new();
+    let mut delivered_by_kind: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    for (account, kind) in kinds.iter().enumerate() {
+        let entry = by_kind.entry(kind.name()).or_default();
+        entry.accounts += 1;
+        entry.suspended += usize::from(suspended_at.contains_key(&account));
+        if let Some(&count) = delivered.get(&account) {
+            delivered_by_kind
+                .entry(kind.name())
+                .or_default()
+                .push(count);
+        }
+    }
+    for (kind, mut counts) in delivered_by_kind {
+        counts.sort_by(f64::total_cmp);
+        let entry = by_kind.get_mut(kind).expect("every kind is counted");
+        entry.abusive_delivered_median = quantile(&counts, 0.5);
+        entry.abusive_delivered_p95 = quantile(&counts, 0.95);
+    }
+    let mut missed: BTreeMap<usize, Missed> = abusive
+        .iter()
+        .filter(|a| !suspended_at.contains_key(a))
+        .map(|&a| {
+            let entry = Missed {
+                account_id: account_id(a),
+                kind: kinds[a].name(),
+                ..Missed::default()
+            };
+            (a, entry)
+        })
+        .collect();
+    for (index, message) in messages.iter().enumerate() {
+        let Some(entry) = missed.get_mut(&message.account) else {
+            continue;
+        };
+        entry.messages += 1;
+        match decided.get(&index).map(String::as_str) {
+            Some("flag") => entry.flagged += 1,
+            Some("block") => entry.blocked += 1,
+            _ => {}
+        }
+        entry.complaints += usize::from(matches!(
+            message.feedback,
+            Some((FeedbackKind::OptOut | FeedbackKind::CarrierFiltered, _))
+        ));
     }
     let mut delivered: Vec<f64> = delivered.into_values().collect();
     delivered.sort_by(f64::total_cmp);
@@ -439,6 +677,7 @@ fn report(
         abusive_delivered_median: quantile(&delivered, 0.5),
         abusive_delivered_p95: quantile(&delivered, 0.95),
         seconds_to_suspension_median: quantile(&to_suspension, 0.5),
+        missed: missed.into_values().collect(),
     }
 }
 
@@ -448,10 +687,17 @@ fn print_report(report: &Report, seed: u64, peak: &str) {
         report.accounts, report.messages
     );
     for (kind, counts) in &report.by_kind {
-        println!(
+        print!(
             "  {kind:<13} {:>6} accounts, {:>6} suspended",
             counts.accounts, counts.suspended
         );
+        if *kind != Kind::Legitimate.name() {
+            print!(
+                "; abusive messages delivered: median {}, p95 {}",
+                counts.abusive_delivered_median, counts.abusive_delivered_p95
+            );
+        }
+        println!();
     }
     println!(
         "suspensions: precision {:.4}, recall {:.4}, false suspensions per 10,000 legitimate accounts {:.1}",
@@ -465,4 +711,21 @@ fn print_report(report: &Report, seed: u64, peak: &str) {
         report.abusive_delivered_p95,
         report.seconds_to_suspension_median
     );
+    if !report.missed.is_empty() {
+        println!(
+            "abusive accounts not suspended (first 10 of {}):",
+            report.missed.len()
+        );
+        for missed in report.missed.iter().take(10) {
+            println!(
+                "  {} {}: {} messages, {} flagged, {} blocked, {} complaints",
+                missed.account_id,
+                missed.kind,
+                missed.messages,
+                missed.flagged,
+                missed.blocked,
+                missed.complaints
+            );
+        }
+    }
 }

@@ -9,16 +9,19 @@
 
 pub mod token;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::message::{Action, Verdict};
+use crate::message::{Action, FeedbackKind, Scores, Verdict};
 use crate::privacy::{Secret, excerpt};
+use crate::signals::Snapshot;
 use crate::signals::{Observation, Signals};
 use crate::store::{Case, CaseStatus, Evidence, NewCase, Opening, Store, StoreError, StoredReason};
-use crate::suspension::{AccountDecision, CircuitBreaker, MessageEvidence, SuspensionPolicy};
+use crate::suspension::{
+    AccountDecision, CircuitBreaker, MessageEvidence, Reason, SuspensionPolicy,
+};
 use token::{AppealGrant, sign};
 
 /// What enforcement needs to know about one scored message.
@@ -96,9 +99,50 @@ pub struct Enforcer {
     suspended: HashSet<String>,
     /// Accounts with a case in review: nothing new is opened for them.
     in_review: HashSet<String>,
+    /// Each account's latest abusive message of the last hour, redacted: the evidence for a
+    /// case that feedback opens after the account's messages were decided.
+    last_abusive: HashMap<String, LastAbusive>,
     appeal: AppealSettings,
     /// Messages observed since idle accounts were last evicted.
     since_eviction: u32,
+}
+
+/// A case opened by the automated policy.
+fn new_case(
+    account_id: String,
+    trigger_message_id: String,
+    status: CaseStatus,
+    reasons: &[Reason],
+    message: LastAbusive,
+    at_ms: i64,
+) -> NewCase {
+    NewCase {
+        account_id,
+        trigger_message_id,
+        status,
+        reasons: reasons
+            .iter()
+            .map(|r| StoredReason {
+                code: r.code().to_owned(),
+                description: r.description().to_owned(),
+            })
+            .collect(),
+        scores: message.scores,
+        model_version: message.model_version,
+        rules_version: message.rules_version,
+        evidence: vec![message.evidence],
+        actor: "automated".into(),
+        at: at_ms,
+    }
+}
+
+/// What a case needs of a message, kept for an account's latest abusive one.
+#[derive(Debug, Clone)]
+struct LastAbusive {
+    evidence: Evidence,
+    scores: Scores,
+    model_version: Option<String>,
+    rules_version: String,
 }
 
 /// Idle accounts are swept every this many messages (a sweep walks every account).
@@ -132,6 +176,7 @@ impl Enforcer {
             policy,
             suspended,
             in_review,
+            last_abusive: HashMap::new(),
             appeal,
             since_eviction: 0,
         };
@@ -173,30 +218,101 @@ impl Enforcer {
         self.since_eviction += 1;
         if self.since_eviction >= EVICT_EVERY {
             self.since_eviction = 0;
-            let evicted = self.signals.evict_idle(facts.observation.at);
-            tracing::debug!(
-                evicted,
-                active = self.signals.accounts(),
-                "idle accounts evicted"
-            );
+            self.evict_idle(facts.observation.at);
         }
         if self.suspended.contains(&account_id) {
             verdict.action = Action::Block;
             verdict.account_suspended = true;
             return None;
         }
-        if self.in_review.contains(&account_id) {
-            return None;
+        // Redacting an excerpt costs: only for messages that may become evidence.
+        let this_message = || LastAbusive {
+            evidence: Evidence {
+                message_id: verdict.message_id.as_str().to_owned(),
+                excerpt: excerpt(&facts.body),
+                rule_hits: verdict.rule_hits.clone(),
+                action: verdict.action.as_str().to_owned(),
+                sent_at: facts.sent_at_ms,
+            },
+            scores: verdict.scores,
+            model_version: verdict.model_version.clone(),
+            rules_version: verdict.rules_version.clone(),
+        };
+        if facts.observation.abusive {
+            self.last_abusive.insert(account_id.clone(), this_message());
         }
-        let at_s = facts.observation.at;
-        let was_tripped = self.breaker.tripped_at().is_some();
-        let decision = self.policy.decide(
+        let (status, reasons) = self.decide(
             &account_id,
             &snapshot,
             &facts.evidence,
-            &mut self.breaker,
-            at_s,
-        );
+            facts.observation.at,
+        )?;
+        let message = this_message();
+        // The account is suspended as of this message, so this message is not sent either.
+        if status == CaseStatus::Suspended {
+            verdict.action = Action::Block;
+            verdict.account_suspended = true;
+        }
+        Some(new_case(
+            account_id,
+            message.evidence.message_id.clone(),
+            status,
+            &reasons,
+            message,
+            facts.sent_at_ms,
+        ))
+    }
+
+    /// Takes delivery feedback into the account's signals and asks the account policy, which
+    /// weighs only what the account has sent (complaints and repeated abuse: feedback alone
+    /// is about no message's content). Returns the case to open, if any, with the account's
+    /// latest abusive message as its evidence.
+    pub fn feedback(
+        &mut self,
+        account_id: &str,
+        message_id: &str,
+        kind: FeedbackKind,
+        at: i64,
+    ) -> Option<NewCase> {
+        let snapshot = self.signals.feedback(account_id, at, kind);
+        if self.suspended.contains(account_id) {
+            return None;
+        }
+        let latest = self.last_abusive.get(account_id)?.clone();
+        let account_level = MessageEvidence {
+            action: Action::Allow,
+            high_severity_fraud: false,
+            model_fraud: None,
+            has_url: false,
+        };
+        let (status, reasons) = self.decide(account_id, &snapshot, &account_level, at)?;
+        // Named apart from any case a message of the same id could open.
+        let trigger = format!("feedback:{}:{message_id}", kind.as_str());
+        Some(new_case(
+            account_id.to_owned(),
+            trigger,
+            status,
+            &reasons,
+            latest,
+            at * 1_000,
+        ))
+    }
+
+    /// The account policy's call for an account that is neither suspended nor in review.
+    fn decide(
+        &mut self,
+        account_id: &str,
+        snapshot: &Snapshot,
+        message: &MessageEvidence,
+        at_s: i64,
+    ) -> Option<(CaseStatus, Vec<Reason>)> {
+        if self.in_review.contains(account_id) {
+            return None;
+        }
+        let was_tripped = self.breaker.tripped_at().is_some();
+        let decision = self
+            .policy
+            .decide(account_id, snapshot, message, &mut self.breaker, at_s);
         if !was_tripped && self.breaker.tripped_at().is_some() {
             tracing::error!(
                 account_id,
@@ -204,39 +320,29 @@ impl Enforcer {
                  new cases go to human review until an admin resets it"
             );
         }
-        let (status, reasons) = match decision {
-            AccountDecision::None => return None,
+        match decision {
+            AccountDecision::None => None,
             AccountDecision::WouldSuspend(reasons) => {
                 tracing::info!(account_id, reasons = ?reasons, "shadow mode: would suspend");
-                return None;
+                None
             }
-            AccountDecision::Suspend(reasons) => (CaseStatus::Suspended, reasons),
-            AccountDecision::Review(reasons) => (CaseStatus::InReview, reasons),
-        };
-        Some(NewCase {
-            account_id,
-            trigger_message_id: verdict.message_id.as_str().to_owned(),
-            status,
-            reasons: reasons
-                .iter()
-                .map(|r| StoredReason {
-                    code: r.code().to_owned(),
-                    description: r.description().to_owned(),
-                })
-                .collect(),
-            scores: verdict.scores,
-            model_version: verdict.model_version.clone(),
-            rules_version: verdict.rules_version.clone(),
-            evidence: vec![Evidence {
-                message_id: verdict.message_id.as_str().to_owned(),
-                excerpt: excerpt(&facts.body),
-                rule_hits: verdict.rule_hits.clone(),
-                action: verdict.action.as_str().to_owned(),
-                sent_at: facts.sent_at_ms,
-            }],
-            actor: "automated".into(),
-            at: facts.sent_at_ms,
-        })
+            AccountDecision::Suspend(reasons) => Some((CaseStatus::Suspended, reasons)),
+            AccountDecision::Review(reasons) => Some((CaseStatus::InReview, reasons)),
+        }
+    }
+
+    /// Drops the signals of accounts idle for longer than the longest window, and the
+    /// evidence kept for them.
+    fn evict_idle(&mut self, now: i64) {
+        let evicted = self.signals.evict_idle(now);
+        let horizon_ms = (now - 3_600) * 1_000;
+        self.last_abusive
+            .retain(|_, latest| latest.evidence.sent_at >= horizon_ms);
+        tracing::debug!(
+            evicted,
+            active = self.signals.accounts(),
+            "idle accounts evicted"
+        );
     }
 
     /// Opens the case (durably) and returns its events. Safe to retry after a store error,

@@ -11,17 +11,36 @@ use rayon::prelude::*;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::config::Topics;
 use crate::enforce::Facts;
-use crate::message::{Category, MessageEvent, Verdict};
+use crate::message::{Category, FeedbackEvent, FeedbackKind, MessageEvent, Verdict};
 use crate::privacy::{Secret, recipient_hash};
 use crate::rules::Severity;
 use crate::scoring::{Scorer, Scratch};
 use crate::signals::{Observation, simhash};
 use crate::suspension::MessageEvidence;
 
-/// A record as read from the `messages` topic.
+/// The input topic a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Messages,
+    Feedback,
+}
+
+impl Input {
+    /// The topic's configured name.
+    pub fn topic(self, topics: &Topics) -> &str {
+        match self {
+            Input::Messages => &topics.messages,
+            Input::Feedback => &topics.feedback,
+        }
+    }
+}
+
+/// A record as read from an input topic.
 #[derive(Debug, Clone)]
 pub struct Record {
+    pub input: Input,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<Vec<u8>>,
@@ -35,6 +54,15 @@ pub enum Decision {
     Verdict {
         verdict: Box<Verdict>,
         facts: Box<Facts>,
+    },
+    /// Delivery feedback on one of the account's messages: it updates signals, and has no
+    /// output of its own.
+    Feedback {
+        account_id: String,
+        message_id: String,
+        kind: FeedbackKind,
+        /// When the pipeline learnt it, in Unix seconds.
+        at: i64,
     },
     /// A `dead-letters` record: the record could not be decided, and never will be.
     DeadLetter { code: &'static str, json: Vec<u8> },
@@ -60,7 +88,7 @@ pub struct Source<'a> {
 }
 
 impl Decision {
-    /// A dead letter for `record`, carrying its bytes unchanged.
+    /// A dead letter for `record` (read from `topic`), carrying its bytes unchanged.
     pub fn dead_letter(
         topic: &str,
         record: &Record,
@@ -91,7 +119,7 @@ pub fn decide_batch(
     pool: &rayon::ThreadPool,
     scorer: &Scorer,
     recipient_key: &Secret,
-    topic: &str,
+    topics: &Topics,
     records: &[Record],
 ) -> Vec<Decision> {
     let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
@@ -113,7 +141,7 @@ pub fn decide_batch(
                     .iter()
                     .map(|&i| {
                         let decision =
-                            decide(scorer, recipient_key, topic, &records[i], &mut scratch);
+                            decide(scorer, recipient_key, topics, &records[i], &mut scratch);
                         (i, decision)
                     })
                     .collect()
@@ -135,11 +163,12 @@ pub fn decide_batch(
 pub fn decide(
     scorer: &Scorer,
     recipient_key: &Secret,
-    topic: &str,
+    topics: &Topics,
     record: &Record,
     scratch: &mut Scratch,
 ) -> Decision {
     let now = OffsetDateTime::now_utc();
+    let topic = record.input.topic(topics);
     let Some(payload) = record.payload.as_deref() else {
         return Decision::dead_letter(
             topic,
@@ -149,6 +178,19 @@ pub fn decide(
             now,
         );
     };
+    if record.input == Input::Feedback {
+        return match FeedbackEvent::decode(payload) {
+            Ok(feedback) => Decision::Feedback {
+                account_id: feedback.account_id.as_str().to_owned(),
+                message_id: feedback.message_id.as_str().to_owned(),
+                kind: feedback.kind,
+                at: feedback.at.unix_timestamp(),
+            },
+            Err(error) => {
+                Decision::dead_letter(topic, record, error.code(), error.to_string(), now)
+            }
+        };
+    }
     let event = match MessageEvent::decode(payload) {
         Ok(event) => event,
         Err(error) => {

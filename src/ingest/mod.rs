@@ -31,11 +31,11 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::config::ServiceConfig;
+use crate::config::{ServiceConfig, Topics};
 use crate::enforce::{Enforcer, EventKind, Pending};
 use crate::privacy::Secret;
 use crate::scoring::Scorer;
-use decide::{Decision, Record, decide_batch};
+use decide::{Decision, Input, Record, decide_batch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -54,6 +54,8 @@ pub enum IngestError {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunSummary {
     pub verdicts: u64,
+    /// `message-feedback` records taken into signals.
+    pub feedback: u64,
     pub dead_letters: u64,
     /// Batches given up at shutdown because the broker did not acknowledge them within the
     /// drain timeout; their offsets were not committed, so they are redelivered.
@@ -134,10 +136,14 @@ impl Processor {
                 client: "producer",
                 source,
             })?;
+        let mut inputs = vec![service.topics.messages.as_str()];
+        if !service.topics.feedback.is_empty() {
+            inputs.push(&service.topics.feedback);
+        }
         consumer
-            .subscribe(&[&service.topics.messages])
+            .subscribe(&inputs)
             .map_err(|source| IngestError::Subscribe {
-                topic: service.topics.messages.clone(),
+                topic: inputs.join(", "),
                 source,
             })?;
         let threads = service.stream.scoring_threads;
@@ -204,10 +210,9 @@ impl Processor {
                 summary.abandoned_batches += 1;
                 break;
             };
-            let dead_letters = decisions
-                .iter()
-                .filter(|d| matches!(d, Decision::DeadLetter { .. }))
-                .count() as u64;
+            let count = |f: fn(&Decision) -> bool| decisions.iter().filter(|d| f(d)).count() as u64;
+            let dead_letters = count(|d| matches!(d, Decision::DeadLetter { .. }));
+            let feedback = count(|d| matches!(d, Decision::Feedback { .. }));
             let outputs = self.outputs(&records, decisions, &pending);
             match self.deliver(&records, outputs, &shutdown).await {
                 Delivered::All => {
@@ -223,7 +228,8 @@ impl Processor {
                         enforcer.checkpoint().await;
                         self.last_checkpoint = Instant::now();
                     }
-                    summary.verdicts += records.len() as u64 - dead_letters;
+                    summary.verdicts += records.len() as u64 - dead_letters - feedback;
+                    summary.feedback += feedback;
                     summary.dead_letters += dead_letters;
                 }
                 Delivered::Abandoned => {
@@ -238,6 +244,7 @@ impl Processor {
         self.close();
         tracing::info!(
             verdicts = summary.verdicts,
+            feedback = summary.feedback,
             dead_letters = summary.dead_letters,
             abandoned_batches = summary.abandoned_batches,
             "stream processor stopped"
@@ -259,10 +266,17 @@ impl Processor {
         };
         let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
         for decision in decisions.iter_mut() {
-            let Decision::Verdict { verdict, facts } = decision else {
-                continue;
+            let case = match decision {
+                Decision::Verdict { verdict, facts } => enforcer.assess(verdict, facts),
+                Decision::Feedback {
+                    account_id,
+                    message_id,
+                    kind,
+                    at,
+                } => enforcer.feedback(account_id, message_id, *kind, *at),
+                Decision::DeadLetter { .. } => None,
             };
-            let Some(case) = enforcer.assess(verdict, facts) else {
+            let Some(case) = case else {
                 continue;
             };
             loop {
@@ -311,21 +325,22 @@ impl Processor {
         let mut outputs: Vec<Output> = decisions
             .into_iter()
             .enumerate()
-            .map(|(index, decision)| match decision {
-                Decision::Verdict { verdict, .. } => Output {
+            .filter_map(|(index, decision)| match decision {
+                Decision::Verdict { verdict, .. } => Some(Output {
                     topic: OutputTopic::Verdicts,
                     code: None,
                     key: Some(verdict.account_id.as_str().as_bytes().to_vec()),
                     payload: serde_json::to_vec(&verdict).expect("a verdict always serializes"),
                     record: Some(index),
-                },
-                Decision::DeadLetter { json, code } => Output {
+                }),
+                Decision::Feedback { .. } => None,
+                Decision::DeadLetter { json, code } => Some(Output {
                     topic: OutputTopic::DeadLetters,
                     code: Some(code),
                     key: records[index].key.clone(),
                     payload: json,
                     record: Some(index),
-                },
+                }),
             })
             .collect();
         for event in pending.iter().flat_map(|p| &p.events) {
@@ -350,7 +365,7 @@ impl Processor {
         loop {
             match self.consumer.recv().await {
                 Ok(message) => {
-                    records.push(record_of(&message));
+                    records.push(record_of(&message, &self.config.topics));
                     break;
                 }
                 Err(error) => {
@@ -362,7 +377,7 @@ impl Processor {
         let deadline = Instant::now() + Duration::from_millis(self.config.stream.batch_wait_ms);
         while records.len() < self.config.stream.batch_max_messages {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
-                Ok(Ok(message)) => records.push(record_of(&message)),
+                Ok(Ok(message)) => records.push(record_of(&message, &self.config.topics)),
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "fetch error");
                     break;
@@ -377,10 +392,10 @@ impl Processor {
     async fn decide(&self, records: Vec<Record>) -> Vec<Decision> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (pool, scorer) = (Arc::clone(&self.pool), Arc::clone(&self.scorer));
-        let topic = self.config.topics.messages.clone();
+        let topics = self.config.topics.clone();
         let key = self.recipient_key.clone();
         self.pool.spawn(move || {
-            let decisions = decide_batch(&pool, &scorer, &key, &topic, &records);
+            let decisions = decide_batch(&pool, &scorer, &key, &topics, &records);
             // The receiver is only gone if the runtime is shutting down.
             let _ = tx.send(decisions);
         });
@@ -442,9 +457,9 @@ impl Processor {
     /// What to send instead of an output the broker refused for good (too large, invalid).
     fn refused(&self, records: &[Record], output: &Output, error: &KafkaError) -> Option<Output> {
         let now = OffsetDateTime::now_utc();
-        let topic = &self.config.topics.messages;
         let index = output.record?;
         let record = &records[index];
+        let topic = record.input.topic(&self.config.topics);
         let letter = match output.topic {
             OutputTopic::Verdicts => Decision::dead_letter(
                 topic,
@@ -507,15 +522,18 @@ impl Processor {
     /// Marks the batch's records done, partition by partition (a partition revoked meanwhile
     /// is skipped: its new owner redelivers those records), and commits in the background.
     fn store_offsets(&self, records: &[Record]) {
-        let topic = &self.config.topics.messages;
-        let mut next: Vec<(i32, i64)> = Vec::new();
+        let mut next: Vec<(Input, i32, i64)> = Vec::new();
         for record in records {
-            match next.iter_mut().find(|(p, _)| *p == record.partition) {
-                Some((_, offset)) => *offset = (*offset).max(record.offset + 1),
-                None => next.push((record.partition, record.offset + 1)),
+            match next
+                .iter_mut()
+                .find(|(i, p, _)| *i == record.input && *p == record.partition)
+            {
+                Some((_, _, offset)) => *offset = (*offset).max(record.offset + 1),
+                None => next.push((record.input, record.partition, record.offset + 1)),
             }
         }
-        for (partition, offset) in next {
+        for (input, partition, offset) in next {
+            let topic = input.topic(&self.config.topics);
             let mut list = TopicPartitionList::new();
             list.add_partition_offset(topic, partition, Offset::Offset(offset))
                 .expect("a fresh list takes any offset");
@@ -561,8 +579,13 @@ enum OutputTopic {
     Notices,
 }
 
-fn record_of(message: &impl Message) -> Record {
+fn record_of(message: &impl Message, topics: &Topics) -> Record {
     Record {
+        input: if message.topic() == topics.messages {
+            Input::Messages
+        } else {
+            Input::Feedback
+        },
         partition: message.partition(),
         offset: message.offset(),
         key: message.key().map(<[u8]>::to_vec),
@@ -657,10 +680,10 @@ impl ConsumerContext for GroupContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(partitions) = rebalance {
             self.assigned.store(true, Ordering::Release);
-            let assigned: Vec<i32> = partitions
+            let assigned: Vec<String> = partitions
                 .elements()
                 .iter()
-                .map(|p| p.partition())
+                .map(|p| format!("{}/{}", p.topic(), p.partition()))
                 .collect();
             tracing::info!(?assigned, "partitions assigned");
         }

@@ -422,6 +422,7 @@ session_timeout_ms = {}
 
 [topics]
 messages = "{}"
+feedback = "{}"
 verdicts = "{}"
 dead_letters = "{}"
 account_actions = "{}"
@@ -435,6 +436,7 @@ retry_backoff_max_ms = 1000
         broker.address(),
         SESSION_TIMEOUT.as_millis(),
         topics.messages,
+        topics.feedback,
         topics.verdicts,
         topics.dead_letters,
         topics.account_actions,
@@ -445,6 +447,7 @@ retry_backoff_max_ms = 1000
 /// Topic names unique to one test.
 pub struct TopicNames {
     pub messages: String,
+    pub feedback: String,
     pub verdicts: String,
     pub dead_letters: String,
     pub account_actions: String,
@@ -455,6 +458,7 @@ impl TopicNames {
     pub fn new(test: &str) -> Self {
         Self {
             messages: format!("{test}-messages"),
+            feedback: format!("{test}-feedback"),
             verdicts: format!("{test}-verdicts"),
             dead_letters: format!("{test}-dead-letters"),
             account_actions: format!("{test}-account-actions"),
@@ -465,6 +469,7 @@ impl TopicNames {
     /// Creates the topics, the input with `partitions` partitions.
     pub fn create(&self, broker: &Broker, partitions: i32) {
         broker.create_topic(&self.messages, partitions);
+        broker.create_topic(&self.feedback, partitions);
         broker.create_topic(&self.verdicts, partitions);
         broker.create_topic(&self.dead_letters, 1);
         broker.create_topic(&self.account_actions, partitions);
