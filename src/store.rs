@@ -134,6 +134,17 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A trip or a reset of the circuit breaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerEvent {
+    /// Unix milliseconds, wall clock.
+    pub at: i64,
+    pub tripped: bool,
+    /// `automated` for a trip, `admin:<name>` for a reset.
+    pub actor: String,
+    pub detail: String,
+}
+
 /// The database behind Warden's decisions.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -395,6 +406,41 @@ impl Store {
                 Ok((row.try_get("account_id")?, status == "suspended"))
             })
             .collect()
+    }
+
+    /// Records a trip or a reset of the circuit breaker (a replay of the same event writes
+    /// nothing).
+    pub async fn record_breaker(&self, event: &BreakerEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO breaker_events (at, event, actor, detail) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(event.at)
+        .bind(if event.tripped { "tripped" } else { "reset" })
+        .bind(&event.actor)
+        .bind(&event.detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The breaker's latest event, if it ever tripped: it is tripped now if that was a trip.
+    pub async fn breaker_state(&self) -> Result<Option<BreakerEvent>, StoreError> {
+        let row = sqlx::query(
+            "SELECT at, event, actor, detail FROM breaker_events \
+             ORDER BY at DESC, event DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(BreakerEvent {
+                at: row.try_get("at")?,
+                tripped: row.try_get::<String, _>("event")? == "tripped",
+                actor: row.try_get("actor")?,
+                detail: row.try_get("detail")?,
+            })
+        })
+        .transpose()
     }
 
     /// The audit log of one account, oldest first.

@@ -328,6 +328,12 @@ impl CircuitBreaker {
         self.tripped_at
     }
 
+    /// Holds the breaker tripped from `at` on: another instance tripped it, or it was tripped
+    /// before a restart.
+    pub fn hold(&mut self, at: i64) {
+        self.tripped_at.get_or_insert(at);
+    }
+
     /// An admin's reset: automated suspensions resume, with the current window counted afresh.
     pub fn reset(&mut self) {
         self.tripped_at = None;

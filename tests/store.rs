@@ -6,7 +6,7 @@
 
 use warden::message::Scores;
 use warden::privacy::excerpt;
-use warden::store::{CaseStatus, Evidence, NewCase, Opening, Store, StoredReason};
+use warden::store::{BreakerEvent, CaseStatus, Evidence, NewCase, Opening, Store, StoredReason};
 
 /// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
 enum Backend {
@@ -201,5 +201,33 @@ store_test!(
         // Checkpoints older than `since` are deleted, not loaded.
         assert_eq!(store.load_signals(2_000).await.unwrap(), vec![(1, vec![9])]);
         assert_eq!(store.load_signals(0).await.unwrap(), vec![(1, vec![9])]);
+    }
+);
+
+store_test!(
+    the_breaker_state_is_its_latest_event,
+    |store: Store| async move {
+        assert_eq!(store.breaker_state().await.unwrap(), None);
+        let trip = BreakerEvent {
+            at: 1_000,
+            tripped: true,
+            actor: "automated".into(),
+            detail: "surge".into(),
+        };
+        store.record_breaker(&trip).await.unwrap();
+        // Recorded twice (a retry) is recorded once.
+        store.record_breaker(&trip).await.unwrap();
+        assert_eq!(store.breaker_state().await.unwrap(), Some(trip.clone()));
+        let reset = BreakerEvent {
+            at: 2_000,
+            tripped: false,
+            actor: "admin:alice".into(),
+            detail: "bad rule rolled back".into(),
+        };
+        store.record_breaker(&reset).await.unwrap();
+        assert_eq!(store.breaker_state().await.unwrap(), Some(reset));
+        let again = BreakerEvent { at: 3_000, ..trip };
+        store.record_breaker(&again).await.unwrap();
+        assert_eq!(store.breaker_state().await.unwrap(), Some(again));
     }
 );

@@ -526,7 +526,7 @@ fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_me
 }
 
 #[test]
-fn a_bad_rule_trips_the_circuit_breaker_and_no_further_account_is_suspended() {
+fn a_bad_rule_trips_the_breaker_which_holds_across_a_restart_until_an_admin_resets_it() {
     let Some((_serial, broker, topics)) = setup("breaker", 2) else {
         return;
     };
@@ -561,16 +561,16 @@ examples.no_match = ["goodbye"]
         .flat_map(|seq| (0..accounts).map(move |a| message(a, seq, "hello there, how are you")))
         .collect();
     broker.produce(&topics.messages, &records);
-    let mut warden = Warden::start_with_args(
-        &settings(&broker, "breaker", &topics),
-        &[
-            "--rules-only",
-            "--rules",
-            rules.to_str().unwrap(),
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-    );
+    let database = dir.path().join("warden.db");
+    let args = [
+        "--rules-only",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    let config = settings(&broker, "breaker", &topics);
+    let mut warden = Warden::start_with(&config, &database, &args);
     let mut verdicts = broker.reader(&topics.verdicts);
     verdicts.read_until(PATIENCE, "a verdict per message", |r| {
         r.len() >= records.len()
@@ -584,6 +584,51 @@ examples.no_match = ["goodbye"]
         "{}",
         warden.log()
     );
+
+    let breaker = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("breaker")
+            .args(args)
+            .args([
+                "--database-url",
+                &format!("sqlite://{}", database.display()),
+            ])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, status) = breaker(&["status"]);
+    assert_eq!(code, Some(0));
+    assert!(status.starts_with("tripped since"), "{status}");
+
+    // A restart does not close it: a new account meeting the policy goes to review.
+    let mut warden = Warden::start_with(&config, &database, &args);
+    let more: Vec<_> = (0..3).map(|seq| message(20, seq, "hello again")).collect();
+    broker.produce(&topics.messages, &more);
+    verdicts.read_until(PATIENCE, "the new account's verdicts", |r| {
+        r.len() >= records.len() + more.len()
+    });
+    assert_eq!(broker.record_count(&topics.account_actions), 3);
+
+    // An admin's reset reaches the running instance, and automated suspensions resume.
+    let (code, said) = breaker(&["reset", "--by", "alice", "--reason", "rule rolled back"]);
+    assert_eq!(code, Some(0), "{said}");
+    common::kafka::wait_until(PATIENCE, "the instance to follow the reset", || {
+        warden.log().contains("circuit breaker reset")
+    });
+    let last: Vec<_> = (0..3)
+        .map(|seq| message(21, seq, "hello once more"))
+        .collect();
+    broker.produce(&topics.messages, &last);
+    let mut actions = broker.reader(&topics.account_actions);
+    actions.read_until(PATIENCE, "a fourth suspension", |r| r.len() >= 4);
+    assert_eq!(actions.records[3].key.as_deref(), Some("AC0021"));
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    let (_, status) = breaker(&["status"]);
+    assert!(status.contains("by admin:alice"), "{status}");
 }
 
 #[test]

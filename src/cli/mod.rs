@@ -1,6 +1,7 @@
 //! Subcommands of the `warden` binary.
 
 mod bench;
+mod breaker;
 mod eval;
 mod run;
 mod simulate;
@@ -57,6 +58,8 @@ enum Command {
     /// Simulate labelled traffic from many accounts through a broker and `warden run`, and
     /// report what automated suspension did (precision, recall, abuse delivered first).
     Simulate(simulate::SimulateArgs),
+    /// The circuit breaker on automated suspensions: its state, and an admin's reset.
+    Breaker(breaker::BreakerArgs),
     /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
     Train(train::TrainArgs),
     /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
@@ -154,6 +157,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Breaker(args) => breaker::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Rules {

@@ -713,8 +713,9 @@ fn print_report(report: &Report, seed: u64, peak: &str) {
     );
     if !report.missed.is_empty() {
         println!(
-            "abusive accounts not suspended (first 10 of {}):",
-            report.missed.len()
+            "abusive accounts not suspended: {} (showing {})",
+            report.missed.len(),
+            report.missed.len().min(10)
         );
         for missed in report.missed.iter().take(10) {
             println!(

@@ -18,7 +18,9 @@ use crate::message::{Action, FeedbackKind, Scores, Verdict};
 use crate::privacy::{Secret, excerpt};
 use crate::signals::Snapshot;
 use crate::signals::{Observation, Signals};
-use crate::store::{Case, CaseStatus, Evidence, NewCase, Opening, Store, StoreError, StoredReason};
+use crate::store::{
+    BreakerEvent, Case, CaseStatus, Evidence, NewCase, Opening, Store, StoreError, StoredReason,
+};
 use crate::suspension::{
     AccountDecision, CircuitBreaker, MessageEvidence, Reason, SuspensionPolicy,
 };
@@ -105,6 +107,10 @@ pub struct Enforcer {
     appeal: AppealSettings,
     /// Messages observed since idle accounts were last evicted.
     since_eviction: u32,
+    /// Wall-clock Unix ms since which the breaker has been tripped here, and whether that trip
+    /// is still to be recorded in the store, where every instance sees it.
+    tripped_since_ms: Option<i64>,
+    trip_unrecorded: bool,
 }
 
 /// A case opened by the automated policy.
@@ -179,7 +185,10 @@ impl Enforcer {
             last_abusive: HashMap::new(),
             appeal,
             since_eviction: 0,
+            tripped_since_ms: None,
+            trip_unrecorded: false,
         };
+        enforcer.sync_breaker().await?;
         let owed = enforcer.store.unnotified_cases().await?;
         let pending = owed.iter().map(|case| enforcer.pending(case)).collect();
         enforcer.restore_signals().await?;
@@ -317,8 +326,10 @@ impl Enforcer {
             tracing::error!(
                 account_id,
                 "circuit breaker tripped: automated suspensions far above their baseline; \
-                 new cases go to human review until an admin resets it"
+                 new cases go to human review until an admin resets it (warden breaker reset)"
             );
+            self.tripped_since_ms = Some(now_ms());
+            self.trip_unrecorded = true;
         }
         match decision {
             AccountDecision::None => None,
@@ -348,6 +359,18 @@ impl Enforcer {
     /// Opens the case (durably) and returns its events. Safe to retry after a store error,
     /// and under replay: an account with an active case gets nothing new.
     pub async fn open(&mut self, case: &NewCase) -> Result<Option<Pending>, StoreError> {
+        // A trip is recorded before the first case it sends to review.
+        if let (true, Some(at)) = (self.trip_unrecorded, self.tripped_since_ms) {
+            self.store
+                .record_breaker(&BreakerEvent {
+                    at,
+                    tripped: true,
+                    actor: "automated".into(),
+                    detail: "automated suspensions far above their baseline".into(),
+                })
+                .await?;
+            self.trip_unrecorded = false;
+        }
         match self.store.open_case(case).await? {
             Opening::Opened { case_id } => {
                 match case.status {
@@ -381,9 +404,9 @@ impl Enforcer {
         }
     }
 
-    /// Saves the signals of the accounts changed since the last checkpoint. A failure keeps
-    /// nothing back: those accounts are saved with the next checkpoint after they change again,
-    /// so the error is only logged.
+    /// Saves the signals of the accounts changed since the last checkpoint, and follows the
+    /// breaker's state in the store. A failure keeps nothing back: those accounts are saved
+    /// with the next checkpoint after they change again, so the error is only logged.
     pub async fn checkpoint(&mut self) {
         let dirty = self.signals.take_dirty();
         let accounts = dirty.len();
@@ -391,6 +414,37 @@ impl Enforcer {
             Ok(()) => tracing::debug!(accounts, "signals checkpointed"),
             Err(error) => tracing::warn!(%error, accounts, "signals checkpoint failed"),
         }
+        if let Err(error) = self.sync_breaker().await {
+            tracing::warn!(%error, "cannot read the circuit breaker's state");
+        }
+    }
+
+    /// Adopts a trip recorded by another instance (or before a restart), and an admin's reset
+    /// recorded after this instance's trip.
+    async fn sync_breaker(&mut self) -> Result<(), StoreError> {
+        let Some(latest) = self.store.breaker_state().await? else {
+            return Ok(());
+        };
+        match (latest.tripped, self.tripped_since_ms) {
+            (true, None) => {
+                self.breaker.hold(latest.at / 1_000);
+                self.tripped_since_ms = Some(latest.at);
+                tracing::warn!(
+                    since_ms = latest.at,
+                    "circuit breaker tripped (recorded in the store): new cases go to human review"
+                );
+            }
+            (false, Some(since)) if !self.trip_unrecorded && latest.at >= since => {
+                self.breaker.reset();
+                self.tripped_since_ms = None;
+                tracing::info!(
+                    by = latest.actor,
+                    "circuit breaker reset: automated suspensions resume"
+                );
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Records that these cases' events were acknowledged.

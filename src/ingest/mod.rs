@@ -197,8 +197,13 @@ impl Processor {
             let records = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
-                records = self.next_batch() => records,
+                records = self.next_batch(self.last_checkpoint + CHECKPOINT_EVERY) => records,
             };
+            // Idle: checkpoints (and the breaker's state) still keep their pace.
+            if records.is_empty() {
+                self.checkpoint_if_due().await;
+                continue;
+            }
             if self.assigned.swap(false, Ordering::AcqRel)
                 && let Some(enforcer) = self.enforcer.as_mut()
                 && let Err(error) = enforcer.restore_signals().await
@@ -222,12 +227,7 @@ impl Processor {
                         break;
                     }
                     self.store_offsets(&records);
-                    if self.last_checkpoint.elapsed() >= CHECKPOINT_EVERY
-                        && let Some(enforcer) = self.enforcer.as_mut()
-                    {
-                        enforcer.checkpoint().await;
-                        self.last_checkpoint = Instant::now();
-                    }
+                    self.checkpoint_if_due().await;
                     summary.verdicts += records.len() as u64 - dead_letters - feedback;
                     summary.feedback += feedback;
                     summary.dead_letters += dead_letters;
@@ -358,12 +358,29 @@ impl Processor {
         outputs
     }
 
-    /// Waits for one record, then takes whatever else arrives within `batch_wait_ms`.
-    async fn next_batch(&self) -> Vec<Record> {
+    /// Checkpoints the enforcer's signals, and reads the breaker's state, every
+    /// `CHECKPOINT_EVERY`.
+    async fn checkpoint_if_due(&mut self) {
+        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+            return;
+        }
+        if let Some(enforcer) = self.enforcer.as_mut() {
+            enforcer.checkpoint().await;
+        }
+        self.last_checkpoint = Instant::now();
+    }
+
+    /// Waits for one record (until `idle_until`: then none), then takes whatever else arrives
+    /// within `batch_wait_ms`.
+    async fn next_batch(&self, idle_until: Instant) -> Vec<Record> {
         let mut records = Vec::new();
         let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
         loop {
-            match self.consumer.recv().await {
+            let Ok(received) = tokio::time::timeout_at(idle_until, self.consumer.recv()).await
+            else {
+                return records;
+            };
+            match received {
                 Ok(message) => {
                     records.push(record_of(&message, &self.config.topics));
                     break;
