@@ -92,6 +92,43 @@ pub struct ServiceConfig {
     pub stream: StreamConfig,
     pub database: DatabaseConfig,
     pub enforcement: EnforcementConfig,
+    pub api: ApiConfig,
+}
+
+/// The review API (`[api]`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// `host:port` the API listens on; empty for none in `warden run`. Default
+    /// `127.0.0.1:8080`.
+    pub listen: String,
+    /// Reviewers' and admins' tokens, as SHA-256 hashes (`[[reviewer]] name, role,
+    /// token_sha256`); missing means no one can review. Default `config/reviewers.toml`.
+    pub reviewers_file: String,
+    /// How long a reviewer's claim on a case lasts. Default 15.
+    pub claim_minutes: i64,
+    /// How soon an appeal should be decided: the queue shows each one's due time. Default 72.
+    pub appeal_sla_hours: i64,
+    /// Largest request body. Default 16,384 bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take before it is answered 503. Default 5,000 ms.
+    pub request_timeout_ms: u64,
+    /// Appeal requests (`POST /v1/appeals`) per client address per minute. Default 10.
+    pub appeals_per_minute: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            reviewers_file: "config/reviewers.toml".into(),
+            claim_minutes: 15,
+            appeal_sla_hours: 72,
+            body_limit_bytes: 16_384,
+            request_timeout_ms: 5_000,
+            appeals_per_minute: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -241,6 +278,18 @@ impl ServiceConfig {
             &self.topics.account_actions,
             &self.topics.notices,
         ];
+        if self.api.claim_minutes < 1
+            || self.api.appeal_sla_hours < 1
+            || self.api.body_limit_bytes < 1_024
+            || self.api.request_timeout_ms == 0
+            || self.api.appeals_per_minute == 0
+        {
+            return invalid(
+                "api needs claim_minutes and appeal_sla_hours of at least 1, body_limit_bytes of \
+                 at least 1024, and a non-zero request_timeout_ms and appeals_per_minute"
+                    .into(),
+            );
+        }
         if self.enforcement.appeal_days < 1 {
             return invalid("enforcement.appeal_days must be at least 1".into());
         }

@@ -3,6 +3,7 @@
 //! Modules follow the data flow: a `message` is decoded, its `text` normalized and extracted,
 //! scored by `rules`, and turned into a verdict by `scoring` under the `policy`.
 
+pub mod api;
 pub mod config;
 pub mod dataset;
 pub mod enforce;

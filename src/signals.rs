@@ -46,7 +46,7 @@ pub struct Observation {
 }
 
 /// An account's signals at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
     pub messages_last_minute: u32,
     pub messages_last_hour: u32,
@@ -241,7 +241,7 @@ impl AccountState {
         &mut self.templates[index]
     }
 
-    fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> Snapshot {
         let fresh = |t: &&Template| self.last_at - t.last_at < 2 * HALF_HOUR_S;
         Snapshot {
             messages_last_minute: self.minute.total(),
@@ -409,7 +409,7 @@ impl Signals {
     }
 
     fn state(&mut self, account_id: &str) -> &mut AccountState {
-        let key = xxh3_64(account_id.as_bytes());
+        let key = Self::account_key(account_id);
         self.dirty.insert(key);
         self.slot(key)
     }
@@ -481,6 +481,11 @@ impl Signals {
 
     /// Puts back an account's checkpointed state (unless it is already live here). Returns
     /// whether the bytes were this build's encoding.
+    /// The key an account's state is stored under.
+    pub fn account_key(account_id: &str) -> u64 {
+        xxh3_64(account_id.as_bytes())
+    }
+
     pub fn restore(&mut self, key: u64, bytes: &[u8]) -> bool {
         let Some(state) = AccountState::decode(bytes) else {
             return false;

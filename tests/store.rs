@@ -4,50 +4,12 @@
 //! `postgres://warden:warden@127.0.0.1:5432/warden_test`); each test works in a fresh schema.
 //! Without it they are skipped with a note, unless `WARDEN_REQUIRE_POSTGRES=1` (as in CI).
 
+mod common;
+
+use common::database::{Backend, fresh};
 use warden::message::Scores;
 use warden::privacy::excerpt;
 use warden::store::{BreakerEvent, CaseStatus, Evidence, NewCase, Opening, Store, StoredReason};
-
-/// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-async fn fresh(backend: Backend, test: &str) -> Option<(Store, Option<tempfile::TempDir>)> {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("warden.db").display());
-            Some((Store::connect(&url).await.unwrap(), Some(dir)))
-        }
-        Backend::Postgres => {
-            let Ok(base) = std::env::var("WARDEN_TEST_DATABASE_URL") else {
-                if std::env::var_os("WARDEN_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
-                    panic!("WARDEN_TEST_DATABASE_URL is unset and WARDEN_REQUIRE_POSTGRES=1");
-                }
-                eprintln!("skipped: WARDEN_TEST_DATABASE_URL is unset (PostgreSQL store tests)");
-                return None;
-            };
-            // PostgreSQL cuts names at 63 bytes: a short unique one, not the test's name.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let unique = xxhash_rust::xxh3::xxh3_64(format!("{test}|{nanos}").as_bytes());
-            let schema = format!("t_{unique:016x}");
-            sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            let separator = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-            Some((Store::connect(&url).await.unwrap(), None))
-        }
-    }
-}
 
 /// Runs one async test body against both backends.
 macro_rules! store_test {

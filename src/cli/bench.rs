@@ -242,7 +242,7 @@ pub(super) fn create_topics(
 /// The `warden run` settings for one bench run: its own group and topics.
 pub(super) fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
     format!(
-        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nfeedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n",
+        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nfeedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n\n[api]\nlisten = \"\"\n",
         topics.messages,
         topics.feedback,
         topics.verdicts,

@@ -53,6 +53,11 @@ enum Command {
     ///
     /// Stops cleanly on SIGTERM or Ctrl-C: in-flight work is finished and committed first.
     Run(run::RunArgs),
+    /// Serve the review API alone (appeals, reviewers' queue and decisions), with no stream
+    /// processing: for a review-only deployment.
+    Serve(run::ServeArgs),
+    /// Print the SHA-256 hash of a reviewer token read from stdin, for the reviewers file.
+    TokenHash,
     /// Measure `warden run` end to end through a broker: throughput, latency, peak memory.
     Bench(bench::BenchArgs),
     /// Simulate labelled traffic from many accounts through a broker and `warden run`, and
@@ -155,6 +160,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scoring,
         } => score(&scoring.load()?, input.as_deref(), output.as_deref()),
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => run::serve(args),
+        Command::TokenHash => {
+            let mut token = String::new();
+            io::stdin()
+                .read_line(&mut token)
+                .context("cannot read a token from stdin")?;
+            let token = token.trim();
+            if token.len() < 24 {
+                anyhow::bail!("a reviewer token must be at least 24 characters");
+            }
+            println!("{}", warden::api::auth::token_hash(token));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Breaker(args) => breaker::run(args),

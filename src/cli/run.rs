@@ -1,85 +1,175 @@
-//! `warden run`: the stream processor.
+//! `warden run`: the stream processor, with the review API beside it; `warden serve`: the
+//! review API alone.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use tokio::sync::watch;
 
-use warden::config::{self, DEFAULT_SERVICE_PATH};
+use warden::api::auth::ReviewerDirectory;
+use warden::api::{self, AppState};
+use warden::config::{self, DEFAULT_SERVICE_PATH, ServiceConfig};
 use warden::enforce::{AppealSettings, Enforcer};
-use warden::ingest::{Processor, shutdown_on_signal};
+use warden::ingest::{Processor, event_producer, shutdown_on_signal};
 use warden::privacy::Secret;
 use warden::store::Store;
 
 use super::ScoringFiles;
 
+/// Settings both commands share.
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// Service settings: Kafka, topics, batching [default: config/warden.toml, if present].
+pub struct ServiceArgs {
+    /// Service settings: Kafka, topics, batching, API [default: config/warden.toml, if present].
     #[arg(long, env = "WARDEN_CONFIG")]
     config: Option<PathBuf>,
     /// Bootstrap brokers (`host:port,...`), overriding the file.
     #[arg(long, env = "WARDEN_BROKERS")]
     brokers: Option<String>,
-    /// Consumer group, overriding the file.
-    #[arg(long, env = "WARDEN_GROUP")]
-    group: Option<String>,
     /// Database for cases (`sqlite://FILE` or `postgres://…`), overriding the file.
     #[arg(long, env = "WARDEN_DATABASE_URL")]
     database_url: Option<String>,
+    /// Where the review API listens (`host:port`; "" for none in `warden run`), overriding
+    /// the file.
+    #[arg(long, env = "WARDEN_API_LISTEN")]
+    listen: Option<String>,
+}
+
+impl ServiceArgs {
+    fn load(&self) -> anyhow::Result<ServiceConfig> {
+        let mut service = match &self.config {
+            Some(path) => config::load_service(path, true)?,
+            None => config::load_service(DEFAULT_SERVICE_PATH.as_ref(), false)?,
+        };
+        if let Some(brokers) = &self.brokers {
+            service.kafka.brokers = brokers.clone();
+        }
+        if let Some(url) = &self.database_url {
+            service.database.url = url.clone();
+        }
+        if let Some(listen) = &self.listen {
+            service.api.listen = listen.clone();
+        }
+        Ok(service)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Consumer group, overriding the file.
+    #[arg(long, env = "WARDEN_GROUP")]
+    group: Option<String>,
     #[command(flatten)]
     scoring: ScoringFiles,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut service = match &args.config {
-        Some(path) => config::load_service(path, true)?,
-        None => config::load_service(DEFAULT_SERVICE_PATH.as_ref(), false)?,
-    };
-    if let Some(brokers) = args.brokers {
-        service.kafka.brokers = brokers;
-    }
+    let mut service = args.service.load()?;
     if let Some(group) = args.group {
         service.kafka.group = group;
-    }
-    if let Some(url) = args.database_url {
-        service.database.url = url;
     }
     let appeal_secret = secret_from_env("WARDEN_APPEAL_SECRET", "signs appeal tokens")?;
     let recipient_key = secret_from_env("WARDEN_RECIPIENT_KEY", "keys recipients' hashes")?;
     service.validate().context("invalid settings")?;
     let scorer = args.scoring.load()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        if let Some(dir) = service
-            .database
-            .url
-            .strip_prefix("sqlite://")
-            .and_then(|path| std::path::Path::new(path).parent())
-            .filter(|dir| !dir.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let store = Store::connect(&service.database.url)
-            .await
-            .context("cannot open the database")?;
-        let appeal = AppealSettings {
-            secret: appeal_secret,
-            base_url: service.enforcement.appeal_base_url.clone(),
-            days: service.enforcement.appeal_days,
+    runtime()?.block_on(async {
+        let store = open_store(&service).await?;
+        let appeal = appeal_settings(&service, appeal_secret);
+        let shutdown = shutdown_on_signal();
+        let api = match service.api.listen.is_empty() {
+            true => None,
+            false => {
+                Some(start_api(&service, store.clone(), appeal.clone(), shutdown.clone()).await?)
+            }
         };
         let enforcer = Enforcer::start(store, scorer.policy().suspension().clone(), appeal)
             .await
             .context("cannot load the cases")?;
         let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?;
-        processor.run(shutdown_on_signal()).await;
+        processor.run(shutdown).await;
+        if let Some(api) = api {
+            api.await?.context("the review API failed")?;
+        }
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let service = args.service.load()?;
+    if service.api.listen.is_empty() {
+        anyhow::bail!("`warden serve` needs an address: set [api] listen or --listen");
+    }
+    let appeal_secret = secret_from_env("WARDEN_APPEAL_SECRET", "signs appeal tokens")?;
+    service.validate().context("invalid settings")?;
+    runtime()?.block_on(async {
+        let store = open_store(&service).await?;
+        let appeal = appeal_settings(&service, appeal_secret);
+        let api = start_api(&service, store, appeal, shutdown_on_signal()).await?;
+        api.await?.context("the review API failed")?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn open_store(service: &ServiceConfig) -> anyhow::Result<Store> {
+    if let Some(dir) = service
+        .database
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|path| std::path::Path::new(path).parent())
+        .filter(|dir| !dir.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Store::connect(&service.database.url)
+        .await
+        .context("cannot open the database")
+}
+
+fn appeal_settings(service: &ServiceConfig, secret: Secret) -> AppealSettings {
+    AppealSettings {
+        secret,
+        base_url: service.enforcement.appeal_base_url.clone(),
+        days: service.enforcement.appeal_days,
+    }
+}
+
+/// Binds the review API's address (a failure stops the start) and serves it in the background.
+async fn start_api(
+    service: &ServiceConfig,
+    store: Store,
+    appeal: AppealSettings,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let reviewers = ReviewerDirectory::open(service.api.reviewers_file.clone().into())
+        .context("cannot read the reviewers file")?;
+    let producer = event_producer(service)?;
+    let state = AppState::new(store, appeal, reviewers, service.api.clone(), producer);
+    let listener = tokio::net::TcpListener::bind(&service.api.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", service.api.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "review API listening");
+    Ok(tokio::spawn(api::serve(
+        listener,
+        state,
+        service.topics.clone(),
+        shutdown,
+    )))
 }
 
 /// A secret from the environment; refused when unset or short, never printed.

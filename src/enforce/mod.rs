@@ -7,11 +7,11 @@
 //! broker acknowledges them; a case still unmarked at startup sends them again (an outbox in
 //! the case row), so a crash between the two loses no notice.
 
+pub mod events;
 pub mod token;
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::message::{Action, FeedbackKind, Scores, Verdict};
@@ -24,7 +24,6 @@ use crate::store::{
 use crate::suspension::{
     AccountDecision, CircuitBreaker, MessageEvidence, Reason, SuspensionPolicy,
 };
-use token::{AppealGrant, sign};
 
 /// What enforcement needs to know about one scored message.
 #[derive(Debug, Clone)]
@@ -67,30 +66,6 @@ pub struct Pending {
     pub events: Vec<Event>,
 }
 
-#[derive(Serialize)]
-struct AccountActionRecord<'a> {
-    account_id: &'a str,
-    action: &'static str,
-    case_id: &'a str,
-    reason_codes: Vec<&'a str>,
-    by: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
-    at: OffsetDateTime,
-}
-
-#[derive(Serialize)]
-struct NoticeRecord<'a> {
-    account_id: &'a str,
-    case_id: &'a str,
-    kind: &'static str,
-    reasons: &'a [StoredReason],
-    appeal_url: String,
-    #[serde(with = "time::serde::rfc3339")]
-    appeal_deadline: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    at: OffsetDateTime,
-}
-
 /// Signals, the account policy, the breaker and the store, for one stream processor.
 pub struct Enforcer {
     store: Store,
@@ -111,6 +86,8 @@ pub struct Enforcer {
     /// is still to be recorded in the store, where every instance sees it.
     tripped_since_ms: Option<i64>,
     trip_unrecorded: bool,
+    /// Wall-clock Unix ms up to which reviewers' and admins' changes to cases are followed.
+    cases_synced_ms: i64,
 }
 
 /// A case opened by the automated policy.
@@ -187,6 +164,7 @@ impl Enforcer {
             since_eviction: 0,
             tripped_since_ms: None,
             trip_unrecorded: false,
+            cases_synced_ms: now_ms(),
         };
         enforcer.sync_breaker().await?;
         let owed = enforcer.store.unnotified_cases().await?;
@@ -417,6 +395,56 @@ impl Enforcer {
         if let Err(error) = self.sync_breaker().await {
             tracing::warn!(%error, "cannot read the circuit breaker's state");
         }
+        if let Err(error) = self.sync_cases().await {
+            tracing::warn!(%error, "cannot read reviewers' changes to cases");
+        }
+    }
+
+    /// Follows what reviewers and admins did to cases since the last look: a reinstated
+    /// account's messages flow again, an account suspended by a person is blocked. An account
+    /// has at most one active case, and that one decides.
+    async fn sync_cases(&mut self) -> Result<(), StoreError> {
+        // A little overlap: a change committed just before the last look but stamped earlier.
+        let now = now_ms();
+        let changes = self
+            .store
+            .case_changes_since(self.cases_synced_ms - 10_000)
+            .await?;
+        self.cases_synced_ms = now;
+        let mut accounts: HashMap<String, Option<CaseStatus>> = HashMap::new();
+        for (account, status) in changes {
+            let active = matches!(status, CaseStatus::Suspended | CaseStatus::InReview);
+            let entry = accounts.entry(account).or_insert(None);
+            if active {
+                *entry = Some(status);
+            }
+        }
+        for (account, active) in accounts {
+            let active = match active {
+                Some(status) => Some(status),
+                None => self.store.active_case(&account).await?.map(|c| c.status),
+            };
+            let (suspended, in_review) = match active {
+                Some(CaseStatus::Suspended) => (true, false),
+                Some(CaseStatus::InReview) => (false, true),
+                _ => (false, false),
+            };
+            if self.suspended.contains(&account) && !suspended {
+                tracing::info!(
+                    account_id = account,
+                    "account reinstated: its messages flow again"
+                );
+            }
+            match suspended {
+                true => self.suspended.insert(account.clone()),
+                false => self.suspended.remove(&account),
+            };
+            match in_review {
+                true => self.in_review.insert(account),
+                false => self.in_review.remove(&account),
+            };
+        }
+        Ok(())
     }
 
     /// Adopts a trip recorded by another instance (or before a restart), and an admin's reset
@@ -464,41 +492,15 @@ impl Enforcer {
             let at =
                 OffsetDateTime::from_unix_timestamp_nanos(i128::from(case.opened_at) * 1_000_000)
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            let action = AccountActionRecord {
-                account_id: &case.account_id,
-                action: "suspend",
-                case_id: &case.case_id,
-                reason_codes: case.reasons.iter().map(|r| r.code.as_str()).collect(),
-                by: "automated",
-                at,
-            };
-            let deadline = at + time::Duration::days(self.appeal.days);
-            let token = sign(
-                &self.appeal.secret,
-                &AppealGrant {
-                    case_id: case.case_id.clone(),
-                    account_id: case.account_id.clone(),
-                    expires_at: deadline,
-                },
-            );
-            let notice = NoticeRecord {
-                account_id: &case.account_id,
-                case_id: &case.case_id,
-                kind: "suspended",
-                reasons: &case.reasons,
-                appeal_url: format!("{}?token={token}", self.appeal.base_url),
-                appeal_deadline: deadline,
-                at,
-            };
             events.push(Event {
                 kind: EventKind::AccountAction,
                 account_id: case.account_id.clone(),
-                json: serde_json::to_vec(&action).expect("serializes"),
+                json: events::account_action(case, "suspend", "automated", at),
             });
             events.push(Event {
                 kind: EventKind::Notice,
                 account_id: case.account_id.clone(),
-                json: serde_json::to_vec(&notice).expect("serializes"),
+                json: events::suspended_notice(case, &self.appeal, at),
             });
         }
         Pending {

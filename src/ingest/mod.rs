@@ -62,6 +62,25 @@ pub struct RunSummary {
     pub abandoned_batches: u64,
 }
 
+/// A producer with the processor's delivery guarantees (idempotent, `acks=all`) and the
+/// file's extra options, for the review API's events.
+pub fn event_producer(service: &ServiceConfig) -> Result<FutureProducer, IngestError> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &service.kafka.brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set_log_level(RDKafkaLogLevel::Warning);
+    for (key, value) in &service.kafka.options {
+        config.set(key, value);
+    }
+    config.create().map_err(|source| IngestError::Client {
+        client: "producer",
+        source,
+    })
+}
+
 /// The consumer, the producer, the scorer and the pool that runs it.
 pub struct Processor {
     consumer: StreamConsumer<GroupContext>,

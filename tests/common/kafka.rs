@@ -432,6 +432,9 @@ notices = "{}"
 batch_max_messages = 500
 drain_timeout_ms = 3000
 retry_backoff_max_ms = 1000
+
+[api]
+listen = ""
 "#,
         broker.address(),
         SESSION_TIMEOUT.as_millis(),

@@ -1,6 +1,7 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod database;
 pub mod kafka;
 
 use std::path::PathBuf;

@@ -7,6 +7,13 @@
 //! audit entries are keyed by their content, and every insert is `ON CONFLICT DO NOTHING`. A
 //! replayed decision therefore finds its work already done.
 
+mod review;
+
+pub use review::{
+    Appeal, AppealStatus, CaseDetail, Claim, Claiming, Deciding, DecisionRecord, NewDecision,
+    OutboxEvent, OutboxTopic, Outcome, QueueItem, appeal_id,
+};
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -337,6 +344,28 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// One account's signal checkpoint and when it was written (Unix ms).
+    pub async fn signal_state(&self, key: u64) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
+        let row = sqlx::query("SELECT state, updated_at FROM signal_states WHERE account_key = $1")
+            .bind(key as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let state: String = row.try_get("state")?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(state)
+                .map_err(|e| sqlx::Error::Decode(e.into()))?;
+            Ok((bytes, row.try_get("updated_at")?))
+        })
+        .transpose()
+    }
+
+    /// Answers if the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 

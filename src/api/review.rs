@@ -1,0 +1,309 @@
+//! The reviewers' side: the queue of cases waiting for a human, a case in full, claims, and
+//! decisions. Overturning a suspension reinstates the account.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::auth::Reviewer;
+use super::error::{ApiError, Body};
+use super::{AppState, now_ms, rfc3339};
+use crate::enforce::events;
+use crate::signals::{AccountState, Signals, Snapshot};
+use crate::store::{
+    AppealStatus, CaseStatus, Claim, Claiming, Deciding, NewDecision, OutboxEvent, OutboxTopic,
+    Outcome,
+};
+
+/// Longest decision note, in characters.
+const MAX_NOTE_CHARS: usize = 2_000;
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct QueueEntry {
+    case_id: String,
+    account_id: String,
+    /// `appeal` (a holder asked for review) or `review` (opened for a human: allowlisted
+    /// account, or the circuit breaker was open).
+    kind: &'static str,
+    appeal_id: Option<String>,
+    waiting_since: String,
+    age_seconds: i64,
+    due_at: String,
+    overdue: bool,
+    claim: Option<ClaimView>,
+}
+
+#[derive(Serialize)]
+pub struct ClaimView {
+    reviewer: String,
+    expires_at: String,
+}
+
+impl From<Claim> for ClaimView {
+    fn from(claim: Claim) -> Self {
+        Self {
+            reviewer: claim.reviewer,
+            expires_at: rfc3339(claim.expires_at),
+        }
+    }
+}
+
+/// `GET /v1/review/queue?limit=N`: oldest first, with age and due time.
+pub async fn queue(
+    State(state): State<AppState>,
+    _reviewer: Reviewer,
+    Query(query): Query<QueueQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError::invalid("`limit` must be 1 to 1000"));
+    }
+    let now = now_ms();
+    let sla_ms = state.settings.appeal_sla_hours * 3_600_000;
+    let items = state.store.review_queue(now, limit).await?;
+    let entries: Vec<QueueEntry> = items
+        .into_iter()
+        .map(|item| QueueEntry {
+            kind: if item.appeal_id.is_some() {
+                "appeal"
+            } else {
+                "review"
+            },
+            age_seconds: (now - item.waiting_since).max(0) / 1_000,
+            due_at: rfc3339(item.waiting_since + sla_ms),
+            overdue: now > item.waiting_since + sla_ms,
+            waiting_since: rfc3339(item.waiting_since),
+            case_id: item.case_id,
+            account_id: item.account_id,
+            appeal_id: item.appeal_id,
+            claim: item.claim.map(ClaimView::from),
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({"count": entries.len(), "items": entries}),
+    ))
+}
+
+/// `GET /v1/review/cases/{case_id}`: reasons, scores, rule hits, redacted evidence, the
+/// account's signals (as of their last checkpoint), the appeal, decisions and history.
+pub async fn case(
+    State(state): State<AppState>,
+    _reviewer: Reviewer,
+    Path(case_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = &state.store;
+    let detail = store
+        .case_detail(&case_id, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("case"))?;
+    let evidence = store.evidence(&case_id).await?;
+    let appeal = store.appeal_of_case(&case_id).await?;
+    let decisions = store.decisions(&case_id).await?;
+    let history = store.audit_log(&detail.case.account_id).await?;
+    let signals = store
+        .signal_state(Signals::account_key(&detail.case.account_id))
+        .await?
+        .and_then(|(bytes, at)| AccountState::decode(&bytes).map(|s| (s.snapshot(), at)));
+    let signals = signals.map(|(snapshot, at): (Snapshot, i64)| {
+        serde_json::json!({"as_of": rfc3339(at), "snapshot": snapshot})
+    });
+    Ok(Json(serde_json::json!({
+        "case_id": detail.case.case_id,
+        "account_id": detail.case.account_id,
+        "status": detail.case.status.as_str(),
+        "reasons": detail.case.reasons,
+        "scores": detail.scores,
+        "model_version": detail.model_version,
+        "rules_version": detail.rules_version,
+        "opened_at": rfc3339(detail.case.opened_at),
+        "updated_at": rfc3339(detail.updated_at),
+        "claim": detail.claim.map(ClaimView::from),
+        "evidence": evidence.iter().map(|e| serde_json::json!({
+            "message_id": e.message_id,
+            "excerpt": e.excerpt,
+            "rule_hits": e.rule_hits,
+            "action": e.action,
+            "sent_at": rfc3339(e.sent_at),
+        })).collect::<Vec<_>>(),
+        "signals": signals,
+        "appeal": appeal.map(|a| serde_json::json!({
+            "appeal_id": a.appeal_id,
+            "statement": a.statement,
+            "status": a.status.as_str(),
+            "opened_at": rfc3339(a.opened_at),
+            "outcome": a.outcome.map(|o| o.as_str()),
+        })),
+        "decisions": decisions.iter().map(|d| serde_json::json!({
+            "outcome": d.outcome.as_str(),
+            "reviewer": d.reviewer,
+            "note": d.note,
+            "decided_at": rfc3339(d.decided_at),
+        })).collect::<Vec<_>>(),
+        "history": history.iter().map(|h| serde_json::json!({
+            "at": rfc3339(h.at),
+            "actor": h.actor,
+            "action": h.action,
+            "case_id": h.case_id,
+            "detail": h.detail,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+fn claimed_by_another(claim: Claim) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "claimed_by_another",
+        format!(
+            "{} holds this case until {}",
+            claim.reviewer,
+            rfc3339(claim.expires_at)
+        ),
+    )
+}
+
+/// `POST /v1/review/cases/{case_id}/claim`: one reviewer at a time; the claim lapses.
+pub async fn claim(
+    State(state): State<AppState>,
+    reviewer: Reviewer,
+    Path(case_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = now_ms();
+    let expires_at = now + state.settings.claim_minutes * 60_000;
+    match state
+        .store
+        .claim(&case_id, &reviewer.actor(), now, expires_at)
+        .await?
+    {
+        Claiming::Claimed(claim) => Ok(Json(serde_json::json!({
+            "case_id": case_id,
+            "claim": ClaimView::from(claim),
+        }))),
+        Claiming::HeldByOther(claim) => Err(claimed_by_another(claim)),
+        Claiming::NoSuchCase => Err(ApiError::not_found("case")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    outcome: String,
+    note: String,
+}
+
+/// `POST /v1/review/cases/{case_id}/decision` `{outcome: uphold|overturn, note}`. Repeating a
+/// decision answers as the first time; deciding otherwise afterwards is a conflict.
+pub async fn decide(
+    State(state): State<AppState>,
+    reviewer: Reviewer,
+    Path(case_id): Path<String>,
+    Body(request): Body<DecisionRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let outcome = match request.outcome.as_str() {
+        "uphold" => Outcome::Uphold,
+        "overturn" => Outcome::Overturn,
+        _ => {
+            return Err(ApiError::invalid(
+                "`outcome` must be \"uphold\" or \"overturn\"",
+            ));
+        }
+    };
+    let note = request.note.trim();
+    if note.is_empty() || note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::invalid(format!(
+            "`note` (shown to the account holder) must be 1 to {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    let store = &state.store;
+    let case = store
+        .case(&case_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case"))?;
+    let appeal = store.appeal_of_case(&case_id).await?;
+    let actor = reviewer.actor();
+    let at = OffsetDateTime::now_utc();
+    // The events this decision owes, for the case as read; the store writes them only if the
+    // decision is recorded (it checks again under the case's lock).
+    let mut owed = Vec::new();
+    match &appeal {
+        Some(appeal) if appeal.status == AppealStatus::Open => {
+            if outcome == Outcome::Overturn {
+                owed.push((
+                    OutboxTopic::AccountActions,
+                    events::account_action(&case, "reinstate", &actor, at),
+                ));
+            }
+            owed.push((
+                OutboxTopic::Notices,
+                events::appeal_decided_notice(&case, &appeal.appeal_id, outcome.as_str(), note, at),
+            ));
+        }
+        _ if case.status == CaseStatus::InReview && outcome == Outcome::Uphold => {
+            owed.push((
+                OutboxTopic::AccountActions,
+                events::account_action(&case, "suspend", &actor, at),
+            ));
+            owed.push((
+                OutboxTopic::Notices,
+                events::suspended_notice(&case, &state.appeal, at),
+            ));
+        }
+        _ => {}
+    }
+    let decision = NewDecision {
+        case_id: case_id.clone(),
+        actor,
+        outcome,
+        note: note.to_owned(),
+        at: now_ms(),
+        events: owed
+            .into_iter()
+            .map(|(topic, json)| {
+                OutboxEvent::new(
+                    topic,
+                    &case.account_id,
+                    String::from_utf8(json).expect("JSON is UTF-8"),
+                )
+            })
+            .collect(),
+    };
+    match store.decide(&decision).await? {
+        Deciding::Decided => {
+            tracing::info!(case_id, outcome = outcome.as_str(), "case decided");
+            state.outbox.notify_one();
+        }
+        Deciding::AlreadyDecided => {}
+        Deciding::DecidedOtherwise(earlier) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_decided",
+                format!("the case was already decided: {}", earlier.as_str()),
+            ));
+        }
+        Deciding::HeldByOther(claim) => return Err(claimed_by_another(claim)),
+        Deciding::NothingToDecide => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_decide",
+                "the case has no open appeal and is not in review",
+            ));
+        }
+        Deciding::NoSuchCase => return Err(ApiError::not_found("case")),
+    }
+    let status = store
+        .case(&case_id)
+        .await?
+        .map(|c| c.status.as_str())
+        .unwrap_or("unknown");
+    Ok(Json(serde_json::json!({
+        "case_id": case_id,
+        "outcome": outcome.as_str(),
+        "status": status,
+    })))
+}

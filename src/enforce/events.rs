@@ -1,0 +1,127 @@
+//! The records Warden sends about accounts: `account-actions` (suspend, reinstate) for the
+//! messaging pipeline and `notices` for the account holder (DESIGN.md), built in one place for
+//! the stream processor and the review API alike.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::AppealSettings;
+use super::token::{AppealGrant, sign};
+use crate::store::{Case, StoredReason};
+
+#[derive(Serialize)]
+struct AccountAction<'a> {
+    account_id: &'a str,
+    action: &'static str,
+    case_id: &'a str,
+    reason_codes: Vec<&'a str>,
+    by: &'a str,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
+/// A `notices` record. `appeal_url` and `appeal_deadline` come with `suspended`; `appeal_id`
+/// with the appeal's notices; `outcome` and `explanation` with `appeal_decided`.
+#[derive(Serialize)]
+struct Notice<'a> {
+    account_id: &'a str,
+    case_id: &'a str,
+    kind: &'static str,
+    reasons: &'a [StoredReason],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    appeal_url: Option<String>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    appeal_deadline: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    appeal_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
+fn json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).expect("event records always serialize")
+}
+
+/// `account-actions`: `action` (`suspend` or `reinstate`) on the case's account, by `by`
+/// (`automated`, `reviewer:<name>`, `admin:<name>`).
+pub fn account_action(case: &Case, action: &'static str, by: &str, at: OffsetDateTime) -> Vec<u8> {
+    json(&AccountAction {
+        account_id: &case.account_id,
+        action,
+        case_id: &case.case_id,
+        reason_codes: case.reasons.iter().map(|r| r.code.as_str()).collect(),
+        by,
+        at,
+    })
+}
+
+/// `notices`, kind `suspended`: why, and the appeal URL with its signed token and deadline.
+pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime) -> Vec<u8> {
+    let deadline = at + time::Duration::days(appeal.days);
+    let token = sign(
+        &appeal.secret,
+        &AppealGrant {
+            case_id: case.case_id.clone(),
+            account_id: case.account_id.clone(),
+            expires_at: deadline,
+        },
+    );
+    json(&Notice {
+        account_id: &case.account_id,
+        case_id: &case.case_id,
+        kind: "suspended",
+        reasons: &case.reasons,
+        appeal_url: Some(format!("{}?token={token}", appeal.base_url)),
+        appeal_deadline: Some(deadline),
+        appeal_id: None,
+        outcome: None,
+        explanation: None,
+        at,
+    })
+}
+
+/// `notices`, kind `appeal_received`.
+pub fn appeal_received_notice(case: &Case, appeal_id: &str, at: OffsetDateTime) -> Vec<u8> {
+    json(&Notice {
+        account_id: &case.account_id,
+        case_id: &case.case_id,
+        kind: "appeal_received",
+        reasons: &case.reasons,
+        appeal_url: None,
+        appeal_deadline: None,
+        appeal_id: Some(appeal_id),
+        outcome: None,
+        explanation: None,
+        at,
+    })
+}
+
+/// `notices`, kind `appeal_decided`: the outcome (`upheld` or `overturned`) and the
+/// reviewer's explanation.
+pub fn appeal_decided_notice(
+    case: &Case,
+    appeal_id: &str,
+    outcome: &str,
+    explanation: &str,
+    at: OffsetDateTime,
+) -> Vec<u8> {
+    json(&Notice {
+        account_id: &case.account_id,
+        case_id: &case.case_id,
+        kind: "appeal_decided",
+        reasons: &case.reasons,
+        appeal_url: None,
+        appeal_deadline: None,
+        appeal_id: Some(appeal_id),
+        outcome: Some(outcome),
+        explanation: Some(explanation),
+        at,
+    })
+}

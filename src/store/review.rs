@@ -1,0 +1,627 @@
+//! Human review in the store: appeals, reviewers' claims, decisions, the outbox of events the
+//! review API owes the pipeline, and false-positive labels.
+//!
+//! Every step that changes a case writes its events (`account-actions`, `notices`) and its
+//! audit entry in the same transaction; `outbox::deliver` produces the events afterwards. A step
+//! checks its preconditions inside the transaction, after taking the case's write lock, so two
+//! reviewers racing each other cannot both win.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{AuditEntry, Case, CaseStatus, Store, StoreError, case_of, hex, insert_audit};
+
+/// An account holder's appeal against a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appeal {
+    pub appeal_id: String,
+    pub case_id: String,
+    pub account_id: String,
+    pub statement: String,
+    pub status: AppealStatus,
+    pub opened_at: i64,
+    pub outcome: Option<Outcome>,
+    /// The reviewer's explanation to the holder, once decided.
+    pub explanation: Option<String>,
+    pub decided_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppealStatus {
+    Open,
+    Decided,
+}
+
+impl AppealStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppealStatus::Open => "open",
+            AppealStatus::Decided => "decided",
+        }
+    }
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The automated decision stands (for a case in review: the account is suspended).
+    Uphold,
+    /// It was wrong: the account is reinstated (for a case in review: nothing happens to it).
+    Overturn,
+}
+
+impl Outcome {
+    /// As stored and shown: `upheld` or `overturned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Uphold => "upheld",
+            Outcome::Overturn => "overturned",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "upheld" => Some(Outcome::Uphold),
+            "overturned" => Some(Outcome::Overturn),
+            _ => None,
+        }
+    }
+}
+
+/// An event to produce once the step that wrote it has committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub event_id: String,
+    pub topic: OutboxTopic,
+    /// The record key: the account id.
+    pub key: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxTopic {
+    AccountActions,
+    Notices,
+}
+
+impl OutboxTopic {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxTopic::AccountActions => "account_actions",
+            OutboxTopic::Notices => "notices",
+        }
+    }
+}
+
+impl OutboxEvent {
+    /// An event whose id derives from its content: written twice, it is stored once.
+    pub fn new(topic: OutboxTopic, key: &str, payload: String) -> Self {
+        let digest = Sha256::digest(format!("{}|{key}|{payload}", topic.as_str()));
+        Self {
+            event_id: format!("EV{}", hex(&digest[..12])),
+            topic,
+            key: key.to_owned(),
+            payload,
+        }
+    }
+}
+
+/// Who holds a case, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub reviewer: String,
+    pub expires_at: i64,
+}
+
+/// What a claim did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claiming {
+    Claimed(Claim),
+    HeldByOther(Claim),
+    NoSuchCase,
+}
+
+/// A decision to record.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub case_id: String,
+    /// `reviewer:<name>` or `admin:<name>`.
+    pub actor: String,
+    pub outcome: Outcome,
+    pub note: String,
+    pub at: i64,
+    /// The events the decision owes, built for the case as it was read; written only if the
+    /// decision is recorded.
+    pub events: Vec<OutboxEvent>,
+}
+
+/// What recording a decision did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deciding {
+    Decided,
+    /// The same outcome was recorded before: nothing more was written.
+    AlreadyDecided,
+    /// A different outcome was recorded before.
+    DecidedOtherwise(Outcome),
+    HeldByOther(Claim),
+    /// The case has no open appeal and is not in review.
+    NothingToDecide,
+    NoSuchCase,
+}
+
+/// One entry of the reviewers' queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueItem {
+    pub case_id: String,
+    pub account_id: String,
+    pub appeal_id: Option<String>,
+    /// Since when the case has waited for a human: the appeal, or the case's opening.
+    pub waiting_since: i64,
+    pub claim: Option<Claim>,
+}
+
+/// A case as a reviewer sees it, beyond [`Case`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseDetail {
+    pub case: Case,
+    pub scores: crate::message::Scores,
+    pub model_version: Option<String>,
+    pub rules_version: String,
+    pub updated_at: i64,
+    pub claim: Option<Claim>,
+}
+
+/// A recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub outcome: Outcome,
+    pub reviewer: String,
+    pub note: String,
+    pub decided_at: i64,
+}
+
+/// The appeal id of a case: one appeal per case, so it derives from the case.
+pub fn appeal_id(case_id: &str) -> String {
+    let digest = Sha256::digest(format!("appeal|{case_id}"));
+    format!("AP{}", hex(&digest[..12]))
+}
+
+fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
+    let status: String = row.try_get("status")?;
+    let outcome: Option<String> = row.try_get("outcome")?;
+    Ok(Appeal {
+        appeal_id: row.try_get("appeal_id")?,
+        case_id: row.try_get("case_id")?,
+        account_id: row.try_get("account_id")?,
+        statement: row.try_get("statement")?,
+        status: if status == "open" {
+            AppealStatus::Open
+        } else {
+            AppealStatus::Decided
+        },
+        opened_at: row.try_get("opened_at")?,
+        outcome: outcome.as_deref().and_then(Outcome::parse),
+        explanation: row.try_get("explanation")?,
+        decided_at: row.try_get("decided_at")?,
+    })
+}
+
+fn live_claim(by: Option<String>, until: Option<i64>, now: i64) -> Option<Claim> {
+    match (by, until) {
+        (Some(reviewer), Some(expires_at)) if expires_at > now => Some(Claim {
+            reviewer,
+            expires_at,
+        }),
+        _ => None,
+    }
+}
+
+const DECISIONS_OF_CASE: &str = "SELECT outcome, reviewer, note, decided_at FROM decisions \
+                                 WHERE case_id = $1 ORDER BY decided_at";
+
+fn decision_of(row: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
+    let outcome: String = row.try_get("outcome")?;
+    Ok(DecisionRecord {
+        outcome: Outcome::parse(&outcome)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown outcome `{outcome}`").into()))?,
+        reviewer: row.try_get("reviewer")?,
+        note: row.try_get("note")?,
+        decided_at: row.try_get("decided_at")?,
+    })
+}
+
+const APPEAL_COLUMNS: &str = "appeal_id, case_id, account_id, statement, status, opened_at, \
+                              outcome, explanation, decided_at";
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &OutboxEvent,
+    at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, event_key, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(&event.event_id)
+    .bind(event.topic.as_str())
+    .bind(&event.key)
+    .bind(&event.payload)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Takes the case's write lock for the rest of the transaction (SQLite: the database's), so
+/// that the checks that follow hold until commit. False if there is no such case.
+async fn lock_case(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+) -> Result<bool, StoreError> {
+    let locked = sqlx::query("UPDATE cases SET updated_at = updated_at WHERE case_id = $1")
+        .bind(case_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(locked == 1)
+}
+
+impl Store {
+    /// Opens the holder's appeal on `case`, with its events, or returns the appeal the case
+    /// already has (`false`: nothing was written).
+    pub async fn open_appeal(
+        &self,
+        case: &Case,
+        statement: &str,
+        at: i64,
+        events: &[OutboxEvent],
+    ) -> Result<(Appeal, bool), StoreError> {
+        let appeal_id = appeal_id(&case.case_id);
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO appeals (appeal_id, case_id, account_id, statement, status, opened_at) \
+             VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&appeal_id)
+        .bind(&case.case_id)
+        .bind(&case.account_id)
+        .bind(statement)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            for event in events {
+                insert_event(&mut tx, event, at).await?;
+            }
+            let entry = AuditEntry {
+                at,
+                actor: "holder".into(),
+                action: "appeal".into(),
+                case_id: Some(case.case_id.clone()),
+                account_id: case.account_id.clone(),
+                detail: appeal_id.clone(),
+            };
+            insert_audit(&mut tx, &entry).await?;
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        let appeal = self
+            .appeal(&appeal_id)
+            .await?
+            .expect("the appeal exists: inserted now or before");
+        Ok((appeal, inserted))
+    }
+
+    pub async fn appeal(&self, appeal_id: &str) -> Result<Option<Appeal>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {APPEAL_COLUMNS} FROM appeals WHERE appeal_id = $1"
+        ))
+        .bind(appeal_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| appeal_of(&row)).transpose()
+    }
+
+    pub async fn appeal_of_case(&self, case_id: &str) -> Result<Option<Appeal>, StoreError> {
+        self.appeal(&appeal_id(case_id)).await
+    }
+
+    /// A case with what reviewers see beyond the holder's view.
+    pub async fn case_detail(
+        &self,
+        case_id: &str,
+        now: i64,
+    ) -> Result<Option<CaseDetail>, StoreError> {
+        let row = sqlx::query(
+            "SELECT case_id, account_id, status, reasons, opened_at, scores, model_version, \
+             rules_version, updated_at, claimed_by, claim_expires_at FROM cases \
+             WHERE case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(CaseDetail {
+            case: case_of(&row)?,
+            scores: serde_json::from_str(&row.try_get::<String, _>("scores")?)?,
+            model_version: row.try_get("model_version")?,
+            rules_version: row.try_get("rules_version")?,
+            updated_at: row.try_get("updated_at")?,
+            claim: live_claim(
+                row.try_get("claimed_by")?,
+                row.try_get("claim_expires_at")?,
+                now,
+            ),
+        }))
+    }
+
+    /// The case's decisions, oldest first.
+    pub async fn decisions(&self, case_id: &str) -> Result<Vec<DecisionRecord>, StoreError> {
+        let rows = sqlx::query(DECISIONS_OF_CASE)
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decision_of).collect()
+    }
+
+    /// Cases waiting for a human, oldest first: open appeals, and cases in review.
+    pub async fn review_queue(&self, now: i64, limit: i64) -> Result<Vec<QueueItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.case_id, c.account_id, c.opened_at, c.claimed_by, c.claim_expires_at, \
+             a.appeal_id, a.opened_at AS appealed_at \
+             FROM cases c LEFT JOIN appeals a ON a.case_id = c.case_id \
+             WHERE a.status = 'open' OR (c.status = 'in_review' AND a.appeal_id IS NULL) \
+             ORDER BY COALESCE(a.opened_at, c.opened_at), c.case_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let appealed_at: Option<i64> = row.try_get("appealed_at")?;
+                Ok(QueueItem {
+                    case_id: row.try_get("case_id")?,
+                    account_id: row.try_get("account_id")?,
+                    appeal_id: row.try_get("appeal_id")?,
+                    waiting_since: appealed_at.unwrap_or(row.try_get("opened_at")?),
+                    claim: live_claim(
+                        row.try_get("claimed_by")?,
+                        row.try_get("claim_expires_at")?,
+                        now,
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// Claims the case for `reviewer` until `expires_at`, unless another reviewer's claim is
+    /// still live. Claiming again extends one's own claim.
+    pub async fn claim(
+        &self,
+        case_id: &str,
+        reviewer: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Claiming, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lock_case(&mut tx, case_id).await? {
+            return Ok(Claiming::NoSuchCase);
+        }
+        let row = sqlx::query(
+            "SELECT account_id, claimed_by, claim_expires_at FROM cases WHERE case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if let Some(held) = live_claim(
+            row.try_get("claimed_by")?,
+            row.try_get("claim_expires_at")?,
+            now,
+        ) && held.reviewer != reviewer
+        {
+            return Ok(Claiming::HeldByOther(held));
+        }
+        sqlx::query("UPDATE cases SET claimed_by = $1, claim_expires_at = $2 WHERE case_id = $3")
+            .bind(reviewer)
+            .bind(expires_at)
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        let entry = AuditEntry {
+            at: now,
+            actor: reviewer.to_owned(),
+            action: "claim".into(),
+            case_id: Some(case_id.to_owned()),
+            account_id: row.try_get("account_id")?,
+            detail: format!("until {expires_at}"),
+        };
+        insert_audit(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(Claiming::Claimed(Claim {
+            reviewer: reviewer.to_owned(),
+            expires_at,
+        }))
+    }
+
+    /// Records a reviewer's decision, with its events, labels and audit entry, if the case
+    /// awaits one and no one else holds it. Overturning a suspension reinstates the account
+    /// (the case closes as `overturned`) and labels its evidence as legitimate; upholding a
+    /// case in review suspends the account.
+    pub async fn decide(&self, decision: &NewDecision) -> Result<Deciding, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lock_case(&mut tx, &decision.case_id).await? {
+            return Ok(Deciding::NoSuchCase);
+        }
+        let row = sqlx::query(
+            "SELECT c.account_id, c.status, c.claimed_by, c.claim_expires_at, \
+             a.status AS appeal_status FROM cases c \
+             LEFT JOIN appeals a ON a.case_id = c.case_id WHERE c.case_id = $1",
+        )
+        .bind(&decision.case_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let account_id: String = row.try_get("account_id")?;
+        let status: String = row.try_get("status")?;
+        let appeal_status: Option<String> = row.try_get("appeal_status")?;
+        let appealed = appeal_status.as_deref() == Some("open");
+        let in_review = status == CaseStatus::InReview.as_str();
+        if !appealed && !in_review {
+            // Decided already (a repeated request gets the same answer), or never asked.
+            let earlier = self.decisions_in(&mut tx, &decision.case_id).await?;
+            return Ok(match earlier.last() {
+                Some(last) if last.outcome == decision.outcome => Deciding::AlreadyDecided,
+                Some(last) => Deciding::DecidedOtherwise(last.outcome),
+                None => Deciding::NothingToDecide,
+            });
+        }
+        if let Some(held) = live_claim(
+            row.try_get("claimed_by")?,
+            row.try_get("claim_expires_at")?,
+            decision.at,
+        ) && held.reviewer != decision.actor
+        {
+            return Ok(Deciding::HeldByOther(held));
+        }
+        let new_status = match decision.outcome {
+            Outcome::Overturn => CaseStatus::Overturned,
+            Outcome::Uphold => CaseStatus::Suspended,
+        };
+        sqlx::query(
+            "UPDATE cases SET status = $1, updated_at = $2, claimed_by = NULL, \
+             claim_expires_at = NULL WHERE case_id = $3",
+        )
+        .bind(new_status.as_str())
+        .bind(decision.at)
+        .bind(&decision.case_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO decisions (case_id, outcome, reviewer, note, decided_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&decision.case_id)
+        .bind(decision.outcome.as_str())
+        .bind(&decision.actor)
+        .bind(&decision.note)
+        .bind(decision.at)
+        .execute(&mut *tx)
+        .await?;
+        if appealed {
+            sqlx::query(
+                "UPDATE appeals SET status = 'decided', outcome = $1, explanation = $2, \
+                 decided_at = $3 WHERE case_id = $4",
+            )
+            .bind(decision.outcome.as_str())
+            .bind(&decision.note)
+            .bind(decision.at)
+            .bind(&decision.case_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if decision.outcome == Outcome::Overturn {
+            sqlx::query(
+                "INSERT INTO labels (message_id, case_id, label, excerpt, at) \
+                 SELECT message_id, case_id, 'ham', excerpt, $1 FROM evidence \
+                 WHERE case_id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind(decision.at)
+            .bind(&decision.case_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for event in &decision.events {
+            insert_event(&mut tx, event, decision.at).await?;
+        }
+        let entry = AuditEntry {
+            at: decision.at,
+            actor: decision.actor.clone(),
+            action: match (decision.outcome, in_review) {
+                (Outcome::Overturn, false) => "overturn_and_reinstate",
+                (Outcome::Overturn, true) => "dismiss",
+                (Outcome::Uphold, false) => "uphold",
+                (Outcome::Uphold, true) => "suspend",
+            }
+            .into(),
+            case_id: Some(decision.case_id.clone()),
+            account_id,
+            detail: decision.note.clone(),
+        };
+        insert_audit(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(Deciding::Decided)
+    }
+
+    async fn decisions_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        case_id: &str,
+    ) -> Result<Vec<DecisionRecord>, StoreError> {
+        let rows = sqlx::query(DECISIONS_OF_CASE)
+            .bind(case_id)
+            .fetch_all(&mut **tx)
+            .await?;
+        rows.iter().map(decision_of).collect()
+    }
+
+    /// Events not yet acknowledged by the broker, oldest first.
+    pub async fn unsent_events(&self, limit: i64) -> Result<Vec<OutboxEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, topic, event_key, payload FROM outbox WHERE sent_at IS NULL \
+             ORDER BY created_at, event_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let topic: String = row.try_get("topic")?;
+                Ok(OutboxEvent {
+                    event_id: row.try_get("event_id")?,
+                    topic: match topic.as_str() {
+                        "account_actions" => OutboxTopic::AccountActions,
+                        _ => OutboxTopic::Notices,
+                    },
+                    key: row.try_get("event_key")?,
+                    payload: row.try_get("payload")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn mark_events_sent(&self, event_ids: &[&str], at: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for id in event_ids {
+            sqlx::query("UPDATE outbox SET sent_at = $1 WHERE event_id = $2")
+                .bind(at)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Accounts whose cases changed at or after `since` (Unix ms), with each case's status,
+    /// oldest change first: what a running enforcer must follow (reinstatements, suspensions
+    /// by reviewers and admins).
+    pub async fn case_changes_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(String, CaseStatus)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
+             WHERE updated_at >= $1 ORDER BY updated_at, case_id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| case_of(row).map(|case| (case.account_id, case.status)))
+            .collect()
+    }
+}

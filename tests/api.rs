@@ -1,0 +1,596 @@
+//! The review API over real HTTP, against a real database (a SQLite file; the whole journey on
+//! PostgreSQL too, see `common::database`). Events it owes the pipeline are checked in the
+//! outbox here; `tests/stream.rs` follows them through a real broker.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use common::database::{Backend, fresh};
+use warden::api::auth::{ReviewerDirectory, token_hash};
+use warden::api::{self, AppState};
+use warden::config::ApiConfig;
+use warden::enforce::AppealSettings;
+use warden::enforce::token::{AppealGrant, sign};
+use warden::message::Scores;
+use warden::privacy::{Secret, excerpt};
+use warden::store::{CaseStatus, Evidence, NewCase, OutboxTopic, Store, StoredReason};
+
+const SECRET: &str = "api-test-appeal-secret-0123456789";
+const ALICE: &str = "alice-reviewer-token-0123456789";
+const BOB: &str = "bob-reviewer-token-0123456789abc";
+const ROOT: &str = "root-admin-token-0123456789abcdef";
+
+/// A running API on a fresh database, with three people in the reviewers file.
+struct Harness {
+    base: String,
+    store: Store,
+    http: reqwest::Client,
+    reviewers_file: PathBuf,
+    _dirs: (tempfile::TempDir, Option<tempfile::TempDir>),
+}
+
+fn reviewers_toml(entries: &[(&str, &str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(name, role, token)| {
+            format!(
+                "[[reviewer]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+                token_hash(token)
+            )
+        })
+        .collect()
+}
+
+impl Harness {
+    /// `None` when the backend is not available here (PostgreSQL without its URL).
+    async fn start(settings: ApiConfig, backend: Backend) -> Option<Self> {
+        let (store, database_dir) = fresh(backend, "api").await?;
+        let dir = tempfile::tempdir().unwrap();
+        let reviewers_file = dir.path().join("reviewers.toml");
+        std::fs::write(
+            &reviewers_file,
+            reviewers_toml(&[
+                ("alice", "reviewer", ALICE),
+                ("bob", "reviewer", BOB),
+                ("root", "admin", ROOT),
+            ]),
+        )
+        .unwrap();
+        // No broker here: events stay in the outbox, where the tests read them.
+        let producer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .unwrap();
+        let state = AppState::new(
+            store.clone(),
+            appeal_settings(),
+            ReviewerDirectory::open(reviewers_file.clone()).unwrap(),
+            settings,
+            producer,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Some(Self {
+            base: format!("http://{address}"),
+            store,
+            http: reqwest::Client::new(),
+            reviewers_file,
+            _dirs: (dir, database_dir),
+        })
+    }
+
+    async fn default() -> Self {
+        Self::start(ApiConfig::default(), Backend::Sqlite)
+            .await
+            .expect("SQLite is always available")
+    }
+
+    /// Opens a case for `account`, as the stream processor would; returns its id and the
+    /// appeal token its notice would carry.
+    async fn case(&self, account: &str, status: CaseStatus) -> (String, String) {
+        let at = 1_795_996_800_000;
+        let case = NewCase {
+            account_id: account.into(),
+            trigger_message_id: format!("SM-{account}"),
+            status,
+            reasons: vec![StoredReason {
+                code: "repeated_blocked_messages".into(),
+                description: "Several messages were blocked".into(),
+            }],
+            scores: Scores {
+                spam: 0.1,
+                fraud: 0.97,
+                aup: 0.0,
+            },
+            model_version: Some("m1".into()),
+            rules_version: "r1".into(),
+            evidence: vec![Evidence {
+                message_id: format!("SM-{account}"),
+                excerpt: excerpt("Pay now at royalmail-fees.top or call +44 7911 123456"),
+                rule_hits: vec!["fraud.delivery_failed_link".into()],
+                action: "block".into(),
+                sent_at: at,
+            }],
+            actor: "automated".into(),
+            at,
+        };
+        let case_id = case.case_id();
+        self.store.open_case(&case).await.unwrap();
+        let token = token_for(
+            &case_id,
+            account,
+            OffsetDateTime::now_utc() + time::Duration::days(30),
+        );
+        (case_id, token)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut request = self.http.post(self.url(path)).json(&body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    async fn get(&self, path: &str, bearer: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn appeal_settings() -> AppealSettings {
+    AppealSettings {
+        secret: Secret::new(SECRET),
+        base_url: "https://warden.example.com/appeal".into(),
+        days: 30,
+    }
+}
+
+fn token_for(case_id: &str, account: &str, expires_at: OffsetDateTime) -> String {
+    sign(
+        &Secret::new(SECRET),
+        &AppealGrant {
+            case_id: case_id.into(),
+            account_id: account.into(),
+            expires_at,
+        },
+    )
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+#[tokio::test]
+async fn an_appeal_from_notice_to_overturn_reinstates_on_sqlite() {
+    appeal_to_overturn(Harness::default().await).await;
+}
+
+#[tokio::test]
+async fn an_appeal_from_notice_to_overturn_reinstates_on_postgres() {
+    if let Some(api) = Harness::start(ApiConfig::default(), Backend::Postgres).await {
+        appeal_to_overturn(api).await;
+    }
+}
+
+/// From the notice's token to an overturn: every answer, event and audit entry.
+async fn appeal_to_overturn(api: Harness) {
+    let (case_id, token) = api.case("AC1", CaseStatus::Suspended).await;
+
+    let statement = json!({"token": token, "statement": "These were real delivery notices"});
+    let (status, appeal) = api.post("/v1/appeals", None, statement.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{appeal}");
+    assert_eq!(appeal["status"], "open");
+    assert_eq!(appeal["case_id"], case_id.as_str());
+    let appeal_id = appeal["appeal_id"].as_str().unwrap().to_owned();
+    // A repeated appeal returns the same one and writes nothing more.
+    let (status, again) = api.post("/v1/appeals", None, statement).await;
+    assert_eq!(
+        (status, &again["appeal_id"]),
+        (StatusCode::OK, &appeal["appeal_id"])
+    );
+
+    let (status, queue) = api.get("/v1/review/queue", Some(ALICE)).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["count"], 1);
+    assert_eq!(queue["items"][0]["kind"], "appeal");
+    assert_eq!(queue["items"][0]["case_id"], case_id.as_str());
+    assert_eq!(queue["items"][0]["overdue"], false);
+
+    let (status, case) = api
+        .get(&format!("/v1/review/cases/{case_id}"), Some(ALICE))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{case}");
+    assert_eq!(
+        case["appeal"]["statement"],
+        "These were real delivery notices"
+    );
+    let excerpt = case["evidence"][0]["excerpt"].as_str().unwrap();
+    assert!(!excerpt.contains("7911 123456"), "unredacted: {excerpt}");
+    assert_eq!(
+        case["evidence"][0]["rule_hits"][0],
+        "fraud.delivery_failed_link"
+    );
+
+    let claim = format!("/v1/review/cases/{case_id}/claim");
+    let decision = format!("/v1/review/cases/{case_id}/decision");
+    let (status, claimed) = api.post(&claim, Some(ALICE), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    assert_eq!(claimed["claim"]["reviewer"], "reviewer:alice");
+    // One reviewer at a time: Bob can neither claim nor decide Alice's case.
+    let (status, refused) = api.post(&claim, Some(BOB), json!({})).await;
+    assert_eq!(
+        (status, error_code(&refused)),
+        (StatusCode::CONFLICT, "claimed_by_another")
+    );
+    let overturn = json!({"outcome": "overturn", "note": "Legitimate courier notices"});
+    let (status, refused) = api.post(&decision, Some(BOB), overturn.clone()).await;
+    assert_eq!(
+        (status, error_code(&refused)),
+        (StatusCode::CONFLICT, "claimed_by_another")
+    );
+
+    let (status, decided) = api.post(&decision, Some(ALICE), overturn.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["status"], "overturned");
+    // The same decision again is answered the same; a contrary one is refused.
+    let (status, _) = api.post(&decision, Some(ALICE), overturn).await;
+    assert_eq!(status, StatusCode::OK);
+    let uphold = json!({"outcome": "uphold", "note": "On second thoughts"});
+    let (status, refused) = api.post(&decision, Some(ALICE), uphold).await;
+    assert_eq!(
+        (status, error_code(&refused)),
+        (StatusCode::CONFLICT, "already_decided")
+    );
+
+    let (status, seen) = api
+        .get(&format!("/v1/appeals/{appeal_id}?token={token}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["status"], "decided");
+    assert_eq!(seen["outcome"], "overturned");
+    assert_eq!(seen["explanation"], "Legitimate courier notices");
+    let (_, queue) = api.get("/v1/review/queue", Some(ALICE)).await;
+    assert_eq!(queue["count"], 0);
+
+    // What the pipeline and the holder are owed, once each.
+    let events = api.store.unsent_events(100).await.unwrap();
+    let kinds: Vec<(OutboxTopic, Value)> = events
+        .iter()
+        .map(|e| (e.topic, serde_json::from_str(&e.payload).unwrap()))
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert_eq!(kinds[0].0, OutboxTopic::Notices);
+    assert_eq!(kinds[0].1["kind"], "appeal_received");
+    let reinstate = kinds
+        .iter()
+        .find(|(t, _)| *t == OutboxTopic::AccountActions)
+        .unwrap();
+    assert_eq!(reinstate.1["action"], "reinstate");
+    assert_eq!(reinstate.1["by"], "reviewer:alice");
+    let decided_notice = kinds
+        .iter()
+        .find(|(_, p)| p["kind"] == "appeal_decided")
+        .unwrap();
+    assert_eq!(decided_notice.1["outcome"], "overturned");
+    assert_eq!(
+        decided_notice.1["explanation"],
+        "Legitimate courier notices"
+    );
+    assert!(events.iter().all(|e| e.key == "AC1"));
+
+    let actions: Vec<(String, String)> = api
+        .store
+        .audit_log("AC1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action))
+        .collect();
+    for expected in [
+        ("automated", "suspend"),
+        ("holder", "appeal"),
+        ("reviewer:alice", "claim"),
+        ("reviewer:alice", "overturn_and_reinstate"),
+    ] {
+        assert!(
+            actions.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} missing from {actions:?}"
+        );
+    }
+    assert_eq!(api.store.active_case("AC1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_case_in_review_upheld_by_a_reviewer_suspends_the_account() {
+    let api = Harness::default().await;
+    let (case_id, _) = api.case("AC7", CaseStatus::InReview).await;
+    let (_, queue) = api.get("/v1/review/queue", Some(BOB)).await;
+    assert_eq!(queue["items"][0]["kind"], "review");
+    let (status, decided) = api
+        .post(
+            &format!("/v1/review/cases/{case_id}/decision"),
+            Some(BOB),
+            json!({"outcome": "uphold", "note": "Confirmed phishing"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &decided["status"]),
+        (StatusCode::OK, &json!("suspended"))
+    );
+    let events = api.store.unsent_events(100).await.unwrap();
+    let payloads: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect();
+    assert!(
+        payloads
+            .iter()
+            .any(|p| p["action"] == "suspend" && p["by"] == "reviewer:bob")
+    );
+    let notice = payloads.iter().find(|p| p["kind"] == "suspended").unwrap();
+    assert!(notice["appeal_url"].as_str().unwrap().contains("?token="));
+}
+
+#[tokio::test]
+async fn every_caller_gets_exactly_what_their_credentials_allow() {
+    let api = Harness::default().await;
+    let (case_one, token_one) = api.case("AC1", CaseStatus::Suspended).await;
+    let (_, token_two) = api.case("AC2", CaseStatus::Suspended).await;
+    let (_, appeal) = api
+        .post(
+            "/v1/appeals",
+            None,
+            json!({"token": token_one, "statement": "mine"}),
+        )
+        .await;
+    let appeal_one = appeal["appeal_id"].as_str().unwrap().to_owned();
+
+    // Reviewers' endpoints: no token, a malformed header, an unknown token.
+    let (status, body) = api.get("/v1/review/queue", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "unauthenticated")
+    );
+    let response = api
+        .http
+        .get(api.url("/v1/review/queue"))
+        .header("Authorization", format!("Basic {ALICE}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = api
+        .get("/v1/review/queue", Some("not-a-reviewer-token-at-all"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A holder's appeal token is no reviewer token.
+    let (status, _) = api.get("/v1/review/queue", Some(&token_one)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Holders: another account's token sees nothing of this appeal.
+    let (status, body) = api
+        .get(&format!("/v1/appeals/{appeal_one}?token={token_two}"), None)
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    // A token whose account was changed: the signature no longer verifies.
+    let forged = token_for(
+        &case_one,
+        "AC2",
+        OffsetDateTime::now_utc() + time::Duration::days(1),
+    );
+    let (payload, _) = forged.split_once('.').unwrap();
+    let (_, signature) = token_one.split_once('.').unwrap();
+    let tampered = format!("{payload}.{signature}");
+    let (status, body) = api
+        .post(
+            "/v1/appeals",
+            None,
+            json!({"token": tampered, "statement": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let expired = token_for(
+        &case_one,
+        "AC1",
+        OffsetDateTime::now_utc() - time::Duration::hours(1),
+    );
+    let (status, body) = api
+        .post(
+            "/v1/appeals",
+            None,
+            json!({"token": expired, "statement": "late"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "token_expired")
+    );
+    let (status, body) = api.get(&format!("/v1/appeals/{appeal_one}"), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_json_errors() {
+    let api = Harness::default().await;
+    let (case_id, token) = api.case("AC1", CaseStatus::Suspended).await;
+    let post_raw = |path: &str, body: Vec<u8>, content_type: &str| {
+        api.http
+            .post(api.url(path))
+            .header("Content-Type", content_type)
+            .bearer_auth(ALICE)
+            .body(body)
+            .send()
+    };
+    let response = post_raw("/v1/appeals", b"{\"token\": ".to_vec(), "application/json")
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "malformed_json")
+    );
+
+    let response = post_raw(
+        "/v1/appeals",
+        b"{\"token\": 7}".to_vec(),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+
+    let response = post_raw("/v1/appeals", b"{}".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+
+    let huge =
+        serde_json::to_vec(&json!({"token": token, "statement": "x".repeat(100_000)})).unwrap();
+    let response = post_raw("/v1/appeals", huge, "application/json")
+        .await
+        .unwrap();
+    let (status, body) = answer(response).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+
+    let (status, body) = api
+        .post(
+            "/v1/appeals",
+            None,
+            json!({"token": token, "statement": "   "}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+    let (status, body) = api
+        .post(
+            &format!("/v1/review/cases/{case_id}/decision"),
+            Some(ALICE),
+            json!({"outcome": "maybe", "note": "hmm"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+    let (status, body) = api.get("/v1/review/cases/CSnope", Some(ALICE)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = api.get("/v1/nowhere", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    // A suspension nobody appealed has nothing for a reviewer to decide.
+    let (status, body) = api
+        .post(
+            &format!("/v1/review/cases/{case_id}/decision"),
+            Some(ALICE),
+            json!({"outcome": "overturn", "note": "no appeal"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "nothing_to_decide")
+    );
+}
+
+#[tokio::test]
+async fn appeals_are_rate_limited_per_client() {
+    let settings = ApiConfig {
+        appeals_per_minute: 3,
+        ..ApiConfig::default()
+    };
+    let api = Harness::start(settings, Backend::Sqlite).await.unwrap();
+    let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let (status, _) = api
+            .post(
+                "/v1/appeals",
+                None,
+                json!({"token": token, "statement": "please"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reviewer_tokens_rotate_without_a_restart() {
+    let api = Harness::default().await;
+    let (status, _) = api.get("/v1/review/queue", Some(ALICE)).await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = "alice-rotated-token-0123456789xyz";
+    std::fs::write(
+        &api.reviewers_file,
+        reviewers_toml(&[("alice", "reviewer", rotated)]),
+    )
+    .unwrap();
+    // A new modification time is what triggers the re-read (set ahead: coarse clocks).
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&api.reviewers_file)
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let (status, _) = api.get("/v1/review/queue", Some(ALICE)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = api.get("/v1/review/queue", Some(rotated)).await;
+    assert_eq!(status, StatusCode::OK);
+}

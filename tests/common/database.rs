@@ -1,0 +1,46 @@
+//! A fresh database per test: a new SQLite file, or a new schema in the PostgreSQL server
+//! named by `WARDEN_TEST_DATABASE_URL`. Without that variable PostgreSQL tests are skipped
+//! with a note, unless `WARDEN_REQUIRE_POSTGRES=1` (as in CI).
+
+use warden::store::Store;
+
+/// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub async fn fresh(backend: Backend, test: &str) -> Option<(Store, Option<tempfile::TempDir>)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+            Some((Store::connect(&url).await.unwrap(), Some(dir)))
+        }
+        Backend::Postgres => {
+            let Ok(base) = std::env::var("WARDEN_TEST_DATABASE_URL") else {
+                if std::env::var_os("WARDEN_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
+                    panic!("WARDEN_TEST_DATABASE_URL is unset and WARDEN_REQUIRE_POSTGRES=1");
+                }
+                eprintln!("skipped: WARDEN_TEST_DATABASE_URL is unset (PostgreSQL store tests)");
+                return None;
+            };
+            // PostgreSQL cuts names at 63 bytes: a short unique one, not the test's name.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let unique = xxhash_rust::xxh3::xxh3_64(format!("{test}|{nanos}").as_bytes());
+            let schema = format!("t_{unique:016x}");
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+            Some((Store::connect(&url).await.unwrap(), None))
+        }
+    }
+}
