@@ -481,6 +481,20 @@ impl Signals {
 
     /// Puts back an account's checkpointed state (unless it is already live here). Returns
     /// whether the bytes were this build's encoding.
+    /// Clears what counts against an account (abusive and blocked messages, complaints), keeping
+    /// its volumes: after a reviewer overturns its suspension, the evidence judged wrong must
+    /// not suspend it again.
+    pub fn forgive(&mut self, account_id: &str) {
+        let key = Self::account_key(account_id);
+        if let Some(&slot) = self.index.get(&key) {
+            let state = &mut self.states[slot as usize].1;
+            state.abusive = Ring::default();
+            state.blocked = Ring::default();
+            state.feedback = Default::default();
+            self.dirty.insert(key);
+        }
+    }
+
     /// The key an account's state is stored under.
     pub fn account_key(account_id: &str) -> u64 {
         xxh3_64(account_id.as_bytes())
@@ -607,6 +621,38 @@ mod tests {
         let c = simhash("Happy birthday! Hope you have a wonderful day with the family");
         assert!((a ^ b).count_ones() <= NEAR_DUPLICATE_BITS);
         assert!((a ^ c).count_ones() > 16);
+    }
+
+    #[test]
+    fn a_forgiven_account_keeps_its_volumes_but_loses_what_counted_against_it() {
+        let mut signals = Signals::new();
+        for i in 0..4 {
+            let blocked = Observation {
+                blocked: true,
+                ..observation(T0 + i, i as u64, "pay here", true)
+            };
+            signals.observe("AC1", &blocked);
+        }
+        let before = signals.feedback("AC1", T0 + 5, FeedbackKind::OptOut);
+        assert_eq!(
+            (
+                before.abusive_last_hour,
+                before.blocked_last_hour,
+                before.opt_outs_last_hour
+            ),
+            (4, 4, 1)
+        );
+        signals.forgive("AC1");
+        let snapshot = signals.observe("AC1", &observation(T0 + 6, 9, "hi", false));
+        assert_eq!(snapshot.messages_last_hour, 5);
+        assert_eq!(
+            (
+                snapshot.abusive_last_hour,
+                snapshot.blocked_last_hour,
+                snapshot.opt_outs_last_hour
+            ),
+            (0, 0, 0)
+        );
     }
 
     #[test]

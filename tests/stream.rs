@@ -466,6 +466,111 @@ fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_mor
 }
 
 #[test]
+fn an_overturned_appeal_reinstates_the_account_through_the_broker() {
+    let Some((_serial, broker, topics)) = setup("journey", 2) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let reviewers = dir.path().join("reviewers.toml");
+    let alice = "alice-reviewer-token-0123456789";
+    std::fs::write(
+        &reviewers,
+        format!(
+            "[[reviewer]]\nname = \"alice\"\nrole = \"reviewer\"\ntoken_sha256 = \"{}\"\n",
+            warden::api::auth::token_hash(alice)
+        ),
+    )
+    .unwrap();
+    let api = format!("127.0.0.1:{}", common::kafka::free_port());
+    let config = settings(&broker, "journey", &topics).replace(
+        "listen = \"\"",
+        &format!(
+            "listen = \"{api}\"\nreviewers_file = \"{}\"",
+            reviewers.display()
+        ),
+    );
+    let fraud = "Your parcel is held: pay the £1.99 customs fee at royalmail-fees.top/pay";
+    let records: Vec<_> = (0..4).map(|seq| message(1, seq, fraud)).collect();
+    broker.produce(&topics.messages, &records);
+    let mut warden = Warden::start(&config);
+
+    let mut actions = broker.reader(&topics.account_actions);
+    actions.read_until(PATIENCE, "the suspension", |r| !r.is_empty());
+    assert_eq!(actions.records[0].payload["action"], "suspend");
+    let case_id = actions.records[0].payload["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut notices = broker.reader(&topics.notices);
+    notices.read_until(PATIENCE, "the notice", |r| !r.is_empty());
+    let url = notices.records[0].payload["appeal_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token = url.split("token=").nth(1).unwrap().to_owned();
+
+    // The holder appeals and a reviewer overturns, over HTTP to the running instance.
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://{api}");
+    common::kafka::wait_until(PATIENCE, "the review API to answer", || {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
+    let appeal = http
+        .post(format!("{base}/v1/appeals"))
+        .json(&serde_json::json!({"token": token, "statement": "My courier notices"}))
+        .send()
+        .unwrap();
+    assert_eq!(appeal.status(), 201);
+    let claim = http
+        .post(format!("{base}/v1/review/cases/{case_id}/claim"))
+        .bearer_auth(alice)
+        .send()
+        .unwrap();
+    assert_eq!(claim.status(), 200);
+    let decision = http
+        .post(format!("{base}/v1/review/cases/{case_id}/decision"))
+        .bearer_auth(alice)
+        .json(&serde_json::json!({"outcome": "overturn", "note": "A real courier"}))
+        .send()
+        .unwrap();
+    assert_eq!(decision.status(), 200);
+
+    actions.read_until(PATIENCE, "the reinstatement", |r| r.len() >= 2);
+    let reinstate = &actions.records[1].payload;
+    assert_eq!(reinstate["action"], "reinstate");
+    assert_eq!(reinstate["by"], "reviewer:alice");
+    assert_eq!(reinstate["case_id"], case_id.as_str());
+    notices.read_until(PATIENCE, "the appeal's notices", |r| r.len() >= 3);
+    let kinds: Vec<&str> = notices
+        .records
+        .iter()
+        .map(|n| n.payload["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["suspended", "appeal_received", "appeal_decided"]);
+
+    // The running instance follows the reinstatement: the account's messages flow again.
+    common::kafka::wait_until(PATIENCE, "the instance to follow the reinstatement", || {
+        warden.log().contains("account reinstated")
+    });
+    broker.produce(&topics.messages, &[message(1, 99, "See you at 6")]);
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "the later message's verdict", |r| {
+        r.iter().any(|v| v.payload["message_id"] == "SM0001-000099")
+    });
+    let later = verdicts
+        .records
+        .iter()
+        .find(|v| v.payload["message_id"] == "SM0001-000099")
+        .unwrap();
+    assert_eq!(later.payload["action"], "allow", "{}", later.payload);
+    assert!(later.payload.get("account_suspended").is_none());
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    assert_eq!(broker.record_count(&topics.account_actions), 2);
+}
+
+#[test]
 fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_message() {
     let Some((_serial, broker, topics)) = setup("feedback", 2) else {
         return;

@@ -434,6 +434,8 @@ impl Enforcer {
                     account_id = account,
                     "account reinstated: its messages flow again"
                 );
+                self.signals.forgive(&account);
+                self.last_abusive.remove(&account);
             }
             match suspended {
                 true => self.suspended.insert(account.clone()),

@@ -512,7 +512,7 @@ fn client_config(brokers: &str) -> ClientConfig {
     config
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
