@@ -594,3 +594,125 @@ async fn reviewer_tokens_rotate_without_a_restart() {
     let (status, _) = api.get("/v1/review/queue", Some(rotated)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot() {
+    let api = Harness::default().await;
+    let suspend = "/v1/admin/accounts/AC9/suspend";
+    let reason = json!({"reason": "Confirmed by the fraud team"});
+    let (status, body) = api.post(suspend, Some(ALICE), reason.clone()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+
+    let (status, body) = api.post(suspend, Some(ROOT), reason.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = api.post(suspend, Some(ROOT), reason).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "already_active")
+    );
+    let payloads: Vec<Value> = api
+        .store
+        .unsent_events(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect();
+    assert!(
+        payloads
+            .iter()
+            .any(|p| p["action"] == "suspend" && p["by"] == "admin:root")
+    );
+    assert!(payloads.iter().any(|p| p["kind"] == "suspended"));
+    // Its events are the outbox's to send, not the stream processor's at its next start.
+    assert!(api.store.unnotified_cases().await.unwrap().is_empty());
+
+    let reinstate = "/v1/admin/accounts/AC9/reinstate";
+    let (status, body) = api
+        .post(reinstate, Some(ROOT), json!({"reason": "Court order"}))
+        .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("overturned"))
+    );
+    let (status, body) = api
+        .post(reinstate, Some(ROOT), json!({"reason": "Again"}))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "no_active_case")
+    );
+
+    // Erasure waits for a legal hold to be lifted.
+    api.case("AC3", CaseStatus::Suspended).await;
+    let hold = api
+        .http
+        .put(api.url("/v1/admin/accounts/AC3/legal-hold"))
+        .bearer_auth(ROOT)
+        .json(&json!({"reason": "Litigation 2026-17"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hold.status(), StatusCode::OK);
+    let erase = || {
+        api.http
+            .delete(api.url("/v1/admin/accounts/AC3/evidence"))
+            .bearer_auth(ROOT)
+            .send()
+    };
+    let (status, body) = answer(erase().await.unwrap()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "legal_hold")
+    );
+    let (_, export) = api.get("/v1/admin/accounts/AC3/export", Some(ROOT)).await;
+    assert_eq!(export["legal_hold"], "Litigation 2026-17");
+    assert_eq!(export["evidence"].as_array().unwrap().len(), 1);
+    let lifted = api
+        .http
+        .delete(api.url("/v1/admin/accounts/AC3/legal-hold"))
+        .bearer_auth(ROOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lifted.status(), StatusCode::OK);
+    let (status, body) = answer(erase().await.unwrap()).await;
+    assert_eq!(
+        (status, &body["erased"]["evidence"]),
+        (StatusCode::OK, &json!(1))
+    );
+    let (_, export) = api.get("/v1/admin/accounts/AC3/export", Some(ROOT)).await;
+    assert_eq!(export["evidence"], json!([]));
+    assert_eq!(export["cases"].as_array().unwrap().len(), 1);
+
+    let (status, audit) = api.get("/v1/admin/audit?account_id=AC3", Some(ROOT)).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "suspend",
+            "legal_hold_set",
+            "legal_hold_lifted",
+            "erase_evidence"
+        ]
+    );
+    let (status, _) = api.get("/v1/admin/audit", Some(ROOT)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Without a stream processor there is nothing to reload.
+    let (status, body) = api
+        .post("/v1/admin/rules/reload", Some(ROOT), json!({}))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "no_stream_processor")
+    );
+}

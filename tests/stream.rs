@@ -571,6 +571,100 @@ fn an_overturned_appeal_reinstates_the_account_through_the_broker() {
 }
 
 #[test]
+fn an_admins_rules_reload_is_validated_and_taken_between_batches() {
+    let Some((_serial, broker, topics)) = setup("reload", 1) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (reviewers, rules) = (
+        dir.path().join("reviewers.toml"),
+        dir.path().join("rules.toml"),
+    );
+    let root = "root-admin-token-0123456789abcdef";
+    std::fs::write(
+        &reviewers,
+        format!(
+            "[[reviewer]]\nname = \"root\"\nrole = \"admin\"\ntoken_sha256 = \"{}\"\n",
+            warden::api::auth::token_hash(root)
+        ),
+    )
+    .unwrap();
+    let shipped = std::fs::read_to_string("config/rules.toml").unwrap();
+    std::fs::write(&rules, &shipped).unwrap();
+    let api = format!("127.0.0.1:{}", common::kafka::free_port());
+    let config = settings(&broker, "reload", &topics).replace(
+        "listen = \"\"",
+        &format!(
+            "listen = \"{api}\"\nreviewers_file = \"{}\"",
+            reviewers.display()
+        ),
+    );
+    let mut warden = Warden::start_with_args(&config, &["--rules", rules.to_str().unwrap()]);
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://{api}");
+    common::kafka::wait_until(PATIENCE, "the review API to answer", || {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
+    let reload = || {
+        let response = http
+            .post(format!("{base}/v1/admin/rules/reload"))
+            .bearer_auth(root)
+            .send()
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+
+    // A broken file is refused with where and why, and the running rules stay.
+    std::fs::write(
+        &rules,
+        format!("{shipped}\n[[rule]]\nid = \"spam.broken\"\n"),
+    )
+    .unwrap();
+    let (status, refused) = reload();
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_rules");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line"),
+        "{refused}"
+    );
+
+    let new_rule = r#"
+[[rule]]
+id = "spam.reload_test"
+category = "spam"
+severity = "low"
+weight = 0.6
+description = "A rule added by a reload"
+keywords = ["zebracorn"]
+examples.match = ["zebracorn deals"]
+examples.no_match = ["see you at 6"]
+"#;
+    std::fs::write(&rules, format!("{shipped}\n{new_rule}")).unwrap();
+    let (status, reloaded) = reload();
+    assert_eq!(status, 200, "{reloaded}");
+    let version = reloaded["rules_version"].as_str().unwrap().to_owned();
+    broker.produce(&topics.messages, &[message(1, 0, "zebracorn deals today")]);
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "the verdict", |r| !r.is_empty());
+    let verdict = &verdicts.records[0].payload;
+    assert_eq!(verdict["rules_version"], version.as_str());
+    assert!(
+        verdict["rule_hits"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("spam.reload_test")),
+        "{verdict}"
+    );
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+}
+
+#[test]
 fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_message() {
     let Some((_serial, broker, topics)) = setup("feedback", 2) else {
         return;

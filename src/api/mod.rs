@@ -5,6 +5,7 @@
 //! Every request is traced by method, route pattern, status and latency only: never a query
 //! string (appeal tokens travel there), a header or a body.
 
+mod admin;
 pub mod auth;
 pub mod error;
 mod holder;
@@ -20,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rdkafka::producer::{FutureProducer, Producer};
@@ -45,7 +46,13 @@ pub struct AppState {
     pub appeal_limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     /// For `/readyz`: the broker the outbox delivers to.
     pub producer: FutureProducer,
+    /// Reloads rules and policy into the stream processor (`warden run` only): the new rules
+    /// version, or why the files were refused.
+    pub reload: Option<Reload>,
 }
+
+/// Reads, validates and hands over a new scorer.
+pub type Reload = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 impl AppState {
     pub fn new(
@@ -64,7 +71,14 @@ impl AppState {
             appeal_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             settings,
             producer,
+            reload: None,
         }
+    }
+
+    /// Lets admins reload rules and policy through `reload`.
+    pub fn with_reload(mut self, reload: Reload) -> Self {
+        self.reload = Some(reload);
+        self
     }
 }
 
@@ -95,6 +109,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/review/cases/{case_id}", get(review::case))
         .route("/v1/review/cases/{case_id}/claim", post(review::claim))
         .route("/v1/review/cases/{case_id}/decision", post(review::decide))
+        .route(
+            "/v1/admin/accounts/{account_id}/suspend",
+            post(admin::suspend),
+        )
+        .route(
+            "/v1/admin/accounts/{account_id}/reinstate",
+            post(admin::reinstate),
+        )
+        .route(
+            "/v1/admin/accounts/{account_id}/legal-hold",
+            put(admin::set_hold).delete(admin::lift_hold),
+        )
+        .route(
+            "/v1/admin/accounts/{account_id}/evidence",
+            delete(admin::erase),
+        )
+        .route("/v1/admin/accounts/{account_id}/export", get(admin::export))
+        .route("/v1/admin/audit", get(admin::audit))
+        .route("/v1/admin/rules/reload", post(admin::reload))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
         .layer(middleware::from_fn(move |request, next| {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::sync::watch;
@@ -80,6 +81,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let recipient_key = secret_from_env("WARDEN_RECIPIENT_KEY", "keys recipients' hashes")?;
     service.validate().context("invalid settings")?;
     let scorer = args.scoring.load()?;
+    // An admin's reload (through the API) hands the processor a new scorer between batches.
+    let (scorer_updates, updates) = watch::channel(None);
+    let files = args.scoring;
+    let reload: api::Reload = Arc::new(move || {
+        let scorer = files.load().map_err(|error| format!("{error:#}"))?;
+        let version = scorer.rules().version().to_owned();
+        scorer_updates.send_replace(Some(Arc::new(scorer)));
+        Ok(version)
+    });
     runtime()?.block_on(async {
         let store = open_store(&service).await?;
         let appeal = appeal_settings(&service, appeal_secret);
@@ -87,13 +97,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let api = match service.api.listen.is_empty() {
             true => None,
             false => {
-                Some(start_api(&service, store.clone(), appeal.clone(), shutdown.clone()).await?)
+                let (store, appeal, stop) = (store.clone(), appeal.clone(), shutdown.clone());
+                Some(start_api(&service, store, appeal, stop, Some(reload)).await?)
             }
         };
         let enforcer = Enforcer::start(store, scorer.policy().suspension().clone(), appeal)
             .await
             .context("cannot load the cases")?;
-        let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?;
+        let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?
+            .with_scorer_updates(updates);
         processor.run(shutdown).await;
         if let Some(api) = api {
             api.await?.context("the review API failed")?;
@@ -112,7 +124,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open_store(&service).await?;
         let appeal = appeal_settings(&service, appeal_secret);
-        let api = start_api(&service, store, appeal, shutdown_on_signal()).await?;
+        let api = start_api(&service, store, appeal, shutdown_on_signal(), None).await?;
         api.await?.context("the review API failed")?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
@@ -155,11 +167,15 @@ async fn start_api(
     store: Store,
     appeal: AppealSettings,
     shutdown: watch::Receiver<bool>,
+    reload: Option<api::Reload>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let reviewers = ReviewerDirectory::open(service.api.reviewers_file.clone().into())
         .context("cannot read the reviewers file")?;
     let producer = event_producer(service)?;
-    let state = AppState::new(store, appeal, reviewers, service.api.clone(), producer);
+    let mut state = AppState::new(store, appeal, reviewers, service.api.clone(), producer);
+    if let Some(reload) = reload {
+        state = state.with_reload(reload);
+    }
     let listener = tokio::net::TcpListener::bind(&service.api.listen)
         .await
         .with_context(|| format!("cannot listen on {}", service.api.listen))?;

@@ -192,6 +192,12 @@ impl Enforcer {
         Ok(())
     }
 
+    /// Applies a reloaded account policy. The breaker keeps its counts and its own settings
+    /// (those take a restart).
+    pub fn set_policy(&mut self, policy: SuspensionPolicy) {
+        self.policy = policy;
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

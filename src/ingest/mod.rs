@@ -86,6 +86,8 @@ pub struct Processor {
     consumer: StreamConsumer<GroupContext>,
     producer: FutureProducer<GroupContext>,
     scorer: Arc<Scorer>,
+    /// New rules and policy from an admin's reload, taken between batches.
+    scorer_updates: Option<watch::Receiver<Option<Arc<Scorer>>>>,
     recipient_key: Secret,
     pool: Arc<rayon::ThreadPool>,
     config: ServiceConfig,
@@ -178,6 +180,7 @@ impl Processor {
             consumer,
             producer,
             scorer: Arc::new(scorer),
+            scorer_updates: None,
             recipient_key,
             pool: Arc::new(pool),
             config: service,
@@ -186,6 +189,34 @@ impl Processor {
             assigned,
             last_checkpoint: Instant::now(),
         })
+    }
+
+    /// Takes new scorers (rules, model, policy) from `updates` between batches.
+    pub fn with_scorer_updates(mut self, updates: watch::Receiver<Option<Arc<Scorer>>>) -> Self {
+        self.scorer_updates = Some(updates);
+        self
+    }
+
+    /// Switches to a reloaded scorer, if one came: the batch in hand was decided whole by the
+    /// old one, the next is decided whole by the new one.
+    fn take_scorer_update(&mut self) {
+        let Some(updates) = self.scorer_updates.as_mut() else {
+            return;
+        };
+        if !updates.has_changed().unwrap_or(false) {
+            return;
+        }
+        let Some(scorer) = updates.borrow_and_update().clone() else {
+            return;
+        };
+        if let Some(enforcer) = self.enforcer.as_mut() {
+            enforcer.set_policy(scorer.policy().suspension().clone());
+        }
+        tracing::info!(
+            rules_version = scorer.rules().version(),
+            "scoring with reloaded rules and policy"
+        );
+        self.scorer = scorer;
     }
 
     /// Runs until `shutdown` turns true, then finishes the batch in hand (within the drain
@@ -223,6 +254,7 @@ impl Processor {
                 self.checkpoint_if_due().await;
                 continue;
             }
+            self.take_scorer_update();
             if self.assigned.swap(false, Ordering::AcqRel)
                 && let Some(enforcer) = self.enforcer.as_mut()
                 && let Err(error) = enforcer.restore_signals().await

@@ -7,8 +7,10 @@
 //! audit entries are keyed by their content, and every insert is `ON CONFLICT DO NOTHING`. A
 //! replayed decision therefore finds its work already done.
 
+mod admin;
 mod review;
 
+pub use admin::{AccountExport, Erasure};
 pub use review::{
     Appeal, AppealStatus, CaseDetail, Claim, Claiming, Deciding, DecisionRecord, NewDecision,
     OutboxEvent, OutboxTopic, Outcome, QueueItem, appeal_id,
@@ -215,62 +217,22 @@ impl Store {
     /// Opens a case with its evidence and audit entry, in one transaction, unless the account
     /// already has an active case (or this very case exists: a replay).
     pub async fn open_case(&self, case: &NewCase) -> Result<Opening, StoreError> {
-        let case_id = case.case_id();
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO cases (case_id, account_id, status, reasons, scores, model_version, \
-             rules_version, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&case_id)
-        .bind(&case.account_id)
-        .bind(case.status.as_str())
-        .bind(serde_json::to_string(&case.reasons)?)
-        .bind(serde_json::to_string(&case.scores)?)
-        .bind(case.model_version.clone())
-        .bind(&case.rules_version)
-        .bind(case.at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
+        if !insert_case(&mut tx, case).await? {
             tx.rollback().await?;
-            let active = self.active_case(&case.account_id).await?;
-            return Ok(Opening::AlreadyActive {
-                case_id: active.map_or(case_id, |c| c.case_id),
-            });
+            return self.already_active(case).await;
         }
-        for evidence in &case.evidence {
-            sqlx::query(
-                "INSERT INTO evidence (case_id, message_id, excerpt, rule_hits, action, sent_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(&case_id)
-            .bind(&evidence.message_id)
-            .bind(&evidence.excerpt)
-            .bind(serde_json::to_string(&evidence.rule_hits)?)
-            .bind(&evidence.action)
-            .bind(evidence.sent_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let reasons: Vec<&str> = case.reasons.iter().map(|r| r.code.as_str()).collect();
-        let entry = AuditEntry {
-            at: case.at,
-            actor: case.actor.clone(),
-            action: match case.status {
-                CaseStatus::Suspended => "suspend",
-                _ => "open_for_review",
-            }
-            .to_owned(),
-            case_id: Some(case_id.clone()),
-            account_id: case.account_id.clone(),
-            detail: reasons.join(","),
-        };
-        insert_audit(&mut tx, &entry).await?;
         tx.commit().await?;
-        Ok(Opening::Opened { case_id })
+        Ok(Opening::Opened {
+            case_id: case.case_id(),
+        })
+    }
+
+    async fn already_active(&self, case: &NewCase) -> Result<Opening, StoreError> {
+        let active = self.active_case(&case.account_id).await?;
+        Ok(Opening::AlreadyActive {
+            case_id: active.map_or_else(|| case.case_id(), |c| c.case_id),
+        })
     }
 
     /// The account's active (suspended or in review) case, if any.
@@ -494,6 +456,64 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Inserts a case, its evidence and its audit entry; false (and nothing written) if the account
+/// has an active case or this case exists.
+async fn insert_case(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case: &NewCase,
+) -> Result<bool, StoreError> {
+    let case_id = case.case_id();
+    let inserted = sqlx::query(
+        "INSERT INTO cases (case_id, account_id, status, reasons, scores, model_version, \
+         rules_version, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&case_id)
+    .bind(&case.account_id)
+    .bind(case.status.as_str())
+    .bind(serde_json::to_string(&case.reasons)?)
+    .bind(serde_json::to_string(&case.scores)?)
+    .bind(case.model_version.clone())
+    .bind(&case.rules_version)
+    .bind(case.at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        return Ok(false);
+    }
+    for evidence in &case.evidence {
+        sqlx::query(
+            "INSERT INTO evidence (case_id, message_id, excerpt, rule_hits, action, sent_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&case_id)
+        .bind(&evidence.message_id)
+        .bind(&evidence.excerpt)
+        .bind(serde_json::to_string(&evidence.rule_hits)?)
+        .bind(&evidence.action)
+        .bind(evidence.sent_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let reasons: Vec<&str> = case.reasons.iter().map(|r| r.code.as_str()).collect();
+    let entry = AuditEntry {
+        at: case.at,
+        actor: case.actor.clone(),
+        action: match case.status {
+            CaseStatus::Suspended => "suspend",
+            _ => "open_for_review",
+        }
+        .to_owned(),
+        case_id: Some(case_id),
+        account_id: case.account_id.clone(),
+        detail: reasons.join(","),
+    };
+    insert_audit(tx, &entry).await?;
+    Ok(true)
 }
 
 async fn insert_audit(

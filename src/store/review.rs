@@ -186,7 +186,7 @@ pub fn appeal_id(case_id: &str) -> String {
     format!("AP{}", hex(&digest[..12]))
 }
 
-fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
+pub(super) fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
     let status: String = row.try_get("status")?;
     let outcome: Option<String> = row.try_get("outcome")?;
     Ok(Appeal {
@@ -230,10 +230,10 @@ fn decision_of(row: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
     })
 }
 
-const APPEAL_COLUMNS: &str = "appeal_id, case_id, account_id, statement, status, opened_at, \
+pub(super) const APPEAL_COLUMNS: &str = "appeal_id, case_id, account_id, statement, status, opened_at, \
                               outcome, explanation, decided_at";
 
-async fn insert_event(
+pub(super) async fn insert_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: &OutboxEvent,
     at: i64,

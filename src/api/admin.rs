@@ -1,0 +1,302 @@
+//! Admins: suspend and reinstate by hand, legal holds, erasure of an account's evidence, the
+//! export of what is kept about an account, audit search, and a validated reload of rules and
+//! policy (the old set stays live when the new one is refused).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::auth::Admin;
+use super::error::{ApiError, Body};
+use super::{AppState, now_ms, rfc3339};
+use crate::enforce::events;
+use crate::message::Scores;
+use crate::store::{
+    AuditEntry, CaseStatus, Erasure, NewCase, Opening, OutboxEvent, OutboxTopic, StoredReason,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    reason: String,
+}
+
+fn reason_text(request: &Reason) -> Result<&str, ApiError> {
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 1_000 {
+        return Err(ApiError::invalid("`reason` must be 1 to 1000 characters"));
+    }
+    Ok(reason)
+}
+
+fn event(topic: OutboxTopic, account_id: &str, json: Vec<u8>) -> OutboxEvent {
+    OutboxEvent::new(
+        topic,
+        account_id,
+        String::from_utf8(json).expect("JSON is UTF-8"),
+    )
+}
+
+fn audit_json(entries: &[AuditEntry]) -> Vec<serde_json::Value> {
+    entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "at": rfc3339(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "case_id": e.case_id,
+                "account_id": e.account_id,
+                "detail": e.detail,
+            })
+        })
+        .collect()
+}
+
+/// `POST /v1/admin/accounts/{account_id}/suspend` `{reason}`: the holder is notified with an
+/// appeal URL, as for an automated suspension.
+pub async fn suspend(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(account_id): Path<String>,
+    Body(request): Body<Reason>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let reason = reason_text(&request)?;
+    let at = now_ms();
+    let actor = admin.actor();
+    let case = NewCase {
+        account_id: account_id.clone(),
+        trigger_message_id: format!("manual:{actor}:{at}"),
+        status: CaseStatus::Suspended,
+        reasons: vec![StoredReason {
+            code: "manual".into(),
+            description: reason.to_owned(),
+        }],
+        scores: Scores::default(),
+        model_version: None,
+        rules_version: "manual".into(),
+        evidence: Vec::new(),
+        actor: actor.clone(),
+        at,
+    };
+    let stored = crate::store::Case {
+        case_id: case.case_id(),
+        account_id: account_id.clone(),
+        status: CaseStatus::Suspended,
+        reasons: case.reasons.clone(),
+        opened_at: at,
+    };
+    let now = OffsetDateTime::now_utc();
+    let owed = [
+        event(
+            OutboxTopic::AccountActions,
+            &account_id,
+            events::account_action(&stored, "suspend", &actor, now),
+        ),
+        event(
+            OutboxTopic::Notices,
+            &account_id,
+            events::suspended_notice(&stored, &state.appeal, now),
+        ),
+    ];
+    match state.store.manual_suspend(&case, &owed).await? {
+        Opening::Opened { case_id } => {
+            state.outbox.notify_one();
+            Ok((
+                StatusCode::CREATED,
+                Json(serde_json::json!({"case_id": case_id, "status": "suspended"})),
+            ))
+        }
+        Opening::AlreadyActive { case_id } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_active",
+            format!("the account already has an active case: {case_id}"),
+        )),
+    }
+}
+
+/// `POST /v1/admin/accounts/{account_id}/reinstate` `{reason}`: closes the active case.
+pub async fn reinstate(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(account_id): Path<String>,
+    Body(request): Body<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reason = reason_text(&request)?;
+    let actor = admin.actor();
+    let now = OffsetDateTime::now_utc();
+    let closed = state
+        .store
+        .manual_reinstate(&account_id, &actor, reason, now_ms(), |case| {
+            match case.status {
+                // Only a suspension was carried out; a case in review just closes.
+                CaseStatus::Suspended => vec![event(
+                    OutboxTopic::AccountActions,
+                    &case.account_id,
+                    events::account_action(case, "reinstate", &actor, now),
+                )],
+                _ => Vec::new(),
+            }
+        })
+        .await?;
+    let case = closed.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_active_case",
+            "the account has no active case",
+        )
+    })?;
+    state.outbox.notify_one();
+    Ok(Json(
+        serde_json::json!({"case_id": case.case_id, "status": "overturned"}),
+    ))
+}
+
+/// `PUT /v1/admin/accounts/{account_id}/legal-hold` `{reason}`.
+pub async fn set_hold(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(account_id): Path<String>,
+    Body(request): Body<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let reason = reason_text(&request)?;
+    state
+        .store
+        .set_legal_hold(&account_id, &admin.actor(), reason, now_ms())
+        .await?;
+    Ok(Json(
+        serde_json::json!({"account_id": account_id, "legal_hold": reason}),
+    ))
+}
+
+/// `DELETE /v1/admin/accounts/{account_id}/legal-hold`.
+pub async fn lift_hold(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(account_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !state
+        .store
+        .lift_legal_hold(&account_id, &admin.actor(), now_ms())
+        .await?
+    {
+        return Err(ApiError::not_found("legal hold"));
+    }
+    Ok(Json(
+        serde_json::json!({"account_id": account_id, "legal_hold": null}),
+    ))
+}
+
+/// `DELETE /v1/admin/accounts/{account_id}/evidence`: refused while a legal hold is set.
+pub async fn erase(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(account_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match state
+        .store
+        .erase_evidence(&account_id, &admin.actor(), now_ms())
+        .await?
+    {
+        Erasure::Erased { evidence, labels } => Ok(Json(serde_json::json!({
+            "account_id": account_id,
+            "erased": {"evidence": evidence, "labels": labels},
+        }))),
+        Erasure::OnLegalHold { reason } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "legal_hold",
+            format!("the account is under a legal hold: {reason}"),
+        )),
+    }
+}
+
+/// `GET /v1/admin/accounts/{account_id}/export`: everything kept about the account.
+pub async fn export(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    Path(account_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let export = state.store.export_account(&account_id).await?;
+    Ok(Json(serde_json::json!({
+        "account_id": account_id,
+        "legal_hold": export.legal_hold,
+        "cases": export.cases.iter().map(|c| serde_json::json!({
+            "case_id": c.case_id,
+            "status": c.status.as_str(),
+            "reasons": c.reasons,
+            "opened_at": rfc3339(c.opened_at),
+        })).collect::<Vec<_>>(),
+        "evidence": export.evidence.iter().map(|(case_id, e)| serde_json::json!({
+            "case_id": case_id,
+            "message_id": e.message_id,
+            "excerpt": e.excerpt,
+            "rule_hits": e.rule_hits,
+            "action": e.action,
+            "sent_at": rfc3339(e.sent_at),
+        })).collect::<Vec<_>>(),
+        "appeals": export.appeals.iter().map(|a| serde_json::json!({
+            "appeal_id": a.appeal_id,
+            "case_id": a.case_id,
+            "statement": a.statement,
+            "status": a.status.as_str(),
+            "outcome": a.outcome.map(|o| o.as_str()),
+            "explanation": a.explanation,
+            "opened_at": rfc3339(a.opened_at),
+        })).collect::<Vec<_>>(),
+        "audit": audit_json(&export.audit),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    account_id: Option<String>,
+}
+
+/// `GET /v1/admin/audit?account_id=…`: the account's audit log, oldest first.
+pub async fn audit(
+    State(state): State<AppState>,
+    Admin(_admin): Admin,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let account_id = query
+        .account_id
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::invalid("`account_id` is required"))?;
+    let entries = state.store.audit_log(&account_id).await?;
+    Ok(Json(serde_json::json!({"entries": audit_json(&entries)})))
+}
+
+/// `POST /v1/admin/rules/reload`: reads and validates the rules, policy and model files; the
+/// stream processor takes the new set at its next batch, or keeps the old one on error.
+pub async fn reload(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(reload) = state.reload.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_stream_processor",
+            "this instance scores nothing (warden serve): reload the instances running warden run",
+        ));
+    };
+    let result = tokio::task::spawn_blocking(move || reload())
+        .await
+        .map_err(|_| ApiError::invalid("the reload stopped unexpectedly"))?;
+    match result {
+        Ok(rules_version) => {
+            tracing::info!(
+                by = admin.actor(),
+                rules_version,
+                "rules and policy reloaded"
+            );
+            Ok(Json(serde_json::json!({"rules_version": rules_version})))
+        }
+        Err(problem) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_rules",
+            format!("refused; the running rules stay: {problem}"),
+        )),
+    }
+}
