@@ -10,6 +10,7 @@ pub mod enforce;
 pub mod eval;
 pub mod ingest;
 pub mod message;
+pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod privacy;

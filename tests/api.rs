@@ -716,3 +716,37 @@ async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot() {
         (StatusCode::CONFLICT, "no_stream_processor")
     );
 }
+
+#[tokio::test]
+async fn metrics_and_health_answer_without_credentials() {
+    let api = Harness::default().await;
+    let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
+    api.post("/v1/appeals", None, json!({"token": token, "statement": "please"}))
+        .await;
+    let (status, _) = api.get("/v1/review/queue", Some(ALICE)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, health) = api.get("/healthz", None).await;
+    assert_eq!((status, &health["status"]), (StatusCode::OK, &json!("ok")));
+    // No broker behind this instance: not ready, and says why.
+    let (status, ready) = api.get("/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!((&ready["database"], &ready["broker"]), (&json!(true), &json!(false)));
+
+    let text = api
+        .http
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Routes are labelled by pattern, never by the ids in the path.
+    assert!(
+        text.contains(r#"warden_http_requests_total{route="/v1/review/queue",status="200"}"#),
+        "{text}"
+    );
+    assert!(text.contains("warden_appeals_open 1"), "{text}");
+    assert!(text.contains("warden_circuit_breaker_tripped 0"), "{text}");
+    assert!(!text.contains("AC1"), "an account id in a label: {text}");
+}

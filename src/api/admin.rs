@@ -12,6 +12,7 @@ use super::auth::Admin;
 use super::error::{ApiError, Body};
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
+use crate::metrics::METRICS;
 use crate::message::Scores;
 use crate::store::{
     AuditEntry, CaseStatus, Erasure, NewCase, Opening, OutboxEvent, OutboxTopic, StoredReason,
@@ -149,6 +150,9 @@ pub async fn reinstate(
         )
     })?;
     state.outbox.notify_one();
+    if case.status == CaseStatus::Suspended {
+        METRICS.reinstatements.with_label_values(&["admin"]).inc();
+    }
     Ok(Json(
         serde_json::json!({"case_id": case.case_id, "status": "overturned"}),
     ))

@@ -30,6 +30,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::ApiConfig;
 use crate::enforce::AppealSettings;
+use crate::metrics::METRICS;
 use crate::store::Store;
 use auth::ReviewerDirectory;
 use error::ApiError;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/v1/appeals", post(holder::open))
         .route("/v1/appeals/{id}", get(holder::show))
         .route("/v1/review/queue", get(review::queue))
@@ -158,6 +160,15 @@ async fn trace(request: Request, next: Next) -> Response {
         .to_owned();
     let start = Instant::now();
     let response = next.run(request).await;
+    let metrics = &*METRICS;
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), response.status().as_str()])
+        .inc();
+    metrics
+        .http_request_seconds
+        .with_label_values(&[route.as_str()])
+        .observe(start.elapsed().as_secs_f64());
     tracing::info!(
         %method,
         route,
@@ -170,6 +181,21 @@ async fn trace(request: Request, next: Next) -> Response {
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Prometheus text format; the open-appeals gauge is read from the store at each scrape.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    METRICS
+        .appeals_open
+        .set(state.store.open_appeals().await?);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        METRICS.render(),
+    )
+        .into_response())
 }
 
 /// Ready when the database answers and the broker's metadata can be fetched.

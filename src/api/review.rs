@@ -11,6 +11,7 @@ use super::auth::Reviewer;
 use super::error::{ApiError, Body};
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
+use crate::metrics::METRICS;
 use crate::signals::{AccountState, Signals, Snapshot};
 use crate::store::{
     AppealStatus, CaseStatus, Claim, Claiming, Deciding, NewDecision, OutboxEvent, OutboxTopic,
@@ -276,6 +277,13 @@ pub async fn decide(
     match store.decide(&decision).await? {
         Deciding::Decided => {
             tracing::info!(case_id, outcome = outcome.as_str(), "case decided");
+            METRICS
+                .appeal_decisions
+                .with_label_values(&[outcome.as_str()])
+                .inc();
+            if outcome == Outcome::Overturn && case.status == CaseStatus::Suspended {
+                METRICS.reinstatements.with_label_values(&["reviewer"]).inc();
+            }
             state.outbox.notify_one();
         }
         Deciding::AlreadyDecided => {}

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use crate::message::{Action, FeedbackKind, Scores, Verdict};
+use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
 use crate::signals::Snapshot;
 use crate::signals::{Observation, Signals};
@@ -314,6 +315,7 @@ impl Enforcer {
             );
             self.tripped_since_ms = Some(now_ms());
             self.trip_unrecorded = true;
+            METRICS.circuit_breaker_tripped.set(1);
         }
         match decision {
             AccountDecision::None => None,
@@ -357,6 +359,11 @@ impl Enforcer {
         }
         match self.store.open_case(case).await? {
             Opening::Opened { case_id } => {
+                if case.status == CaseStatus::Suspended {
+                    for reason in &case.reasons {
+                        METRICS.suspensions.with_label_values(&[&reason.code]).inc();
+                    }
+                }
                 match case.status {
                     CaseStatus::Suspended => self.suspended.insert(case.account_id.clone()),
                     _ => self.in_review.insert(case.account_id.clone()),
@@ -465,6 +472,7 @@ impl Enforcer {
             (true, None) => {
                 self.breaker.hold(latest.at / 1_000);
                 self.tripped_since_ms = Some(latest.at);
+                METRICS.circuit_breaker_tripped.set(1);
                 tracing::warn!(
                     since_ms = latest.at,
                     "circuit breaker tripped (recorded in the store): new cases go to human review"
@@ -473,6 +481,7 @@ impl Enforcer {
             (false, Some(since)) if !self.trip_unrecorded && latest.at >= since => {
                 self.breaker.reset();
                 self.tripped_since_ms = None;
+                METRICS.circuit_breaker_tripped.set(0);
                 tracing::info!(
                     by = latest.actor,
                     "circuit breaker reset: automated suspensions resume"

@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use crate::config::{ServiceConfig, Topics};
 use crate::enforce::{Enforcer, EventKind, Pending};
+use crate::metrics::METRICS;
 use crate::privacy::Secret;
 use crate::scoring::Scorer;
 use decide::{Decision, Input, Record, decide_batch};
@@ -269,6 +270,7 @@ impl Processor {
             let count = |f: fn(&Decision) -> bool| decisions.iter().filter(|d| f(d)).count() as u64;
             let dead_letters = count(|d| matches!(d, Decision::DeadLetter { .. }));
             let feedback = count(|d| matches!(d, Decision::Feedback { .. }));
+            let tally = BatchTally::of(&decisions);
             let outputs = self.outputs(&records, decisions, &pending);
             match self.deliver(&records, outputs, &shutdown).await {
                 Delivered::All => {
@@ -278,6 +280,7 @@ impl Processor {
                         break;
                     }
                     self.store_offsets(&records);
+                    tally.record();
                     self.checkpoint_if_due().await;
                     summary.verdicts += records.len() as u64 - dead_letters - feedback;
                     summary.feedback += feedback;
@@ -619,6 +622,51 @@ impl Processor {
         let drain = Duration::from_millis(self.config.stream.drain_timeout_ms);
         if let Err(error) = rdkafka::producer::Producer::flush(&self.producer, drain) {
             tracing::warn!(%error, "producer not flushed");
+        }
+    }
+}
+
+/// What a batch adds to the metrics once it is delivered.
+struct BatchTally {
+    /// Each verdict's action and `sent_at` (Unix ms).
+    verdicts: Vec<(&'static str, i64)>,
+    dead_letters: Vec<&'static str>,
+    feedback: u64,
+}
+
+impl BatchTally {
+    fn of(decisions: &[Decision]) -> Self {
+        let mut tally = Self {
+            verdicts: Vec::new(),
+            dead_letters: Vec::new(),
+            feedback: 0,
+        };
+        for decision in decisions {
+            match decision {
+                Decision::Verdict { verdict, facts } => tally
+                    .verdicts
+                    .push((verdict.action.as_str(), facts.sent_at_ms)),
+                Decision::Feedback { .. } => tally.feedback += 1,
+                Decision::DeadLetter { code, .. } => tally.dead_letters.push(code),
+            }
+        }
+        tally
+    }
+
+    fn record(&self) {
+        let metrics = &*METRICS;
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        metrics
+            .messages_consumed
+            .inc_by((self.verdicts.len() + self.dead_letters.len()) as u64);
+        metrics.feedback_consumed.inc_by(self.feedback);
+        for (action, sent_at_ms) in &self.verdicts {
+            metrics.messages_scored.with_label_values(&[action]).inc();
+            let latency_ms = (now_ms - sent_at_ms).max(0);
+            metrics.decision_latency.observe(latency_ms as f64 / 1_000.0);
+        }
+        for code in &self.dead_letters {
+            metrics.dead_letters.with_label_values(&[code]).inc();
         }
     }
 }

@@ -369,6 +369,14 @@ impl Store {
         rows.iter().map(decision_of).collect()
     }
 
+    /// Appeals waiting for a decision.
+    pub async fn open_appeals(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS open FROM appeals WHERE status = 'open'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("open")?)
+    }
+
     /// Cases waiting for a human, oldest first: open appeals, and cases in review.
     pub async fn review_queue(&self, now: i64, limit: i64) -> Result<Vec<QueueItem>, StoreError> {
         let rows = sqlx::query(
