@@ -721,8 +721,12 @@ async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot() {
 async fn metrics_and_health_answer_without_credentials() {
     let api = Harness::default().await;
     let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
-    api.post("/v1/appeals", None, json!({"token": token, "statement": "please"}))
-        .await;
+    api.post(
+        "/v1/appeals",
+        None,
+        json!({"token": token, "statement": "please"}),
+    )
+    .await;
     let (status, _) = api.get("/v1/review/queue", Some(ALICE)).await;
     assert_eq!(status, StatusCode::OK);
     let (status, health) = api.get("/healthz", None).await;
@@ -730,7 +734,10 @@ async fn metrics_and_health_answer_without_credentials() {
     // No broker behind this instance: not ready, and says why.
     let (status, ready) = api.get("/readyz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!((&ready["database"], &ready["broker"]), (&json!(true), &json!(false)));
+    assert_eq!(
+        (&ready["database"], &ready["broker"]),
+        (&json!(true), &json!(false))
+    );
 
     let text = api
         .http
@@ -749,4 +756,30 @@ async fn metrics_and_health_answer_without_credentials() {
     assert!(text.contains("warden_appeals_open 1"), "{text}");
     assert!(text.contains("warden_circuit_breaker_tripped 0"), "{text}");
     assert!(!text.contains("AC1"), "an account id in a label: {text}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_it_serves() {
+    let api = Harness::default().await;
+    let (status, document) = api.get("/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    assert_eq!(
+        paths.len(),
+        warden::api::openapi::endpoints()
+            .iter()
+            .map(|e| e.path)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    );
+    let hold = &paths["/v1/admin/accounts/{account_id}/legal-hold"];
+    assert!(hold["put"].is_object() && hold["delete"].is_object());
+    assert_eq!(hold["put"]["security"], json!([{"bearer": []}]));
+    let appeal = &paths["/v1/appeals"]["post"];
+    assert_eq!(
+        appeal["requestBody"]["content"]["application/json"]["schema"]["required"],
+        json!(["token", "statement"])
+    );
+    assert!(appeal.get("security").is_none());
 }

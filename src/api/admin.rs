@@ -12,8 +12,8 @@ use super::auth::Admin;
 use super::error::{ApiError, Body};
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
-use crate::metrics::METRICS;
 use crate::message::Scores;
+use crate::metrics::METRICS;
 use crate::store::{
     AuditEntry, CaseStatus, Erasure, NewCase, Opening, OutboxEvent, OutboxTopic, StoredReason,
 };

@@ -9,6 +9,7 @@ mod admin;
 pub mod auth;
 pub mod error;
 mod holder;
+pub mod openapi;
 pub mod outbox;
 mod review;
 
@@ -21,7 +22,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rdkafka::producer::{FutureProducer, Producer};
@@ -101,35 +101,11 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 /// The routes, with body limit, timeout and tracing.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_millis(state.settings.request_timeout_ms);
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/v1/appeals", post(holder::open))
-        .route("/v1/appeals/{id}", get(holder::show))
-        .route("/v1/review/queue", get(review::queue))
-        .route("/v1/review/cases/{case_id}", get(review::case))
-        .route("/v1/review/cases/{case_id}/claim", post(review::claim))
-        .route("/v1/review/cases/{case_id}/decision", post(review::decide))
-        .route(
-            "/v1/admin/accounts/{account_id}/suspend",
-            post(admin::suspend),
-        )
-        .route(
-            "/v1/admin/accounts/{account_id}/reinstate",
-            post(admin::reinstate),
-        )
-        .route(
-            "/v1/admin/accounts/{account_id}/legal-hold",
-            put(admin::set_hold).delete(admin::lift_hold),
-        )
-        .route(
-            "/v1/admin/accounts/{account_id}/evidence",
-            delete(admin::erase),
-        )
-        .route("/v1/admin/accounts/{account_id}/export", get(admin::export))
-        .route("/v1/admin/audit", get(admin::audit))
-        .route("/v1/admin/rules/reload", post(admin::reload))
+    let mut router = Router::new();
+    for endpoint in openapi::endpoints() {
+        router = router.route(endpoint.path, endpoint.handler);
+    }
+    router
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
         .layer(middleware::from_fn(move |request, next| {
@@ -185,9 +161,7 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// Prometheus text format; the open-appeals gauge is read from the store at each scrape.
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    METRICS
-        .appeals_open
-        .set(state.store.open_appeals().await?);
+    METRICS.appeals_open.set(state.store.open_appeals().await?);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

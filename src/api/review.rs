@@ -282,7 +282,10 @@ pub async fn decide(
                 .with_label_values(&[outcome.as_str()])
                 .inc();
             if outcome == Outcome::Overturn && case.status == CaseStatus::Suspended {
-                METRICS.reinstatements.with_label_values(&["reviewer"]).inc();
+                METRICS
+                    .reinstatements
+                    .with_label_values(&["reviewer"])
+                    .inc();
             }
             state.outbox.notify_one();
         }

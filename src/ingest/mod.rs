@@ -663,7 +663,9 @@ impl BatchTally {
         for (action, sent_at_ms) in &self.verdicts {
             metrics.messages_scored.with_label_values(&[action]).inc();
             let latency_ms = (now_ms - sent_at_ms).max(0);
-            metrics.decision_latency.observe(latency_ms as f64 / 1_000.0);
+            metrics
+                .decision_latency
+                .observe(latency_ms as f64 / 1_000.0);
         }
         for code in &self.dead_letters {
             metrics.dead_letters.with_label_values(&[code]).inc();
