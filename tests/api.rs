@@ -32,7 +32,7 @@ struct Harness {
     store: Store,
     http: reqwest::Client,
     reviewers_file: PathBuf,
-    _dirs: (tempfile::TempDir, Option<tempfile::TempDir>),
+    dirs: (tempfile::TempDir, Option<tempfile::TempDir>),
 }
 
 fn reviewers_toml(entries: &[(&str, &str, &str)]) -> String {
@@ -83,7 +83,7 @@ impl Harness {
             store,
             http: reqwest::Client::new(),
             reviewers_file,
-            _dirs: (dir, database_dir),
+            dirs: (dir, database_dir),
         })
     }
 
@@ -320,6 +320,26 @@ async fn appeal_to_overturn(api: Harness) {
         );
     }
     assert_eq!(api.store.active_case("AC1").await.unwrap(), None);
+
+    // The overturn left its evidence as a legitimate example, redacted, for training.
+    let labels = api.store.labels().await.unwrap();
+    assert_eq!(labels.len(), 1);
+    assert_eq!(labels[0].0, "ham");
+    assert!(!labels[0].1.contains("7911 123456"), "{labels:?}");
+    if let Some(dir) = &api.dirs.1 {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["labels", "export", "--database-url"])
+            .arg(format!(
+                "sqlite://{}",
+                dir.path().join("warden.db").display()
+            ))
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let text = String::from_utf8(output.stdout).unwrap();
+        let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(rows, [format!("ham\t{}", labels[0].1)]);
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod bench;
 mod breaker;
 mod eval;
+mod labels;
 mod run;
 mod simulate;
 mod train;
@@ -65,6 +66,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// The circuit breaker on automated suspensions: its state, and an admin's reset.
     Breaker(breaker::BreakerArgs),
+    /// Reviewers' labels from the database, for training.
+    Labels(labels::LabelsArgs),
     /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
     Train(train::TrainArgs),
     /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
@@ -176,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Breaker(args) => breaker::run(args),
+        Command::Labels(args) => labels::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Rules {

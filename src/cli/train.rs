@@ -35,6 +35,9 @@ pub struct TrainArgs {
     /// Policy file, for measuring the full path on the held-out split.
     #[arg(long, default_value = DEFAULT_POLICY_PATH)]
     policy: PathBuf,
+    /// Reviewers' labels (`warden labels export > FILE`), added to the SMS data; repeatable.
+    #[arg(long)]
+    reviewed: Vec<PathBuf>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +45,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         ..TrainConfig::default()
     };
-    let sources = dataset::shared_sources(&args.data_dir);
+    let mut sources = dataset::shared_sources(&args.data_dir);
+    for path in &args.reviewed {
+        sources.push(dataset::Source {
+            name: format!("reviewed:{}", path.display()),
+            path: path.clone(),
+            domain: Domain::Sms,
+            citation:
+                "Warden reviewers' decisions: evidence of overturned cases (redacted excerpts)"
+                    .to_owned(),
+        });
+    }
     let examples = dataset::load(&sources).context("cannot load the training data")?;
     let (train_rows, test_rows) = dataset::split(&examples, config.seed, config.test_share);
     eprintln!(

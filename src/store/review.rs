@@ -369,6 +369,17 @@ impl Store {
         rows.iter().map(decision_of).collect()
     }
 
+    /// Reviewers' labels (`ham` for the evidence of overturned cases), with their redacted
+    /// excerpts, oldest first.
+    pub async fn labels(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT label, excerpt FROM labels ORDER BY at, message_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("label")?, row.try_get("excerpt")?)))
+            .collect()
+    }
+
     /// Appeals waiting for a decision.
     pub async fn open_appeals(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS open FROM appeals WHERE status = 'open'")
