@@ -343,8 +343,18 @@ async fn appeal_to_overturn(api: Harness) {
 }
 
 #[tokio::test]
-async fn a_case_in_review_upheld_by_a_reviewer_suspends_the_account() {
-    let api = Harness::default().await;
+async fn a_case_in_review_upheld_by_a_reviewer_suspends_the_account_on_sqlite() {
+    review_to_suspension(Harness::default().await).await;
+}
+
+#[tokio::test]
+async fn a_case_in_review_upheld_by_a_reviewer_suspends_the_account_on_postgres() {
+    if let Some(api) = Harness::start(ApiConfig::default(), Backend::Postgres).await {
+        review_to_suspension(api).await;
+    }
+}
+
+async fn review_to_suspension(api: Harness) {
     let (case_id, _) = api.case("AC7", CaseStatus::InReview).await;
     let (_, queue) = api.get("/v1/review/queue", Some(BOB)).await;
     assert_eq!(queue["items"][0]["kind"], "review");

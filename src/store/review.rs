@@ -388,26 +388,37 @@ impl Store {
         Ok(row.try_get("open")?)
     }
 
-    /// Cases waiting for a human, oldest first: open appeals, and cases in review.
+    /// Cases waiting for a human, oldest first: open appeals, and cases in review. Each kind
+    /// is read oldest first from its own index, and the two are merged.
     pub async fn review_queue(&self, now: i64, limit: i64) -> Result<Vec<QueueItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.case_id, c.account_id, c.opened_at, c.claimed_by, c.claim_expires_at, \
-             a.appeal_id, a.opened_at AS appealed_at \
-             FROM cases c LEFT JOIN appeals a ON a.case_id = c.case_id \
-             WHERE a.status = 'open' OR (c.status = 'in_review' AND a.appeal_id IS NULL) \
-             ORDER BY COALESCE(a.opened_at, c.opened_at), c.case_id LIMIT $1",
+        let appeals = sqlx::query(
+            "SELECT c.case_id, c.account_id, c.claimed_by, c.claim_expires_at, a.appeal_id, \
+             a.opened_at AS waiting_since \
+             FROM appeals a JOIN cases c ON c.case_id = a.case_id \
+             WHERE a.status = 'open' ORDER BY a.opened_at, a.appeal_id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let in_review = sqlx::query(
+            "SELECT c.case_id, c.account_id, c.claimed_by, c.claim_expires_at, \
+             CAST(NULL AS TEXT) AS appeal_id, c.opened_at AS waiting_since FROM cases c \
+             WHERE c.status = 'in_review' \
+             AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.case_id) \
+             ORDER BY c.opened_at, c.case_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = appeals
+            .iter()
+            .chain(&in_review)
             .map(|row| {
-                let appealed_at: Option<i64> = row.try_get("appealed_at")?;
                 Ok(QueueItem {
                     case_id: row.try_get("case_id")?,
                     account_id: row.try_get("account_id")?,
                     appeal_id: row.try_get("appeal_id")?,
-                    waiting_since: appealed_at.unwrap_or(row.try_get("opened_at")?),
+                    waiting_since: row.try_get("waiting_since")?,
                     claim: live_claim(
                         row.try_get("claimed_by")?,
                         row.try_get("claim_expires_at")?,
@@ -415,7 +426,10 @@ impl Store {
                     ),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        items.sort_by(|a, b| (a.waiting_since, &a.case_id).cmp(&(b.waiting_since, &b.case_id)));
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(items)
     }
 
     /// Claims the case for `reviewer` until `expires_at`, unless another reviewer's claim is
