@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -23,6 +23,12 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_request_seconds: HistogramVec,
     pub decision_latency: Histogram,
+    pub rule_hits: IntCounterVec,
+    pub model_score: HistogramVec,
+    pub scoring_seconds: Histogram,
+    pub consumer_lag: IntGaugeVec,
+    pub appeal_age_seconds: IntGauge,
+    pub build_info: IntGaugeVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
@@ -35,6 +41,38 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 
 fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("registered once");
+    metric
+}
+
+fn gauges(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("registered once");
+    metric
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let metric = Histogram::with_opts(opts).expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("registered once");
+    metric
+}
+
+fn histograms(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    let metric = HistogramVec::new(opts, labels).expect("valid metric");
     registry
         .register(Box::new(metric.clone()))
         .expect("registered once");
@@ -54,30 +92,15 @@ const SECONDS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Probability buckets, finer near the thresholds that matter (0.5 flag, 0.85 block).
+const SCORES: &[f64] = &[
+    0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99,
+];
+
 impl Metrics {
     fn new() -> Self {
         let registry = Registry::new();
         let r = &registry;
-        let http_request_seconds = HistogramVec::new(
-            HistogramOpts::new("warden_http_request_seconds", "Review API request latency")
-                .buckets(SECONDS.to_vec()),
-            &["route"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(http_request_seconds.clone()))
-            .expect("registered once");
-        let decision_latency = Histogram::with_opts(
-            HistogramOpts::new(
-                "warden_decision_latency_seconds",
-                "From a message's sent_at to its verdict's acknowledgement",
-            )
-            .buckets(SECONDS.to_vec()),
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(decision_latency.clone()))
-            .expect("registered once");
         Self {
             messages_consumed: counter(
                 r,
@@ -104,7 +127,7 @@ impl Metrics {
             suspensions: counters(
                 r,
                 "warden_suspensions_total",
-                "Automated suspensions, by reason code",
+                "Automated suspensions, by their first reason code",
                 &["reason"],
             ),
             circuit_breaker_tripped: gauge(
@@ -131,10 +154,65 @@ impl Metrics {
                 "Review API requests, by route and status",
                 &["route", "status"],
             ),
-            http_request_seconds,
-            decision_latency,
+            http_request_seconds: histograms(
+                r,
+                "warden_http_request_seconds",
+                "Review API request latency",
+                &["route"],
+                SECONDS,
+            ),
+            decision_latency: histogram(
+                r,
+                "warden_decision_latency_seconds",
+                "From a message's sent_at to its verdict's acknowledgement",
+                SECONDS,
+            ),
+            rule_hits: counters(
+                r,
+                "warden_rule_hits_total",
+                "Enforced rule hits in delivered verdicts",
+                &["rule", "category"],
+            ),
+            model_score: histograms(
+                r,
+                "warden_model_score",
+                "The model's probability per category, per scored message",
+                &["category"],
+                SCORES,
+            ),
+            scoring_seconds: histogram(
+                r,
+                "warden_scoring_seconds",
+                "Time to decide one batch on the scoring pool",
+                SECONDS,
+            ),
+            consumer_lag: gauges(
+                r,
+                "warden_consumer_lag",
+                "Messages behind the end of each assigned partition of the messages topic",
+                &["partition"],
+            ),
+            appeal_age_seconds: gauge(
+                r,
+                "warden_appeal_age_seconds",
+                "Age of the oldest open appeal (0 when none)",
+            ),
+            build_info: gauges(
+                r,
+                "warden_build_info",
+                "Always 1: this process's version and the model and rules it scores with",
+                &["version", "model_version", "rules_version"],
+            ),
             registry,
         }
+    }
+
+    /// Names the model and rules the process scores with (the latest set after a reload).
+    pub fn set_build_info(&self, model_version: &str, rules_version: &str) {
+        self.build_info.reset();
+        self.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), model_version, rules_version])
+            .set(1);
     }
 
     /// The text exposition of every metric.

@@ -56,8 +56,8 @@ impl Scratch {
 pub struct Assessment {
     pub scores: Scores,
     pub action: Action,
-    /// The model's own fraud probability, when a model scored.
-    pub model_fraud: Option<f64>,
+    /// The model's own probabilities, when a model scored.
+    pub model: Option<Scores>,
 }
 
 impl Scorer {
@@ -110,7 +110,7 @@ impl Scorer {
             }
         }
         let mut miss = rules_miss;
-        let mut model_fraud = None;
+        let mut model_scores = None;
         if let Some(model) = &self.model
             && self.sources != Sources::RulesOnly
         {
@@ -126,7 +126,7 @@ impl Scorer {
                 w if w.fract() == 0.0 && (0.0..=8.0).contains(&w) => x.powi(w as i32),
                 w => x.powf(w),
             };
-            model_fraud = Some(p.fraud);
+            model_scores = Some(Scores::from_array([p.spam, p.fraud, p.aup]));
             miss[0] *= power(1.0 - p.spam);
             miss[1] *= power(1.0 - p.fraud);
             miss[2] *= power(1.0 - p.aup);
@@ -141,7 +141,7 @@ impl Scorer {
         Assessment {
             scores,
             action: self.policy.message_action(&scores, &rules_scores),
-            model_fraud,
+            model: model_scores,
         }
     }
 

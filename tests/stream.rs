@@ -664,6 +664,87 @@ examples.no_match = ["see you at 6"]
     assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
 }
 
+/// The sum of a metric's samples in Prometheus text (every label set of `name`).
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn metrics_agree_with_what_was_sent_and_decided() {
+    let Some((_serial, broker, topics)) = setup("metrics", 2) else {
+        return;
+    };
+    let api = format!("127.0.0.1:{}", common::kafka::free_port());
+    let config = settings(&broker, "metrics", &topics)
+        .replace("listen = \"\"", &format!("listen = \"{api}\""));
+    let fraud = "Your parcel is held: pay the £1.99 customs fee at royalmail-fees.top/pay";
+    let mut records = Vec::new();
+    for account in 0..3 {
+        records.extend((0..4).map(|seq| message(account, seq, fraud)));
+    }
+    records.extend((0..20).map(|seq| message(9, seq, "See you at 6, I'll bring the keys")));
+    records.push(("AC0009".to_owned(), b"{not json".to_vec()));
+    broker.produce(&topics.messages, &records);
+    let mut warden = Warden::start(&config);
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "a verdict per message", |r| {
+        r.len() >= records.len() - 1
+    });
+    let mut actions = broker.reader(&topics.account_actions);
+    actions.read_until(PATIENCE, "three suspensions", |r| r.len() >= 3);
+
+    let http = reqwest::blocking::Client::new();
+    let mut text = String::new();
+    // The counters move once a batch is delivered; the scrape waits for the last of them.
+    common::kafka::wait_until(PATIENCE, "the metrics to count every record", || {
+        text = http
+            .get(format!("http://{api}/metrics"))
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        metric_sum(&text, "warden_messages_consumed_total") >= records.len() as f64
+    });
+    let sent = records.len() as f64;
+    let scored = verdicts.records.len() as f64;
+    assert_eq!(metric_sum(&text, "warden_messages_consumed_total"), sent);
+    assert_eq!(metric_sum(&text, "warden_messages_scored_total"), scored);
+    assert_eq!(metric_sum(&text, "warden_dead_letters_total"), 1.0);
+    assert_eq!(scored + 1.0, sent);
+    let blocked = verdicts
+        .records
+        .iter()
+        .filter(|v| v.payload["action"] == "block")
+        .count() as f64;
+    assert_eq!(
+        metric_sum(&text, r#"warden_messages_scored_total{action="block"}"#),
+        blocked
+    );
+    assert_eq!(
+        metric_sum(&text, "warden_suspensions_total"),
+        actions.records.len() as f64
+    );
+    assert_eq!(
+        metric_sum(&text, "warden_decision_latency_seconds_count"),
+        scored
+    );
+    assert!(metric_sum(&text, "warden_rule_hits_total") > 0.0);
+    assert!(
+        text.contains(
+            r#"warden_rule_hits_total{category="fraud",rule="fraud.lookalike_delivery"}"#
+        ),
+        "{text}"
+    );
+    assert_eq!(metric_sum(&text, "warden_model_score_count"), 3.0 * scored);
+    assert!(text.contains("warden_build_info{model_version="), "{text}");
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+}
+
 #[test]
 fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_message() {
     let Some((_serial, broker, topics)) = setup("feedback", 2) else {

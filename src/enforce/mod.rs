@@ -29,6 +29,8 @@ use crate::suspension::{
 /// What enforcement needs to know about one scored message.
 #[derive(Debug, Clone)]
 pub struct Facts {
+    /// The model's own probabilities, when a model scored (for metrics).
+    pub model: Option<Scores>,
     /// The text, for a redacted excerpt if the message becomes evidence; never stored whole.
     pub body: String,
     /// `sent_at` in Unix milliseconds.
@@ -359,10 +361,12 @@ impl Enforcer {
         }
         match self.store.open_case(case).await? {
             Opening::Opened { case_id } => {
-                if case.status == CaseStatus::Suspended {
-                    for reason in &case.reasons {
-                        METRICS.suspensions.with_label_values(&[&reason.code]).inc();
-                    }
+                // One count per suspension, under its first (strongest) reason, so that the
+                // sum over reasons is the number of suspensions.
+                if case.status == CaseStatus::Suspended
+                    && let Some(reason) = case.reasons.first()
+                {
+                    METRICS.suspensions.with_label_values(&[&reason.code]).inc();
                 }
                 match case.status {
                     CaseStatus::Suspended => self.suspended.insert(case.account_id.clone()),

@@ -207,7 +207,7 @@ pub fn decide(
             &event,
             scratch,
             &verdict,
-            assessment.model_fraud,
+            assessment.model,
         );
         (verdict, facts)
     }));
@@ -237,7 +237,7 @@ fn facts(
     event: &MessageEvent,
     scratch: &Scratch,
     verdict: &Verdict,
-    model_fraud: Option<f64>,
+    model: Option<crate::message::Scores>,
 ) -> Facts {
     let high_severity_fraud = scratch.matches.iter().any(|index| {
         let rule = scorer.rules().rule(index);
@@ -255,6 +255,7 @@ fn facts(
     // transactional templates, and an account that repeats one would pile up "abuse".
     let abusive = verdict.action != crate::message::Action::Allow && !verdict.rule_hits.is_empty();
     Facts {
+        model,
         body: event.body.clone(),
         sent_at_ms: (event.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
         observation: Observation {
@@ -268,7 +269,7 @@ fn facts(
         evidence: MessageEvidence {
             action: verdict.action,
             high_severity_fraud,
-            model_fraud,
+            model_fraud: model.map(|m| m.fraud),
             has_url: scratch.extracted.has_url(),
         },
     }

@@ -134,11 +134,13 @@ impl Processor {
                 service.kafka.session_timeout_ms.to_string(),
             )
             .set("fetch.wait.max.ms", "10")
+            .set("statistics.interval.ms", "5000")
             .set_log_level(RDKafkaLogLevel::Warning);
         with_options(&mut consumer_config);
         let consumer: StreamConsumer<GroupContext> = consumer_config
             .create_with_context(GroupContext {
                 assigned: Arc::clone(&assigned),
+                messages_topic: service.topics.messages.clone(),
             })
             .map_err(|source| IngestError::Client {
                 client: "consumer",
@@ -180,7 +182,10 @@ impl Processor {
         Ok(Self {
             consumer,
             producer,
-            scorer: Arc::new(scorer),
+            scorer: {
+                set_build_info(&scorer);
+                Arc::new(scorer)
+            },
             scorer_updates: None,
             recipient_key,
             pool: Arc::new(pool),
@@ -217,6 +222,7 @@ impl Processor {
             rules_version = scorer.rules().version(),
             "scoring with reloaded rules and policy"
         );
+        set_build_info(&scorer);
         self.scorer = scorer;
     }
 
@@ -466,7 +472,11 @@ impl Processor {
         let topics = self.config.topics.clone();
         let key = self.recipient_key.clone();
         self.pool.spawn(move || {
+            let start = std::time::Instant::now();
             let decisions = decide_batch(&pool, &scorer, &key, &topics, &records);
+            METRICS
+                .scoring_seconds
+                .observe(start.elapsed().as_secs_f64());
             // The receiver is only gone if the runtime is shutting down.
             let _ = tx.send(decisions);
         });
@@ -626,10 +636,19 @@ impl Processor {
     }
 }
 
+fn set_build_info(scorer: &Scorer) {
+    METRICS.set_build_info(
+        scorer.model().map_or("none", |m| m.version()),
+        scorer.rules().version(),
+    );
+}
+
 /// What a batch adds to the metrics once it is delivered.
 struct BatchTally {
     /// Each verdict's action and `sent_at` (Unix ms).
     verdicts: Vec<(&'static str, i64)>,
+    rule_hits: Vec<String>,
+    model_scores: Vec<crate::message::Scores>,
     dead_letters: Vec<&'static str>,
     feedback: u64,
 }
@@ -638,14 +657,20 @@ impl BatchTally {
     fn of(decisions: &[Decision]) -> Self {
         let mut tally = Self {
             verdicts: Vec::new(),
+            rule_hits: Vec::new(),
+            model_scores: Vec::new(),
             dead_letters: Vec::new(),
             feedback: 0,
         };
         for decision in decisions {
             match decision {
-                Decision::Verdict { verdict, facts } => tally
-                    .verdicts
-                    .push((verdict.action.as_str(), facts.sent_at_ms)),
+                Decision::Verdict { verdict, facts } => {
+                    tally
+                        .verdicts
+                        .push((verdict.action.as_str(), facts.sent_at_ms));
+                    tally.rule_hits.extend(verdict.rule_hits.iter().cloned());
+                    tally.model_scores.extend(facts.model);
+                }
                 Decision::Feedback { .. } => tally.feedback += 1,
                 Decision::DeadLetter { code, .. } => tally.dead_letters.push(code),
             }
@@ -669,6 +694,23 @@ impl BatchTally {
         }
         for code in &self.dead_letters {
             metrics.dead_letters.with_label_values(&[code]).inc();
+        }
+        // Rule ids start with their category (the rules loader refuses any other).
+        for rule in &self.rule_hits {
+            let category = rule.split('.').next().unwrap_or_default();
+            metrics.rule_hits.with_label_values(&[rule, category]).inc();
+        }
+        for scores in &self.model_scores {
+            for (category, score) in [
+                ("spam", scores.spam),
+                ("fraud", scores.fraud),
+                ("aup", scores.aup),
+            ] {
+                metrics
+                    .model_score
+                    .with_label_values(&[category])
+                    .observe(score);
+            }
         }
     }
 }
@@ -762,9 +804,27 @@ impl Backoff {
 #[derive(Default)]
 pub struct GroupContext {
     assigned: Arc<AtomicBool>,
+    /// Whose partitions' lag the statistics report as `warden_consumer_lag`.
+    messages_topic: String,
 }
 
 impl ClientContext for GroupContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`): the lag of each partition of
+    /// the messages topic this member consumes.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(topic) = statistics.topics.get(&self.messages_topic) else {
+            return;
+        };
+        let lag = &METRICS.consumer_lag;
+        lag.reset();
+        for partition in topic.partitions.values() {
+            if partition.partition >= 0 && partition.desired && partition.consumer_lag >= 0 {
+                lag.with_label_values(&[&partition.partition.to_string()])
+                    .set(partition.consumer_lag);
+            }
+        }
+    }
+
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg

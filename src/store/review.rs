@@ -388,6 +388,16 @@ impl Store {
         Ok(row.try_get("open")?)
     }
 
+    /// When the oldest open appeal was opened (Unix ms), if any is open.
+    pub async fn oldest_open_appeal(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT opened_at FROM appeals WHERE status = 'open' ORDER BY opened_at LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| row.try_get("opened_at")).transpose()?)
+    }
+
     /// Cases waiting for a human, oldest first: open appeals, and cases in review. Each kind
     /// is read oldest first from its own index, and the two are merged.
     pub async fn review_queue(&self, now: i64, limit: i64) -> Result<Vec<QueueItem>, StoreError> {
