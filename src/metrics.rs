@@ -2,8 +2,10 @@
 //! review API. Labels stay bounded: actions, categories, reasons, routes and statuses, never
 //! account or message ids.
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -11,6 +13,8 @@ use prometheus::{
 
 pub struct Metrics {
     registry: Registry,
+    /// Every series name this process can export (histograms with their three suffixes).
+    names: Vec<String>,
     pub messages_consumed: IntCounter,
     pub messages_scored: IntCounterVec,
     pub feedback_consumed: IntCounter,
@@ -31,41 +35,33 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+fn counter(builder: &Builder, name: &str, help: &str) -> IntCounter {
     let metric = IntCounter::new(name, help).expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("registered once");
+    builder.register(name, Box::new(metric.clone()));
     metric
 }
 
-fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+fn counters(builder: &Builder, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("registered once");
+    builder.register(name, Box::new(metric.clone()));
     metric
 }
 
-fn gauges(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+fn gauges(builder: &Builder, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("registered once");
+    builder.register(name, Box::new(metric.clone()));
     metric
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+fn histogram(builder: &Builder, name: &str, help: &str, buckets: &[f64]) -> Histogram {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
     let metric = Histogram::with_opts(opts).expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("registered once");
+    builder.register_histogram(name, Box::new(metric.clone()));
     metric
 }
 
 fn histograms(
-    registry: &Registry,
+    builder: &Builder,
     name: &str,
     help: &str,
     labels: &[&str],
@@ -73,18 +69,36 @@ fn histograms(
 ) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
     let metric = HistogramVec::new(opts, labels).expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("registered once");
+    builder.register_histogram(name, Box::new(metric.clone()));
     metric
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+fn gauge(builder: &Builder, name: &str, help: &str) -> IntGauge {
     let metric = IntGauge::new(name, help).expect("valid metric");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("registered once");
+    builder.register(name, Box::new(metric.clone()));
     metric
+}
+
+/// Registers collectors and remembers their names.
+struct Builder {
+    registry: Registry,
+    names: RefCell<Vec<String>>,
+}
+
+impl Builder {
+    fn register(&self, name: &str, collector: Box<dyn Collector>) {
+        self.registry.register(collector).expect("registered once");
+        self.names.borrow_mut().push(name.to_owned());
+    }
+
+    /// A histogram exports `_bucket`, `_sum` and `_count` series.
+    fn register_histogram(&self, name: &str, collector: Box<dyn Collector>) {
+        self.registry.register(collector).expect("registered once");
+        let mut names = self.names.borrow_mut();
+        for suffix in ["_bucket", "_sum", "_count"] {
+            names.push(format!("{name}{suffix}"));
+        }
+    }
 }
 
 /// Latency buckets from 1 ms to 10 s.
@@ -99,9 +113,12 @@ const SCORES: &[f64] = &[
 
 impl Metrics {
     fn new() -> Self {
-        let registry = Registry::new();
-        let r = &registry;
-        Self {
+        let builder = Builder {
+            registry: Registry::new(),
+            names: RefCell::new(Vec::new()),
+        };
+        let r = &builder;
+        let mut metrics = Self {
             messages_consumed: counter(
                 r,
                 "warden_messages_consumed_total",
@@ -203,8 +220,17 @@ impl Metrics {
                 "Always 1: this process's version and the model and rules it scores with",
                 &["version", "model_version", "rules_version"],
             ),
-            registry,
-        }
+            registry: Registry::new(),
+            names: Vec::new(),
+        };
+        metrics.names = builder.names.take();
+        metrics.registry = builder.registry;
+        metrics
+    }
+
+    /// Every series name this process can export, whether or not it has a sample yet.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Names the model and rules the process scores with (the latest set after a reload).
