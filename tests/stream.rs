@@ -746,6 +746,46 @@ fn metrics_agree_with_what_was_sent_and_decided() {
 }
 
 #[test]
+fn the_demo_ends_with_suspensions_and_appeals_flowing() {
+    let Some((_serial, broker, _topics)) = setup("demo", 1) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", common::kafka::free_port());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["demo", "--brokers", &broker.address(), "--listen", &listen])
+        .args(["--accounts", "300", "--rate", "5000", "--no-wait", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("decided "))
+        .unwrap_or_else(|| panic!("no summary: {stdout}{stderr}"));
+    let count = |label: &str| -> usize {
+        summary
+            .split(" · ")
+            .find_map(|part| part.strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no `{label}` in {summary}"))
+    };
+    assert!(count("suspensions ") > 0, "{summary}");
+    assert!(count("appeals ") > 0, "{summary}");
+    assert!(stdout.contains("/v1/review/queue"), "{stdout}");
+    // Everything the demo started has stopped.
+    assert!(
+        std::net::TcpStream::connect(&listen).is_err(),
+        "the demo's API still answers"
+    );
+}
+
+#[test]
 fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_message() {
     let Some((_serial, broker, topics)) = setup("feedback", 2) else {
         return;

@@ -194,13 +194,19 @@ pub(super) struct BenchTopics {
 impl BenchTopics {
     /// Fresh topic names for one run.
     pub(super) fn new(run_id: i128) -> Self {
+        Self::named("bench", run_id)
+    }
+
+    /// Fresh topic names for one run of `command`.
+    pub(super) fn named(command: &str, run_id: i128) -> Self {
+        let name = |topic: &str| format!("{command}-{run_id}-{topic}");
         Self {
-            messages: format!("bench-{run_id}-messages"),
-            feedback: format!("bench-{run_id}-feedback"),
-            verdicts: format!("bench-{run_id}-verdicts"),
-            dead_letters: format!("bench-{run_id}-dead-letters"),
-            account_actions: format!("bench-{run_id}-account-actions"),
-            notices: format!("bench-{run_id}-notices"),
+            messages: name("messages"),
+            feedback: name("feedback"),
+            verdicts: name("verdicts"),
+            dead_letters: name("dead-letters"),
+            account_actions: name("account-actions"),
+            notices: name("notices"),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod breaker;
+mod demo;
 mod eval;
 mod labels;
 mod run;
@@ -36,6 +37,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Bring everything up on this machine (broker, warden run, store, API, metrics), stream
+    /// simulated accounts through it with appeals and reviews, and print what happens.
+    Demo(demo::DemoArgs),
     /// Score messages: JSONL `MessageEvent`s in, JSONL `Verdict`s out.
     ///
     /// A line that cannot be decoded produces an error record on stderr
@@ -162,6 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             scoring,
         } => score(&scoring.load()?, input.as_deref(), output.as_deref()),
+        Command::Demo(args) => demo::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => run::serve(args),
         Command::TokenHash => {

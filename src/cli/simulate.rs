@@ -61,7 +61,7 @@ pub struct SimulateArgs {
 
 /// An account's ground truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Kind {
+pub(super) enum Kind {
     Legitimate,
     Spammer,
     Phisher,
@@ -70,7 +70,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Kind::Legitimate => "legitimate",
             Kind::Spammer => "spammer",
@@ -136,7 +136,7 @@ impl Content {
 }
 
 /// One simulated message.
-struct Simulated {
+pub(super) struct Simulated {
     account: usize,
     sent_at: i64,
     content: Content,
@@ -153,7 +153,7 @@ impl Simulated {
 }
 
 /// Texts of the corpus by what they are.
-struct Texts {
+pub(super) struct Texts {
     legitimate: Vec<String>,
     spam: Vec<String>,
     fraud: Vec<String>,
@@ -171,7 +171,7 @@ impl Texts {
     }
 }
 
-fn read_texts(path: &std::path::Path) -> anyhow::Result<Texts> {
+pub(super) fn read_texts(path: &std::path::Path) -> anyhow::Result<Texts> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut texts = Texts {
@@ -266,7 +266,7 @@ impl Sender<'_> {
 /// seconds apart, each message to a new recipient: spammers 20 to 200 messages, phishers 10
 /// to 100, AUP violators 10 to 60; compromised accounts send 3 to 10 legitimate messages, then
 /// a spam or phishing campaign of 20 to 120.
-fn generate(accounts: usize, seed: u64, texts: &Texts) -> (Vec<Kind>, Vec<Simulated>) {
+pub(super) fn generate(accounts: usize, seed: u64, texts: &Texts) -> (Vec<Kind>, Vec<Simulated>) {
     let mut rng = Rng(seed);
     let mut kinds = Vec::with_capacity(accounts);
     let mut messages = Vec::new();
@@ -343,7 +343,11 @@ fn message_id(run_id: i128, index: usize) -> String {
 
 /// The stream as the pipeline would send it: every message and every feedback record, in
 /// simulated time order.
-fn stream<'a>(run_id: i128, topics: &'a BenchTopics, messages: &[Simulated]) -> Vec<Outgoing<'a>> {
+pub(super) fn stream<'a>(
+    run_id: i128,
+    topics: &'a BenchTopics,
+    messages: &[Simulated],
+) -> Vec<Outgoing<'a>> {
     let mut timed: Vec<(i64, Outgoing<'a>)> = Vec::with_capacity(messages.len() * 5 / 4);
     for (index, message) in messages.iter().enumerate() {
         let account_id = account_id(message.account);
