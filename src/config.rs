@@ -84,7 +84,7 @@ pub const DEFAULT_SERVICE_PATH: &str = "config/warden.toml";
 
 /// `config/warden.toml`: how `warden run` reaches Kafka and paces its work. Every field has a
 /// default, so an empty file (or none) runs against a broker on `127.0.0.1:9092`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
     pub kafka: KafkaConfig,
@@ -96,7 +96,7 @@ pub struct ServiceConfig {
 }
 
 /// The review API (`[api]`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// `host:port` the API listens on; empty for none in `warden run`. Default
@@ -131,7 +131,7 @@ impl Default for ApiConfig {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://FILE` (default `sqlite://data/warden.db`) or `postgres://…` for several
@@ -149,7 +149,7 @@ impl Default for DatabaseConfig {
 
 /// Notices to suspended account holders. The signing secret is not here: it comes from the
 /// environment (`WARDEN_APPEAL_SECRET`), like the recipient-hash key (`WARDEN_RECIPIENT_KEY`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnforcementConfig {
     /// Where account holders appeal; the signed token is appended as `?token=…`.
@@ -167,7 +167,7 @@ impl Default for EnforcementConfig {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap brokers, `host:port[,host:port...]`. Default `127.0.0.1:9092`.
@@ -192,7 +192,7 @@ impl Default for KafkaConfig {
 }
 
 /// Topic names; the defaults are the contract in DESIGN.md.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Topics {
     pub messages: String,
@@ -219,7 +219,7 @@ impl Default for Topics {
     }
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamConfig {
     /// Most records decided together; this bounds the work in flight. Default 2,000.
@@ -335,6 +335,28 @@ mod tests {
         assert_eq!(config.kafka.brokers, "127.0.0.1:9092");
         assert_eq!(config.topics.dead_letters, "dead-letters");
         assert_eq!(config.stream.batch_max_messages, 2_000);
+    }
+
+    /// `config/warden.toml` is the configuration reference: every setting the code reads is
+    /// in it, with its value (and unknown ones are refused on load).
+    #[test]
+    fn the_shipped_service_file_sets_every_setting() {
+        let shipped: toml::Table = toml::from_str(include_str!("../config/warden.toml")).unwrap();
+        let defaults = toml::Table::try_from(ServiceConfig::default()).unwrap();
+        let mut missing = Vec::new();
+        for (section, settings) in &defaults {
+            let settings = settings.as_table().expect("every section is a table");
+            for key in settings.keys() {
+                // A free-form map of librdkafka properties, shown commented out.
+                if (section.as_str(), key.as_str()) == ("kafka", "options") {
+                    continue;
+                }
+                if shipped.get(section).and_then(|s| s.get(key)).is_none() {
+                    missing.push(format!("{section}.{key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "config/warden.toml lacks {missing:?}");
     }
 
     #[test]
