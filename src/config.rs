@@ -93,6 +93,7 @@ pub struct ServiceConfig {
     pub database: DatabaseConfig,
     pub enforcement: EnforcementConfig,
     pub api: ApiConfig,
+    pub retention: crate::store::Retention,
 }
 
 /// The review API (`[api]`).
@@ -289,6 +290,19 @@ impl ServiceConfig {
                  at least 1024, and a non-zero request_timeout_ms and appeals_per_minute"
                     .into(),
             );
+        }
+        let keep = &self.retention;
+        if [
+            keep.evidence_days,
+            keep.processed_days,
+            keep.audit_detail_days,
+            keep.outbox_days,
+        ]
+        .iter()
+        .any(|&days| days < 1)
+            || keep.purge_every_minutes == 0
+        {
+            return invalid("retention periods and purge_every_minutes must be at least 1".into());
         }
         if self.enforcement.appeal_days < 1 {
             return invalid("enforcement.appeal_days must be at least 1".into());

@@ -9,7 +9,10 @@ mod common;
 use common::database::{Backend, fresh};
 use warden::message::Scores;
 use warden::privacy::excerpt;
-use warden::store::{BreakerEvent, CaseStatus, Evidence, NewCase, Opening, Store, StoredReason};
+use warden::store::{
+    BreakerEvent, CaseStatus, Deciding, Evidence, NewCase, NewDecision, Opening, Outcome, Purged,
+    Retention, Store, StoredReason,
+};
 
 /// Runs one async test body against both backends.
 macro_rules! store_test {
@@ -191,5 +194,110 @@ store_test!(
         let again = BreakerEvent { at: 3_000, ..trip };
         store.record_breaker(&again).await.unwrap();
         assert_eq!(store.breaker_state().await.unwrap(), Some(again));
+    }
+);
+
+store_test!(
+    retention_purges_closed_cases_on_time_and_spares_legal_holds,
+    |store: Store| async move {
+        const DAY: i64 = 86_400_000;
+        let t0 = 1_796_000_000_000;
+        let retention = Retention::default();
+        // AC1: appealed and overturned a day later. AC2: still suspended. AC3: overturned too,
+        // but under a legal hold.
+        for account in ["AC1", "AC2", "AC3"] {
+            store
+                .open_case(&new_case(account, &format!("SM-{account}"), t0))
+                .await
+                .unwrap();
+        }
+        let overturned = store.active_case("AC1").await.unwrap().unwrap();
+        store
+            .open_appeal(&overturned, "my customers", t0 + 1_000, &[])
+            .await
+            .unwrap();
+        let decided = store
+            .decide(&NewDecision {
+                case_id: overturned.case_id.clone(),
+                actor: "reviewer:alice".into(),
+                outcome: Outcome::Overturn,
+                note: "legitimate".into(),
+                at: t0 + DAY,
+                events: Vec::new(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(decided, Deciding::Decided);
+        store
+            .manual_reinstate("AC3", "admin:root", "court order", t0 + DAY, |_| Vec::new())
+            .await
+            .unwrap();
+        store
+            .set_legal_hold("AC3", "admin:root", "litigation", t0 + DAY)
+            .await
+            .unwrap();
+        store.mark_processed("SM-old", t0).await.unwrap();
+        store.mark_processed("SM-new", t0 + 15 * DAY).await.unwrap();
+        let evidence = |case: String| {
+            let store = store.clone();
+            async move { store.evidence(&case).await.unwrap().len() }
+        };
+        let case_of = |account: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .export_account(account)
+                    .await
+                    .unwrap()
+                    .cases
+                    .remove(0)
+                    .case_id
+            }
+        };
+
+        // Within the evidence period only the old processed id goes.
+        let early = store.purge(&retention, t0 + 20 * DAY).await.unwrap();
+        assert_eq!(
+            early,
+            Purged {
+                processed: 1,
+                ..Purged::default()
+            }
+        );
+        assert!(!store.mark_processed("SM-new", 0).await.unwrap());
+
+        let due = store.purge(&retention, t0 + 32 * DAY).await.unwrap();
+        assert_eq!((due.evidence, due.labels, due.statements), (1, 1, 1));
+        assert_eq!(evidence(case_of("AC1").await).await, 0);
+        assert_eq!(
+            evidence(case_of("AC2").await).await,
+            1,
+            "an active case keeps its evidence"
+        );
+        assert_eq!(
+            evidence(case_of("AC3").await).await,
+            1,
+            "a legal hold keeps it"
+        );
+        let appeal = store
+            .appeal_of_case(&overturned.case_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(appeal.statement, "");
+        assert!(store.labels().await.unwrap().is_empty());
+
+        // A year on, audit entries stay but lose their free text, except under the hold.
+        store.purge(&retention, t0 + 400 * DAY).await.unwrap();
+        let entries = store.audit_log("AC1").await.unwrap();
+        assert!(entries.len() >= 3);
+        assert!(entries.iter().all(|e| e.detail.is_empty()), "{entries:?}");
+        let held = store.audit_log("AC3").await.unwrap();
+        assert!(held.iter().any(|e| !e.detail.is_empty()));
+        // Nothing is left to purge a second time.
+        assert_eq!(
+            store.purge(&retention, t0 + 400 * DAY).await.unwrap(),
+            Purged::default()
+        );
     }
 );

@@ -61,6 +61,9 @@ enum Command {
     /// Serve the review API alone (appeals, reviewers' queue and decisions), with no stream
     /// processing: for a review-only deployment.
     Serve(run::ServeArgs),
+    /// Apply the retention settings (`[retention]`) once: delete or empty what is past its
+    /// period. `warden run` also does it on a schedule.
+    Purge(run::PurgeArgs),
     /// Print the SHA-256 hash of a reviewer token read from stdin, for the reviewers file.
     TokenHash,
     /// Measure `warden run` end to end through a broker: throughput, latency, peak memory.
@@ -169,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => run::serve(args),
+        Command::Purge(args) => run::purge(args),
         Command::TokenHash => {
             let mut token = String::new();
             io::stdin()

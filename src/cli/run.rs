@@ -14,7 +14,7 @@ use warden::config::{self, DEFAULT_SERVICE_PATH, ServiceConfig};
 use warden::enforce::{AppealSettings, Enforcer};
 use warden::ingest::{Processor, event_producer, shutdown_on_signal};
 use warden::privacy::Secret;
-use warden::store::Store;
+use warden::store::{Retention, Store};
 
 use super::ScoringFiles;
 
@@ -101,6 +101,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 Some(start_api(&service, store, appeal, stop, Some(reload)).await?)
             }
         };
+        tokio::spawn(purge_on_schedule(
+            store.clone(),
+            service.retention.clone(),
+            shutdown.clone(),
+        ));
         let enforcer = Enforcer::start(store, scorer.policy().suspension().clone(), appeal)
             .await
             .context("cannot load the cases")?;
@@ -186,6 +191,45 @@ async fn start_api(
         service.topics.clone(),
         shutdown,
     )))
+}
+
+/// Applies the retention settings at start and every `purge_every_minutes` until shutdown.
+async fn purge_on_schedule(
+    store: Store,
+    retention: Retention,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = std::time::Duration::from_secs(retention.purge_every_minutes * 60);
+    loop {
+        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        match store.purge(&retention, now).await {
+            Ok(purged) => tracing::info!(?purged, "retention applied"),
+            Err(error) => tracing::warn!(%error, "retention purge failed; next try on schedule"),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+/// `warden purge`: applies the retention settings once, now.
+pub fn purge(args: PurgeArgs) -> anyhow::Result<ExitCode> {
+    let service = args.service.load()?;
+    service.validate().context("invalid settings")?;
+    runtime()?.block_on(async {
+        let store = open_store(&service).await?;
+        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let purged = store.purge(&service.retention, now).await?;
+        println!("{}", serde_json::to_string(&purged)?);
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// A secret from the environment; refused when unset or short, never printed.

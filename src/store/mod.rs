@@ -8,9 +8,11 @@
 //! replayed decision therefore finds its work already done.
 
 mod admin;
+mod retention;
 mod review;
 
 pub use admin::{AccountExport, Erasure};
+pub use retention::{Purged, Retention};
 pub use review::{
     Appeal, AppealStatus, CaseDetail, Claim, Claiming, Deciding, DecisionRecord, NewDecision,
     OutboxEvent, OutboxTopic, Outcome, QueueItem, appeal_id,
