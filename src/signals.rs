@@ -41,6 +41,8 @@ pub struct Observation {
     pub domains: [Option<u64>; 4],
     /// The verdict was flag or block.
     pub abusive: bool,
+    /// ...with an enforced acceptable-use rule among its hits.
+    pub policy_violation: bool,
     /// The verdict was block.
     pub blocked: bool,
 }
@@ -51,6 +53,8 @@ pub struct Snapshot {
     pub messages_last_minute: u32,
     pub messages_last_hour: u32,
     pub abusive_last_hour: u32,
+    /// Flagged or blocked messages with an acceptable-use rule hit.
+    pub policy_violations_last_hour: u32,
     pub blocked_last_hour: u32,
     /// Estimated distinct recipients in the last hour (up to an hour and a half back).
     pub recipients_last_hour: u32,
@@ -177,6 +181,7 @@ pub struct AccountState {
     minute: Ring<MINUTE_BUCKETS>,
     hour: Ring<HOUR_BUCKETS>,
     abusive: Ring<HOUR_BUCKETS>,
+    policy_violations: Ring<HOUR_BUCKETS>,
     blocked: Ring<HOUR_BUCKETS>,
     feedback: [Ring<HOUR_BUCKETS>; 3],
     recipients: Halves<4>,
@@ -192,6 +197,7 @@ impl AccountState {
         self.minute.advance(at, MINUTE_BUCKET_S);
         self.hour.advance(at, HOUR_BUCKET_S);
         self.abusive.advance(at, HOUR_BUCKET_S);
+        self.policy_violations.advance(at, HOUR_BUCKET_S);
         self.blocked.advance(at, HOUR_BUCKET_S);
         for ring in &mut self.feedback {
             ring.advance(at, HOUR_BUCKET_S);
@@ -207,6 +213,9 @@ impl AccountState {
         self.hour.add();
         if observation.abusive {
             self.abusive.add();
+        }
+        if observation.abusive && observation.policy_violation {
+            self.policy_violations.add();
         }
         if observation.blocked {
             self.blocked.add();
@@ -247,6 +256,7 @@ impl AccountState {
             messages_last_minute: self.minute.total(),
             messages_last_hour: self.hour.total(),
             abusive_last_hour: self.abusive.total(),
+            policy_violations_last_hour: self.policy_violations.total(),
             blocked_last_hour: self.blocked.total(),
             recipients_last_hour: self.recipients.estimate(),
             duplicate_fanout: self
@@ -266,7 +276,7 @@ impl AccountState {
 
 /// The checkpoint encoding of an account's state: little-endian fields in declaration order,
 /// after a version byte, so that a state written by another build is refused, not misread.
-const STATE_ENCODING: u8 = 1;
+const STATE_ENCODING: u8 = 2;
 
 struct Writer(Vec<u8>);
 
@@ -349,6 +359,7 @@ impl AccountState {
         w.ring(&self.minute);
         w.ring(&self.hour);
         w.ring(&self.abusive);
+        w.ring(&self.policy_violations);
         w.ring(&self.blocked);
         self.feedback.iter().for_each(|ring| w.ring(ring));
         w.halves(&self.recipients);
@@ -373,6 +384,7 @@ impl AccountState {
             minute: r.ring()?,
             hour: r.ring()?,
             abusive: r.ring()?,
+            policy_violations: r.ring()?,
             blocked: r.ring()?,
             feedback: [r.ring()?, r.ring()?, r.ring()?],
             recipients: r.halves()?,
@@ -489,6 +501,7 @@ impl Signals {
         if let Some(&slot) = self.index.get(&key) {
             let state = &mut self.states[slot as usize].1;
             state.abusive = Ring::default();
+            state.policy_violations = Ring::default();
             state.blocked = Ring::default();
             state.feedback = Default::default();
             self.dirty.insert(key);
@@ -557,6 +570,7 @@ mod tests {
             simhash: simhash(text),
             domains: [None; 4],
             abusive,
+            policy_violation: false,
             blocked: false,
         }
     }

@@ -47,6 +47,10 @@ pub struct SuspensionPolicy {
     pub complaint_rate: f64,
     /// See `complaints`. At least 1. Default 3.
     pub complaints_min_abusive: u32,
+    /// Flagged or blocked messages with an acceptable-use rule hit (weapons, drugs, hate...)
+    /// within an hour that suspend. Unlike spam, such content is against the policy whoever
+    /// agreed to receive it, so repetition suffices. At least 2. Default 5.
+    pub policy_violations: u32,
     /// Model fraud probability at which one blocked message with a high-severity fraud rule
     /// hit suspends. In (0, 1]. Default 0.9.
     pub confirmed_fraud_model_at: f64,
@@ -66,6 +70,7 @@ impl Default for SuspensionPolicy {
             complaints: 3,
             complaint_rate: 0.1,
             complaints_min_abusive: 3,
+            policy_violations: 5,
             confirmed_fraud_model_at: 0.9,
             allowlist: Vec::new(),
             circuit_breaker: BreakerPolicy::default(),
@@ -102,8 +107,10 @@ impl Default for BreakerPolicy {
 impl SuspensionPolicy {
     /// Checks the values no type can: every path to suspension needs repetition or agreement.
     pub fn validate(&self) -> Result<(), &'static str> {
-        if self.blocked_messages < 2 || self.abusive_messages < 2 {
-            return Err("blocked_messages and abusive_messages must be at least 2");
+        if self.blocked_messages < 2 || self.abusive_messages < 2 || self.policy_violations < 2 {
+            return Err(
+                "blocked_messages, abusive_messages and policy_violations must be at least 2",
+            );
         }
         if self.fanout_min_abusive < 1 || self.fanout_recipients < 2 {
             return Err("fanout_min_abusive must be at least 1 and fanout_recipients at least 2");
@@ -147,6 +154,7 @@ pub enum Reason {
     RepeatedAbusiveMessages,
     TemplatedFanOut,
     RecipientComplaints,
+    RepeatedPolicyViolations,
     ConfirmedFraud,
 }
 
@@ -157,6 +165,7 @@ impl Reason {
             Reason::RepeatedAbusiveMessages => "repeated_abusive_messages",
             Reason::TemplatedFanOut => "templated_fan_out",
             Reason::RecipientComplaints => "recipient_complaints",
+            Reason::RepeatedPolicyViolations => "repeated_policy_violations",
             Reason::ConfirmedFraud => "confirmed_fraud",
         }
     }
@@ -174,6 +183,9 @@ impl Reason {
             }
             Reason::RecipientComplaints => {
                 "Many recipients opted out of the account's messages or had them filtered as spam, and several of those messages looked like spam, fraud or abuse"
+            }
+            Reason::RepeatedPolicyViolations => {
+                "Several of the account's messages within an hour offered or promoted content the acceptable use policy forbids"
             }
             Reason::ConfirmedFraud => {
                 "A message matched a high-severity fraud pattern and the fraud model agreed"
@@ -219,6 +231,9 @@ impl SuspensionPolicy {
             && signals.abusive_last_hour >= self.complaints_min_abusive
         {
             reasons.push(Reason::RecipientComplaints);
+        }
+        if signals.policy_violations_last_hour >= self.policy_violations {
+            reasons.push(Reason::RepeatedPolicyViolations);
         }
         if message.action == Action::Block
             && message.high_severity_fraud
@@ -442,6 +457,26 @@ mod tests {
         assert_eq!(decide(&with(1_000, 10, 1, 2)), AccountDecision::None);
         // Undelivered messages are no complaint.
         assert_eq!(decide(&with(20, 3, 1, 1)), AccountDecision::None);
+    }
+
+    #[test]
+    fn repeated_acceptable_use_violations_suspend_without_a_block() {
+        let policy = SuspensionPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let with = |violations, abusive| Snapshot {
+            abusive_last_hour: abusive,
+            policy_violations_last_hour: violations,
+            ..Snapshot::default()
+        };
+        let flagged = evidence(Action::Flag);
+        let mut decide = |s: &Snapshot| policy.decide("AC1", s, &flagged, &mut breaker, T0);
+        assert_eq!(
+            decide(&with(5, 5)),
+            AccountDecision::Suspend(vec![Reason::RepeatedPolicyViolations])
+        );
+        assert_eq!(decide(&with(4, 4)), AccountDecision::None);
+        // Flagged spam, however much of it, is not an acceptable-use violation.
+        assert_eq!(decide(&with(0, 9)), AccountDecision::None);
     }
 
     #[test]

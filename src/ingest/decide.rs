@@ -239,10 +239,16 @@ fn facts(
     verdict: &Verdict,
     model: Option<crate::message::Scores>,
 ) -> Facts {
-    let high_severity_fraud = scratch.matches.iter().any(|index| {
-        let rule = scorer.rules().rule(index);
-        rule.enforced() && rule.category == Category::Fraud && rule.severity == Severity::High
-    });
+    let enforced = || {
+        scratch
+            .matches
+            .iter()
+            .map(|index| scorer.rules().rule(index))
+            .filter(|rule| rule.enforced())
+    };
+    let high_severity_fraud =
+        enforced().any(|rule| rule.category == Category::Fraud && rule.severity == Severity::High);
+    let policy_violation = enforced().any(|rule| rule.category == Category::Aup);
     let mut domains = [None; 4];
     let registrable = scratch
         .extracted
@@ -264,6 +270,7 @@ fn facts(
             simhash: simhash(scratch.normalized.folded()),
             domains,
             abusive,
+            policy_violation,
             blocked: verdict.action == crate::message::Action::Block,
         },
         evidence: MessageEvidence {
