@@ -1,5 +1,6 @@
 //! Subcommands of the `warden` binary.
 
+mod backup;
 mod bench;
 mod breaker;
 mod demo;
@@ -64,6 +65,8 @@ enum Command {
     /// Apply the retention settings (`[retention]`) once: delete or empty what is past its
     /// period. `warden run` also does it on a schedule.
     Purge(run::PurgeArgs),
+    /// Copy the SQLite store, consistently, while Warden runs (PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
     /// Print the SHA-256 hash of a reviewer token read from stdin, for the reviewers file.
     TokenHash,
     /// Measure `warden run` end to end through a broker: throughput, latency, peak memory.
@@ -173,6 +176,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => run::serve(args),
         Command::Purge(args) => run::purge(args),
+        Command::Backup(args) => backup::run(args),
         Command::TokenHash => {
             let mut token = String::new();
             io::stdin()

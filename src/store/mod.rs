@@ -35,6 +35,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("back up PostgreSQL with pg_dump (see README); `warden backup` copies SQLite stores")]
+    BackupUnsupported,
 }
 
 /// Where a case stands.
@@ -325,6 +327,20 @@ impl Store {
             Ok((bytes, row.try_get("updated_at")?))
         })
         .transpose()
+    }
+
+    /// Writes a consistent copy of a SQLite store to `path` while it is in use (`VACUUM INTO`).
+    /// PostgreSQL is backed up with its own tools (`pg_dump`), so it is refused here.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        if connection.backend_name() != "SQLite" {
+            return Err(StoreError::BackupUnsupported);
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&mut *connection)
+            .await?;
+        Ok(())
     }
 
     /// Answers if the database does.
