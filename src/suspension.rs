@@ -519,6 +519,48 @@ mod tests {
         assert!(breaker.admit(surge + 5_001));
     }
 
+    proptest::proptest! {
+        /// More evidence against an account never takes a reason to suspend away.
+        #[test]
+        fn more_abusive_evidence_never_lowers_an_accounts_risk(
+            counts in proptest::array::uniform9(0u32..40),
+            extra in proptest::array::uniform9(0u32..10),
+            blocked_message in proptest::bool::ANY,
+            has_url in proptest::bool::ANY,
+        ) {
+            let policy = SuspensionPolicy::default();
+            // The hour's volume stays the same: only how much of it counts against the
+            // account grows (volume alone is not evidence).
+            let messages = counts[0] + 100;
+            let snapshot = |c: [u32; 9]| Snapshot {
+                messages_last_hour: messages,
+                abusive_last_hour: c[1] + c[2],
+                blocked_last_hour: c[2],
+                policy_violations_last_hour: c[3].min(c[1] + c[2]),
+                duplicate_fanout: c[4] * 5,
+                opt_outs_last_hour: c[5],
+                carrier_filtered_last_hour: c[6],
+                undelivered_last_hour: c[7],
+                recipients_last_hour: c[8],
+                ..Snapshot::default()
+            };
+            let before = snapshot(counts);
+            let after = snapshot(std::array::from_fn(|i| counts[i] + extra[i]));
+            let message = MessageEvidence {
+                has_url,
+                ..evidence(if blocked_message { Action::Block } else { Action::Flag })
+            };
+            let reasons_before = policy.reasons(&before, &message);
+            let reasons_after = policy.reasons(&after, &message);
+            for reason in &reasons_before {
+                proptest::prop_assert!(
+                    reasons_after.contains(reason),
+                    "{reason:?} lost: {before:?} -> {after:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn policies_that_could_suspend_on_one_message_are_refused() {
         let lax = SuspensionPolicy {
