@@ -3,25 +3,19 @@
 //! The breaker lives in the database (`breaker_events`), so this works on every instance at
 //! once: running instances read it at each checkpoint (every 5 s).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use time::OffsetDateTime;
 
-use warden::config::{self, DEFAULT_SERVICE_PATH};
-use warden::store::{BreakerEvent, Store};
+use super::DatabaseArgs;
+use warden::store::BreakerEvent;
 
 #[derive(Debug, clap::Args)]
 pub struct BreakerArgs {
     #[command(subcommand)]
     command: BreakerCommand,
-    /// Service settings, for the database URL [default: config/warden.toml, if present].
-    #[arg(long, env = "WARDEN_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// Database (`sqlite://FILE` or `postgres://…`), overriding the file.
-    #[arg(long, env = "WARDEN_DATABASE_URL", global = true)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -40,19 +34,7 @@ enum BreakerCommand {
 }
 
 pub fn run(args: BreakerArgs) -> anyhow::Result<ExitCode> {
-    let service = match &args.config {
-        Some(path) => config::load_service(path, true)?,
-        None => config::load_service(DEFAULT_SERVICE_PATH.as_ref(), false)?,
-    };
-    let url = args.database_url.unwrap_or(service.database.url);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let store = Store::connect(&url)
-            .await
-            .context("cannot open the database")?;
+    args.database.with_store(async |store| {
         let latest = store.breaker_state().await?;
         match args.command {
             BreakerCommand::Status => {

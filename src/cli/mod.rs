@@ -99,6 +99,46 @@ enum RulesCommand {
     },
 }
 
+/// Which database a maintenance command (`breaker`, `labels`, `backup`) works on.
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// Service settings, for the database URL [default: config/warden.toml, if present].
+    #[arg(long, env = "WARDEN_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Database (`sqlite://FILE` or `postgres://…`), overriding the file.
+    #[arg(long, env = "WARDEN_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// Runs `work` on the store, on a runtime of its own.
+    pub fn with_store<T>(
+        &self,
+        work: impl AsyncFnOnce(warden::store::Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let service = match &self.config {
+                    Some(path) => config::load_service(path, true)?,
+                    None => config::load_service(config::DEFAULT_SERVICE_PATH.as_ref(), false)?,
+                };
+                service.database.url
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(async {
+            let store = warden::store::Store::connect(&url)
+                .await
+                .context("cannot open the database")?;
+            work(store).await
+        })
+    }
+}
+
 /// The files a scorer is built from.
 #[derive(Debug, clap::Args)]
 pub struct ScoringFiles {
