@@ -465,29 +465,53 @@ fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_mor
     assert_eq!(broker.record_count(&topics.notices), 1);
 }
 
+/// A test instance's settings with the review API on a free port and one person (`name`,
+/// `role`, `token`) in its reviewers file, written into `dir`; and the API's base URL.
+fn with_review_api(
+    settings: String,
+    dir: &std::path::Path,
+    (name, role, token): (&str, &str, &str),
+) -> (String, String) {
+    let reviewers = dir.join("reviewers.toml");
+    std::fs::write(
+        &reviewers,
+        format!(
+            "[[reviewer]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            warden::api::auth::token_hash(token)
+        ),
+    )
+    .unwrap();
+    let api = format!("127.0.0.1:{}", common::kafka::free_port());
+    let settings = settings.replace(
+        "listen = \"\"",
+        &format!(
+            "listen = \"{api}\"\nreviewers_file = \"{}\"",
+            reviewers.display()
+        ),
+    );
+    (settings, format!("http://{api}"))
+}
+
+/// Waits until the review API at `base` answers.
+fn wait_for_api(http: &reqwest::blocking::Client, base: &str) {
+    common::kafka::wait_until(PATIENCE, "the review API to answer", || {
+        http.get(format!("{base}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
+}
+
 #[test]
 fn an_overturned_appeal_reinstates_the_account_through_the_broker() {
     let Some((_serial, broker, topics)) = setup("journey", 2) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let reviewers = dir.path().join("reviewers.toml");
     let alice = "alice-reviewer-token-0123456789";
-    std::fs::write(
-        &reviewers,
-        format!(
-            "[[reviewer]]\nname = \"alice\"\nrole = \"reviewer\"\ntoken_sha256 = \"{}\"\n",
-            warden::api::auth::token_hash(alice)
-        ),
-    )
-    .unwrap();
-    let api = format!("127.0.0.1:{}", common::kafka::free_port());
-    let config = settings(&broker, "journey", &topics).replace(
-        "listen = \"\"",
-        &format!(
-            "listen = \"{api}\"\nreviewers_file = \"{}\"",
-            reviewers.display()
-        ),
+    let (config, base) = with_review_api(
+        settings(&broker, "journey", &topics),
+        dir.path(),
+        ("alice", "reviewer", alice),
     );
     let fraud = "Your parcel is held: pay the £1.99 customs fee at royalmail-fees.top/pay";
     let records: Vec<_> = (0..4).map(|seq| message(1, seq, fraud)).collect();
@@ -511,12 +535,7 @@ fn an_overturned_appeal_reinstates_the_account_through_the_broker() {
 
     // The holder appeals and a reviewer overturns, over HTTP to the running instance.
     let http = reqwest::blocking::Client::new();
-    let base = format!("http://{api}");
-    common::kafka::wait_until(PATIENCE, "the review API to answer", || {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    });
+    wait_for_api(&http, &base);
     let appeal = http
         .post(format!("{base}/v1/appeals"))
         .json(&serde_json::json!({"token": token, "statement": "My courier notices"}))
@@ -576,37 +595,18 @@ fn an_admins_rules_reload_is_validated_and_taken_between_batches() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (reviewers, rules) = (
-        dir.path().join("reviewers.toml"),
-        dir.path().join("rules.toml"),
-    );
+    let rules = dir.path().join("rules.toml");
     let root = "root-admin-token-0123456789abcdef";
-    std::fs::write(
-        &reviewers,
-        format!(
-            "[[reviewer]]\nname = \"root\"\nrole = \"admin\"\ntoken_sha256 = \"{}\"\n",
-            warden::api::auth::token_hash(root)
-        ),
-    )
-    .unwrap();
     let shipped = std::fs::read_to_string("config/rules.toml").unwrap();
     std::fs::write(&rules, &shipped).unwrap();
-    let api = format!("127.0.0.1:{}", common::kafka::free_port());
-    let config = settings(&broker, "reload", &topics).replace(
-        "listen = \"\"",
-        &format!(
-            "listen = \"{api}\"\nreviewers_file = \"{}\"",
-            reviewers.display()
-        ),
+    let (config, base) = with_review_api(
+        settings(&broker, "reload", &topics),
+        dir.path(),
+        ("root", "admin", root),
     );
     let mut warden = Warden::start_with_args(&config, &["--rules", rules.to_str().unwrap()]);
     let http = reqwest::blocking::Client::new();
-    let base = format!("http://{api}");
-    common::kafka::wait_until(PATIENCE, "the review API to answer", || {
-        http.get(format!("{base}/healthz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    });
+    wait_for_api(&http, &base);
     let reload = || {
         let response = http
             .post(format!("{base}/v1/admin/rules/reload"))
@@ -680,9 +680,12 @@ fn metrics_agree_with_what_was_sent_and_decided() {
     let Some((_serial, broker, topics)) = setup("metrics", 2) else {
         return;
     };
-    let api = format!("127.0.0.1:{}", common::kafka::free_port());
-    let config = settings(&broker, "metrics", &topics)
-        .replace("listen = \"\"", &format!("listen = \"{api}\""));
+    let dir = tempfile::tempdir().unwrap();
+    let (config, base) = with_review_api(
+        settings(&broker, "metrics", &topics),
+        dir.path(),
+        ("ops", "reviewer", "ops-reviewer-token-0123456789"),
+    );
     let fraud = "Your parcel is held: pay the £1.99 customs fee at royalmail-fees.top/pay";
     let mut records = Vec::new();
     for account in 0..3 {
@@ -704,7 +707,7 @@ fn metrics_agree_with_what_was_sent_and_decided() {
     // The counters move once a batch is delivered; the scrape waits for the last of them.
     common::kafka::wait_until(PATIENCE, "the metrics to count every record", || {
         text = http
-            .get(format!("http://{api}/metrics"))
+            .get(format!("{base}/metrics"))
             .send()
             .and_then(|r| r.text())
             .unwrap_or_default();
