@@ -11,15 +11,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use common::database::{Backend, fresh};
+use common::database::{Backend, fresh, new_case};
 use warden::api::auth::{ReviewerDirectory, token_hash};
 use warden::api::{self, AppState};
 use warden::config::ApiConfig;
 use warden::enforce::AppealSettings;
 use warden::enforce::token::{AppealGrant, sign};
-use warden::message::Scores;
-use warden::privacy::{Secret, excerpt};
-use warden::store::{CaseStatus, Evidence, NewCase, OutboxTopic, Store, StoredReason};
+use warden::privacy::Secret;
+use warden::store::{CaseStatus, NewCase, OutboxTopic, Store};
 
 const SECRET: &str = "api-test-appeal-secret-0123456789";
 const ALICE: &str = "alice-reviewer-token-0123456789";
@@ -96,31 +95,9 @@ impl Harness {
     /// Opens a case for `account`, as the stream processor would; returns its id and the
     /// appeal token its notice would carry.
     async fn case(&self, account: &str, status: CaseStatus) -> (String, String) {
-        let at = 1_795_996_800_000;
         let case = NewCase {
-            account_id: account.into(),
-            trigger_message_id: format!("SM-{account}"),
             status,
-            reasons: vec![StoredReason {
-                code: "repeated_blocked_messages".into(),
-                description: "Several messages were blocked".into(),
-            }],
-            scores: Scores {
-                spam: 0.1,
-                fraud: 0.97,
-                aup: 0.0,
-            },
-            model_version: Some("m1".into()),
-            rules_version: "r1".into(),
-            evidence: vec![Evidence {
-                message_id: format!("SM-{account}"),
-                excerpt: excerpt("Pay now at royalmail-fees.top or call +44 7911 123456"),
-                rule_hits: vec!["fraud.delivery_failed_link".into()],
-                action: "block".into(),
-                sent_at: at,
-            }],
-            actor: "automated".into(),
-            at,
+            ..new_case(account, &format!("SM-{account}"), 1_795_996_800_000)
         };
         let case_id = case.case_id();
         self.store.open_case(&case).await.unwrap();

@@ -6,12 +6,9 @@
 
 mod common;
 
-use common::database::{Backend, fresh};
-use warden::message::Scores;
-use warden::privacy::excerpt;
+use common::database::{Backend, fresh, new_case};
 use warden::store::{
-    BreakerEvent, CaseStatus, Deciding, Evidence, NewCase, NewDecision, Opening, Outcome, Purged,
-    Retention, Store, StoredReason,
+    BreakerEvent, CaseStatus, Deciding, NewDecision, Opening, Outcome, Purged, Retention, Store,
 };
 
 /// Runs one async test body against both backends.
@@ -34,34 +31,6 @@ macro_rules! store_test {
             }
         }
     };
-}
-
-fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
-    NewCase {
-        account_id: account.into(),
-        trigger_message_id: trigger.into(),
-        status: CaseStatus::Suspended,
-        reasons: vec![StoredReason {
-            code: "repeated_blocked_messages".into(),
-            description: "Several messages were blocked".into(),
-        }],
-        scores: Scores {
-            spam: 0.1,
-            fraud: 0.97,
-            aup: 0.0,
-        },
-        model_version: Some("m1".into()),
-        rules_version: "r1".into(),
-        evidence: vec![Evidence {
-            message_id: trigger.into(),
-            excerpt: excerpt("Pay now at royalmail-fees.top, or call +44 7911 123456"),
-            rule_hits: vec!["fraud.delivery_failed_link".into()],
-            action: "block".into(),
-            sent_at: at,
-        }],
-        actor: "automated".into(),
-        at,
-    }
 }
 
 store_test!(

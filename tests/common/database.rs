@@ -2,7 +2,9 @@
 //! named by `WARDEN_TEST_DATABASE_URL`. Without that variable PostgreSQL tests are skipped
 //! with a note, unless `WARDEN_REQUIRE_POSTGRES=1` (as in CI).
 
-use warden::store::Store;
+use warden::message::Scores;
+use warden::privacy::excerpt;
+use warden::store::{CaseStatus, Evidence, NewCase, Store, StoredReason};
 
 /// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
 pub enum Backend {
@@ -42,5 +44,35 @@ pub async fn fresh(backend: Backend, test: &str) -> Option<(Store, Option<tempfi
             let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
             Some((Store::connect(&url).await.unwrap(), None))
         }
+    }
+}
+
+/// An automated suspension of `account`, triggered by message `trigger` at `at` (Unix ms), with
+/// one redacted excerpt as evidence.
+pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
+    NewCase {
+        account_id: account.into(),
+        trigger_message_id: trigger.into(),
+        status: CaseStatus::Suspended,
+        reasons: vec![StoredReason {
+            code: "repeated_blocked_messages".into(),
+            description: "Several messages were blocked".into(),
+        }],
+        scores: Scores {
+            spam: 0.1,
+            fraud: 0.97,
+            aup: 0.0,
+        },
+        model_version: Some("m1".into()),
+        rules_version: "r1".into(),
+        evidence: vec![Evidence {
+            message_id: trigger.into(),
+            excerpt: excerpt("Pay now at royalmail-fees.top, or call +44 7911 123456"),
+            rule_hits: vec!["fraud.delivery_failed_link".into()],
+            action: "block".into(),
+            sent_at: at,
+        }],
+        actor: "automated".into(),
+        at,
     }
 }
