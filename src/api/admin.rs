@@ -3,13 +3,14 @@
 //! policy (the old set stays live when the new one is refused).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::auth::Admin;
-use super::error::{ApiError, Body};
+use super::error::{ApiError, Body, Path, Query};
+use super::input;
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
 use crate::message::Scores;
@@ -25,11 +26,7 @@ pub struct Reason {
 }
 
 fn reason_text(request: &Reason) -> Result<&str, ApiError> {
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 1_000 {
-        return Err(ApiError::invalid("`reason` must be 1 to 1000 characters"));
-    }
-    Ok(reason)
+    input::text("reason", &request.reason, 1_000)
 }
 
 fn event(topic: OutboxTopic, account_id: &str, json: Vec<u8>) -> OutboxEvent {
@@ -64,6 +61,7 @@ pub async fn suspend(
     Path(account_id): Path<String>,
     Body(request): Body<Reason>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let account_id = input::account_id(account_id)?;
     let reason = reason_text(&request)?;
     let at = now_ms();
     let actor = admin.actor();
@@ -125,6 +123,7 @@ pub async fn reinstate(
     Path(account_id): Path<String>,
     Body(request): Body<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let account_id = input::account_id(account_id)?;
     let reason = reason_text(&request)?;
     let actor = admin.actor();
     let now = OffsetDateTime::now_utc();
@@ -165,6 +164,7 @@ pub async fn set_hold(
     Path(account_id): Path<String>,
     Body(request): Body<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let account_id = input::account_id(account_id)?;
     let reason = reason_text(&request)?;
     state
         .store
@@ -181,6 +181,7 @@ pub async fn lift_hold(
     Admin(admin): Admin,
     Path(account_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let account_id = input::account_id(account_id)?;
     if !state
         .store
         .lift_legal_hold(&account_id, &admin.actor(), now_ms())
@@ -199,6 +200,7 @@ pub async fn erase(
     Admin(admin): Admin,
     Path(account_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let account_id = input::account_id(account_id)?;
     match state
         .store
         .erase_evidence(&account_id, &admin.actor(), now_ms())
@@ -222,6 +224,7 @@ pub async fn export(
     Admin(_admin): Admin,
     Path(account_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let account_id = input::account_id(account_id)?;
     let export = state.store.export_account(&account_id).await?;
     Ok(Json(serde_json::json!({
         "account_id": account_id,
@@ -266,8 +269,8 @@ pub async fn audit(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let account_id = query
         .account_id
-        .filter(|a| !a.is_empty())
         .ok_or_else(|| ApiError::invalid("`account_id` is required"))?;
+    let account_id = input::account_id(account_id)?;
     let entries = state.store.audit_log(&account_id).await?;
     Ok(Json(serde_json::json!({"entries": audit_json(&entries)})))
 }

@@ -1,9 +1,11 @@
 //! Errors as the API answers them: `{"error": {"code", "message"}}` with the right status, and
-//! a JSON body extractor whose every rejection is such an error.
+//! the JSON body, path and query extractors whose every rejection is such an error (axum's own
+//! answer in plain text).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -90,4 +92,63 @@ fn rejected(rejection: JsonRejection) -> ApiError {
         _ => ("bad_request", rejection.status()),
     };
     ApiError::new(status, code, rejection.body_text())
+}
+
+/// Path parameters; one that is not UTF-8 once decoded is answered 400 `invalid_path`.
+pub struct Path<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(rejection) => Err(refused(
+                rejection.status(),
+                "invalid_path",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// A query string; one that does not parse (a number that is not one, a repeated parameter) is
+/// answered 400 `invalid_query`.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(refused(
+                rejection.status(),
+                "invalid_query",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// A client's mistake as a JSON error; a rejection axum counts as its own failure (a route
+/// without the parameters its handler expects) as the generic 500.
+fn refused(status: StatusCode, code: &'static str, message: String) -> ApiError {
+    if status.is_server_error() {
+        tracing::error!(message, "extractor failed on a route");
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the request could not be completed; try again",
+        );
+    }
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }

@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::error::{ApiError, Body};
+use super::error::{ApiError, Body, Path, Query};
+use super::input;
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
 use crate::enforce::token::{AppealGrant, TokenError, verify};
@@ -76,12 +77,7 @@ pub async fn open(
         ));
     }
     let grant = granted(&state, &request.token)?;
-    let statement = request.statement.trim();
-    if statement.is_empty() || statement.chars().count() > MAX_STATEMENT_CHARS {
-        return Err(ApiError::invalid(format!(
-            "`statement` must be 1 to {MAX_STATEMENT_CHARS} characters"
-        )));
-    }
+    let statement = input::text("statement", &request.statement, MAX_STATEMENT_CHARS)?;
     let case = state
         .store
         .case(&grant.case_id)
@@ -151,6 +147,7 @@ pub async fn show(
         )
     })?;
     let grant = granted(&state, &token)?;
+    let id = input::record_id(id, "appeal")?;
     let appeal = state
         .store
         .appeal(&id)

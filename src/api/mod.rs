@@ -4,22 +4,29 @@
 //!
 //! Every request is traced by method, route pattern, status and latency only: never a query
 //! string (appeal tokens travel there), a header or a body.
+//!
+//! Floods are bounded at every stage: request headers must arrive within the request timeout
+//! (hyper's header timer, which `axum::serve` leaves unset), a body announced over the limit is
+//! refused before it is read, the rest of a request runs under the timeout, and appeals are
+//! rate-limited per peer address.
 
 mod admin;
 pub mod auth;
 pub mod error;
 mod holder;
+mod input;
 pub mod openapi;
 pub mod outbox;
 mod review;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -101,18 +108,39 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 /// The routes, with body limit, timeout and tracing.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_millis(state.settings.request_timeout_ms);
+    let body_limit = state.settings.body_limit_bytes;
     let mut router = Router::new();
     for endpoint in openapi::endpoints() {
         router = router.route(endpoint.path, endpoint.handler);
     }
     router
         .fallback(|| async { ApiError::not_found("route") })
-        .layer(DefaultBodyLimit::max(state.settings.body_limit_bytes))
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |request, next| {
             with_timeout(timeout, request, next)
         }))
+        .layer(middleware::from_fn(move |request, next| {
+            announced_within(body_limit, request, next)
+        }))
         .layer(middleware::from_fn(trace))
         .with_state(state)
+}
+
+/// A body whose announced length is over the limit is refused at once, not waited for.
+async fn announced_within(limit: usize, request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is over the {limit}-byte limit"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn with_timeout(timeout: Duration, request: Request, next: Next) -> Response {
@@ -197,13 +225,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Serves `state` on `listener` until `shutdown`, and delivers the outbox meanwhile.
+/// Resolves once `shutdown` says stop (or its sender is gone).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Serves `state` on `listener` until `shutdown`, and delivers the outbox meanwhile. At
+/// shutdown it stops accepting, lets each connection finish the request in hand, and waits for
+/// them.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    mut listener: tokio::net::TcpListener,
     state: AppState,
     topics: crate::config::Topics,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    use axum::serve::Listener;
+
     let deliverer = tokio::spawn(outbox::deliver(
         state.store.clone(),
         state.producer.clone(),
@@ -211,13 +248,44 @@ pub async fn serve(
         Arc::clone(&state.outbox),
         shutdown.clone(),
     ));
+    let header_timeout = Duration::from_millis(state.settings.request_timeout_ms);
+    let app = router(state);
+    // Every connection holds a receiver; all are gone when every connection has closed.
+    let (open_tx, open_rx) = watch::channel(());
     let mut stop = shutdown.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        })
-        .await;
+    loop {
+        // Accept errors (out of file descriptors under a flood) are waited out inside.
+        let (stream, peer) = tokio::select! {
+            accepted = Listener::accept(&mut listener) => accepted,
+            _ = stopping(&mut stop) => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = hyper::service::service_fn(move |mut request| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            hyper::service::Service::call(&service, request)
+        });
+        let mut stop = shutdown.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopping(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    drop(open_rx);
+    open_tx.closed().await;
     let _ = deliverer.await;
-    served
+    Ok(())
 }

@@ -16,12 +16,14 @@ pub enum Access {
     Admin,
 }
 
-/// One endpoint: where, what, who, and its request body's fields (name, type, meaning).
+/// One endpoint: where, what, who, its query parameters and its request body's fields (each
+/// name, type, meaning).
 pub struct Endpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
+    pub query: &'static [(&'static str, &'static str, &'static str)],
     pub body: &'static [(&'static str, &'static str, &'static str)],
     pub handler: MethodRouter<AppState>,
 }
@@ -35,6 +37,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         path,
         summary,
         access,
+        query: &[],
         body,
         handler,
     };
@@ -86,22 +89,32 @@ pub fn endpoints() -> Vec<Endpoint> {
             ],
             post(holder::open),
         ),
-        e(
-            "get",
-            "/v1/appeals/{id}",
-            "An appeal's status and, once decided, its outcome",
-            Holder,
-            &[],
-            get(holder::show),
-        ),
-        e(
-            "get",
-            "/v1/review/queue",
-            "Cases waiting for a human, oldest first, with age and due time",
-            Reviewer,
-            &[],
-            get(review::queue),
-        ),
+        Endpoint {
+            query: &[("token", "string", "The token from the notice's appeal URL")],
+            ..e(
+                "get",
+                "/v1/appeals/{id}",
+                "An appeal's status and, once decided, its outcome",
+                Holder,
+                &[],
+                get(holder::show),
+            )
+        },
+        Endpoint {
+            query: &[(
+                "limit",
+                "integer",
+                "At most this many cases (1-1000, default 100)",
+            )],
+            ..e(
+                "get",
+                "/v1/review/queue",
+                "Cases waiting for a human, oldest first, with age and due time",
+                Reviewer,
+                &[],
+                get(review::queue),
+            )
+        },
         e(
             "get",
             "/v1/review/cases/{case_id}",
@@ -181,14 +194,17 @@ pub fn endpoints() -> Vec<Endpoint> {
             &[],
             get(admin::export),
         ),
-        e(
-            "get",
-            "/v1/admin/audit",
-            "An account's audit log (?account_id=)",
-            Admin,
-            &[],
-            get(admin::audit),
-        ),
+        Endpoint {
+            query: &[("account_id", "string", "The account whose log to show")],
+            ..e(
+                "get",
+                "/v1/admin/audit",
+                "An account's audit log",
+                Admin,
+                &[],
+                get(admin::audit),
+            )
+        },
         e(
             "post",
             "/v1/admin/rules/reload",
@@ -219,12 +235,15 @@ pub fn openapi() -> Value {
                 "5XX": error_response("The server could not answer"),
             },
         });
-        let parameters: Vec<Value> = endpoint
+        let mut parameters: Vec<Value> = endpoint
             .path
             .split('/')
             .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        parameters.extend(endpoint.query.iter().map(|(name, kind, about)| {
+            json!({"name": name, "in": "query", "description": about, "schema": {"type": kind}})
+        }));
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
         }

@@ -2,13 +2,14 @@
 //! decisions. Overturning a suspension reinstates the account.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::auth::Reviewer;
-use super::error::{ApiError, Body};
+use super::error::{ApiError, Body, Path, Query};
+use super::input;
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
 use crate::metrics::METRICS;
@@ -99,6 +100,7 @@ pub async fn case(
     _reviewer: Reviewer,
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let case_id = input::record_id(case_id, "case")?;
     let store = &state.store;
     let detail = store
         .case_detail(&case_id, now_ms())
@@ -175,6 +177,7 @@ pub async fn claim(
     reviewer: Reviewer,
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let case_id = input::record_id(case_id, "case")?;
     let now = now_ms();
     let expires_at = now + state.settings.claim_minutes * 60_000;
     match state
@@ -215,12 +218,8 @@ pub async fn decide(
             ));
         }
     };
-    let note = request.note.trim();
-    if note.is_empty() || note.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::invalid(format!(
-            "`note` (shown to the account holder) must be 1 to {MAX_NOTE_CHARS} characters"
-        )));
-    }
+    let note = input::text("note", &request.note, MAX_NOTE_CHARS)?;
+    let case_id = input::record_id(case_id, "case")?;
     let store = &state.store;
     let case = store
         .case(&case_id)
