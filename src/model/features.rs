@@ -13,7 +13,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use std::sync::LazyLock;
 
-use crate::text::{Extracted, Normalized, contains_at_word_start, domain_skeleton};
+use crate::text::{BrandSkeletons, Extracted, Normalized, domain_skeleton};
 
 /// Version of the feature definitions in this file. Any change to what [`visit`] produces must
 /// bump it, which makes every older model file refuse to load rather than score garbage.
@@ -309,17 +309,15 @@ fn has_currency(text: &[u8]) -> bool {
     })
 }
 
-/// Each brand with its skeleton, computed once.
-fn brand_skeletons() -> &'static [(&'static str, String)] {
-    static SKELETONS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
-        BRANDS
-            .iter()
-            .map(|brand| {
-                let mut skeleton = String::new();
-                domain_skeleton(brand, &mut skeleton);
-                (*brand, skeleton)
-            })
-            .collect()
+/// The brands' skeletons in one automaton, built once; its indices are `BRANDS`'.
+fn brand_skeletons() -> &'static BrandSkeletons {
+    static SKELETONS: LazyLock<BrandSkeletons> = LazyLock::new(|| {
+        let skeletons = BRANDS.iter().map(|brand| {
+            let mut skeleton = String::new();
+            domain_skeleton(brand, &mut skeleton);
+            skeleton
+        });
+        BrandSkeletons::new(skeletons).expect("a few short brand names build an automaton")
     });
     &SKELETONS
 }
@@ -332,11 +330,14 @@ fn suspicious_links(extracted: &Extracted, scratch: &mut FeatureScratch) -> (boo
             continue;
         };
         shortener |= SHORTENERS.contains(&domain);
+        if lookalike {
+            continue;
+        }
         domain_skeleton(url.host, &mut scratch.skeleton);
         let registrant = domain.split('.').next().unwrap_or_default();
-        lookalike |= brand_skeletons().iter().any(|(brand, skeleton)| {
-            registrant != *brand && contains_at_word_start(&scratch.skeleton, skeleton)
-        });
+        lookalike = brand_skeletons()
+            .imitated(&scratch.skeleton)
+            .any(|brand| registrant != BRANDS[brand]);
     }
     (shortener, lookalike)
 }

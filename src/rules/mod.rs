@@ -29,7 +29,7 @@ use file::{RuleEntry, RulesFile};
 use prefilter::{Prefilter, prefilter_literals};
 
 use crate::message::Category;
-use crate::text::{Extracted, Normalized, contains_at_word_start, domain_skeleton, normalize};
+use crate::text::{BrandSkeletons, Extracted, Normalized, domain_skeleton, normalize};
 
 /// Compiled size limit per regex: a rule that blows up into a huge automaton is a bug.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -58,8 +58,12 @@ enum Matcher {
     Keywords(Vec<String>),
     /// Domains whose URLs (or their subdomains') hit.
     Domains(Vec<String>),
-    /// Brands whose names a URL's host imitates without being one of their domains.
-    Lookalike(Vec<Brand>),
+    /// Brands whose names a URL's host imitates without being one of their domains; the
+    /// automaton finds their skeletons, indexed like `brands`.
+    Lookalike {
+        brands: Vec<Brand>,
+        skeletons: BrandSkeletons,
+    },
     /// A URL whose host is an IP address.
     IpUrl,
 }
@@ -69,6 +73,23 @@ enum Matcher {
 struct Brand {
     skeleton: String,
     official: Vec<String>,
+}
+
+/// Anchored tries of one rule's regex per message before one search settles the rest.
+///
+/// Each try can read far past its literal (`.{0,200}`, or a loop that reads to the end), so a
+/// body repeating a rule's literal thousands of times would cost quadratic time if every
+/// occurrence were tried. Every match starts at one of the literals, so a single unanchored
+/// search from the next occurrence gives the same answer for all that follow, in linear time.
+const ANCHORED_TRIES: u8 = 4;
+
+/// Where a pattern rule's regex looks for a match.
+#[derive(Debug, Clone, Copy)]
+enum Search {
+    /// Only a match that starts exactly here.
+    AnchoredAt(usize),
+    /// Any match that starts here or later.
+    From(usize),
 }
 
 /// What an Aho-Corasick literal means for the rule that owns it.
@@ -139,6 +160,10 @@ impl fmt::Display for RulesError {
 pub struct Matches {
     hits: BitSet,
     candidates: BitSet,
+    /// Per rule, how many anchored tries at its literals have missed in this message.
+    anchored_misses: Vec<u8>,
+    /// Rules whose regex has been run over the rest of the message and missed.
+    settled: BitSet,
     skeleton: String,
 }
 
@@ -251,7 +276,7 @@ impl RuleSet {
                         domain_rules.entry(domain.clone()).or_default().push(index);
                     }
                 }
-                Matcher::Lookalike(_) => lookalike_rules.push(index),
+                Matcher::Lookalike { .. } => lookalike_rules.push(index),
                 Matcher::IpUrl => ip_url_rules.push(index),
             }
         }
@@ -315,6 +340,9 @@ impl RuleSet {
     pub fn find(&self, normalized: &Normalized, extracted: &Extracted, matches: &mut Matches) {
         matches.hits.reset(self.rules.len());
         matches.candidates.reset(self.rules.len());
+        matches.settled.reset(self.rules.len());
+        matches.anchored_misses.clear();
+        matches.anchored_misses.resize(self.rules.len(), 0);
         let text = normalized.matching().as_bytes();
 
         if let Some(automaton) = &self.literals {
@@ -330,11 +358,28 @@ impl RuleSet {
                             }
                         }
                         LiteralRole::MatchStart => {
-                            if !matches.hits.contains(rule)
-                                && self.requirements_met(rule, extracted)
-                                && self.pattern_matches(rule, text, Some(found.start()))
+                            if matches.hits.contains(rule)
+                                || matches.settled.contains(rule)
+                                || !self.requirements_met(rule, extracted)
+                            {
+                                continue;
+                            }
+                            let misses = &mut matches.anchored_misses[rule];
+                            if *misses < ANCHORED_TRIES {
+                                if self.pattern_matches(
+                                    rule,
+                                    text,
+                                    Search::AnchoredAt(found.start()),
+                                ) {
+                                    matches.hits.insert(rule);
+                                } else {
+                                    *misses += 1;
+                                }
+                            } else if self.pattern_matches(rule, text, Search::From(found.start()))
                             {
                                 matches.hits.insert(rule);
+                            } else {
+                                matches.settled.insert(rule);
                             }
                         }
                         LiteralRole::Contained => matches.candidates.insert(rule),
@@ -350,7 +395,7 @@ impl RuleSet {
             if matches.hits.contains(rule) || !self.requirements_met(rule, extracted) {
                 continue;
             }
-            if self.pattern_matches(rule, text, None) {
+            if self.pattern_matches(rule, text, Search::From(0)) {
                 matches.hits.insert(rule);
             }
         }
@@ -359,15 +404,15 @@ impl RuleSet {
         }
     }
 
-    /// Runs a pattern rule's regex: anchored at `start` when given, else over the whole text.
-    fn pattern_matches(&self, rule: usize, text: &[u8], start: Option<usize>) -> bool {
+    /// Runs a pattern rule's regex over `text`, as `search` says.
+    fn pattern_matches(&self, rule: usize, text: &[u8], search: Search) -> bool {
         let Matcher::Pattern { regex, .. } = &self.rules[rule].matcher else {
             return false;
         };
-        let input = match start {
-            // The range keeps the bytes before `start` visible, so `\b` still sees them.
-            Some(start) => Input::new(text).range(start..).anchored(Anchored::Yes),
-            None => Input::new(text),
+        // The range keeps the bytes before it visible, so `\b` still sees them.
+        let input = match search {
+            Search::AnchoredAt(start) => Input::new(text).range(start..).anchored(Anchored::Yes),
+            Search::From(start) => Input::new(text).range(start..),
         };
         regex.is_match(input)
     }
@@ -396,7 +441,8 @@ impl RuleSet {
             }
             domain_skeleton(url.host, &mut matches.skeleton);
             for &rule in &self.lookalike_rules {
-                let Matcher::Lookalike(brands) = &self.rules[rule as usize].matcher else {
+                let Matcher::Lookalike { brands, skeletons } = &self.rules[rule as usize].matcher
+                else {
                     continue;
                 };
                 // Any domain the rule lists is real, whichever brand it belongs to: DHL's
@@ -406,10 +452,7 @@ impl RuleSet {
                         .iter()
                         .any(|brand| brand.official.iter().any(|o| o == d))
                 });
-                let imitates = brands
-                    .iter()
-                    .any(|brand| contains_at_word_start(&matches.skeleton, &brand.skeleton));
-                if imitates && !official {
+                if !official && skeletons.imitated(&matches.skeleton).next().is_some() {
                     self.hit_if_required(rule as usize, extracted, matches);
                 }
             }
@@ -666,7 +709,9 @@ fn compile_brands(domains: &[String]) -> Result<Matcher, String> {
             }),
         }
     }
-    Ok(Matcher::Lookalike(brands))
+    let skeletons = BrandSkeletons::new(brands.iter().map(|brand| &brand.skeleton))
+        .map_err(|e| format!("the brand automaton could not be built: {e}"))?;
+    Ok(Matcher::Lookalike { brands, skeletons })
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -848,6 +893,23 @@ mod tests {
         assert_eq!(literals(r"\d{5,}").0, "none");
         assert_eq!(rarity_len(b" you "), 1);
         assert_eq!(rarity_len(b"prize"), 5);
+    }
+
+    #[test]
+    fn a_match_after_many_anchored_misses_is_still_found() {
+        let source = rule(
+            "spam.reply",
+            "spam",
+            "pattern = '\\bwinner\\b.{0,12}\\breply\\b'",
+            "winner, reply yes",
+            "the winner was announced",
+        );
+        let set = RuleSet::compile(&source).unwrap_or_else(|e| panic!("{e}"));
+        let misses = "winner of the week, ".repeat(usize::from(ANCHORED_TRIES) * 3);
+        // Past the anchored tries, one search over the rest of the text decides.
+        assert_eq!(hits(&set, &format!("{misses}winner: reply yes")), ["spam.reply"]);
+        assert!(hits(&set, &format!("{misses}winner, we never ask you to reply")).is_empty());
+        assert!(hits(&set, &misses).is_empty());
     }
 
     #[test]

@@ -7,4 +7,4 @@ mod skeleton;
 
 pub use extract::{Extracted, Url};
 pub use normalize::{Normalized, normalize};
-pub use skeleton::{contains_at_word_start, domain_skeleton};
+pub use skeleton::{BrandSkeletons, domain_skeleton};

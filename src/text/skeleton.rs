@@ -5,6 +5,8 @@
 //! `m` and `vv` is `w`, which would garble ordinary text but is exactly how a phisher picks a
 //! domain that reads as the brand's.
 
+use aho_corasick::{AhoCorasick, MatchKind};
+
 /// Writes the skeleton of `domain` (already folded to lowercase ASCII) into `out`.
 pub fn domain_skeleton(domain: &str, out: &mut String) {
     out.clear();
@@ -37,13 +39,41 @@ pub fn domain_skeleton(domain: &str, out: &mut String) {
     }
 }
 
-/// Whether `needle` occurs in the skeleton `haystack` at the start of a word (after the start,
-/// a dot, a dash or a digit): `paypal-login` and `secure.paypal` imitate PayPal, `pineapple` does
-/// not imitate Apple.
-pub fn contains_at_word_start(haystack: &str, needle: &str) -> bool {
-    haystack
-        .match_indices(needle)
-        .any(|(at, _)| at == 0 || !haystack.as_bytes()[at - 1].is_ascii_lowercase())
+/// Brands' skeletons, all looked for in one pass over a host's skeleton.
+///
+/// One automaton rather than a substring search per brand: a message may carry thousands of
+/// URLs, and setting up a search for each brand on each of them cost more than scoring an
+/// ordinary message.
+#[derive(Debug, Clone)]
+pub struct BrandSkeletons {
+    automaton: AhoCorasick,
+}
+
+impl BrandSkeletons {
+    /// An automaton over `skeletons`; a brand's index is its position among them.
+    pub fn new<I, P>(skeletons: I) -> Result<Self, aho_corasick::BuildError>
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(skeletons)?;
+        Ok(BrandSkeletons { automaton })
+    }
+
+    /// Indices of the brands whose skeleton occurs in the skeleton `host` at the start of a
+    /// word (after the start, a dot, a dash or a digit): `paypal-login` and `secure.paypal`
+    /// imitate PayPal, `pineapple` does not imitate Apple. A brand may be named more than once.
+    pub fn imitated<'h>(&'h self, host: &'h str) -> impl Iterator<Item = usize> + 'h {
+        self.automaton
+            .find_overlapping_iter(host)
+            .filter(|found| {
+                let at = found.start();
+                at == 0 || !host.as_bytes()[at - 1].is_ascii_lowercase()
+            })
+            .map(|found| found.pattern().as_usize())
+    }
 }
 
 #[cfg(test)]
@@ -67,9 +97,13 @@ mod tests {
 
     #[test]
     fn brands_are_found_only_at_a_word_start() {
-        assert!(contains_at_word_start("paypal-login", "paypal"));
-        assert!(contains_at_word_start("secure.paypal", "paypal"));
-        assert!(contains_at_word_start("2paypal", "paypal"));
-        assert!(!contains_at_word_start("pineapple", "apple"));
+        let brands = BrandSkeletons::new(["paypal", "apple", "pal"]).unwrap();
+        let found = |host: &str| brands.imitated(host).collect::<Vec<_>>();
+        assert_eq!(found("paypal-login"), [0]);
+        assert_eq!(found("secure.paypal"), [0]);
+        assert_eq!(found("2paypal"), [0]);
+        assert_eq!(found("pineapple"), [] as [usize; 0]);
+        // Overlapping names are all found: `pal` starts a word after the dash.
+        assert_eq!(found("apple-pal"), [1, 2]);
     }
 }
