@@ -907,7 +907,10 @@ mod tests {
         let set = RuleSet::compile(&source).unwrap_or_else(|e| panic!("{e}"));
         let misses = "winner of the week, ".repeat(usize::from(ANCHORED_TRIES) * 3);
         // Past the anchored tries, one search over the rest of the text decides.
-        assert_eq!(hits(&set, &format!("{misses}winner: reply yes")), ["spam.reply"]);
+        assert_eq!(
+            hits(&set, &format!("{misses}winner: reply yes")),
+            ["spam.reply"]
+        );
         assert!(hits(&set, &format!("{misses}winner, we never ask you to reply")).is_empty());
         assert!(hits(&set, &misses).is_empty());
     }
