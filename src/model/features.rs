@@ -5,8 +5,8 @@
 //! cannot drift apart; the [`FeatureSpec`] that names its settings is stored in every model file
 //! and checked at load. Numbers become shapes (`£1000` is `£#4`, `08712460324` is `#11`) so the
 //! model learns "an 11-digit number" rather than one phone number. Tokens are hashed straight
-//! from the matching form, eight bytes at a time (spec v3; v2 called xxh3 per token, which
-//! cost more than the rest of the model). Text features are scaled by
+//! from the matching form, eight bytes at a time (spec v3; v2 called xxh3 per token, a call
+//! and a dispatch on the length for every word). Text features are scaled by
 //! `1/sqrt(n)` for a message of `n` of them, which keeps long and short messages comparable
 //! without a second pass over the features.
 
