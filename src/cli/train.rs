@@ -35,16 +35,31 @@ pub struct TrainArgs {
     /// Policy file, for measuring the full path on the held-out split.
     #[arg(long, default_value = DEFAULT_POLICY_PATH)]
     policy: PathBuf,
+    /// Training settings to change, as JSON (e.g. `{"aup_columns": 8000}`; the fields of
+    /// `TrainConfig` in `src/model/train.rs`): how variants are compared on the validation rows.
+    /// The settings used are recorded in the model file.
+    #[arg(long)]
+    config: Option<String>,
     /// Reviewers' labels (`warden labels export > FILE`), added to the SMS data; repeatable.
     #[arg(long)]
     reviewed: Vec<PathBuf>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let config = TrainConfig {
+    let mut config = TrainConfig {
         seed: args.seed,
         ..TrainConfig::default()
     };
+    if let Some(json) = &args.config {
+        let mut value = serde_json::to_value(&config)?;
+        let changes: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).context("--config takes a JSON object")?;
+        value
+            .as_object_mut()
+            .expect("TrainConfig is an object")
+            .extend(changes);
+        config = serde_json::from_value(value).context("--config")?;
+    }
     let mut sources = dataset::shared_sources(&args.data_dir);
     for path in &args.reviewed {
         sources.push(dataset::Source {

@@ -94,33 +94,41 @@ pub struct BinaryHead {
     pub platt_shift: f32,
 }
 
-/// Logit slots of the serving table.
-const HAM: usize = 0;
-const SPAM: usize = 1;
-const FRAUD: usize = 2;
-const AUP: usize = 3;
+/// Logit slots of the serving table. The softmax depends only on differences between its
+/// logits, so ham's is subtracted from spam's and fraud's at load and is zero at serving: three
+/// weights per feature, not four.
+const SPAM: usize = 0;
+const FRAUD: usize = 1;
+const AUP: usize = 2;
 
 /// A loaded model, ready to score.
 ///
 /// Only a few thousand of the 2^18 buckets have weights, so they live in a small open-addressing
-/// table (keys, then rows of four logit weights) that stays in a core's cache. A dense table of
-/// four `f32` per bucket would be 4 MiB, and every lookup a cache miss.
+/// table that stays in a core's L2 cache. Each 16-byte slot holds a bucket and its three weights,
+/// so a lookup reads one cache line. A dense table of the weights of every bucket would be 3 MiB,
+/// and every lookup a cache miss.
 #[derive(Debug)]
 pub struct Model {
     version: String,
     file: ModelFile,
     weights: BucketTable,
-    metadata: Vec<[f32; 4]>,
-    bias: [f32; 4],
+    metadata: Vec<[f32; 3]>,
+    bias: [f32; 3],
+}
+
+/// One slot: a bucket (plus one; 0 marks an empty slot) and its weights.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    key: u32,
+    weights: [f32; 3],
 }
 
 /// Weighted buckets, found by linear probing from the bucket's low bits (buckets are hashes
 /// already, so their low bits are well spread).
 #[derive(Debug)]
 struct BucketTable {
-    /// Bucket + 1 per slot; 0 marks an empty slot.
-    keys: Vec<u32>,
-    rows: Vec<[f32; 4]>,
+    slots: Vec<Slot>,
     mask: usize,
 }
 
@@ -129,8 +137,7 @@ impl BucketTable {
         // At most half full, so a probe rarely passes two slots.
         let slots = (buckets * 2).next_power_of_two().max(16);
         BucketTable {
-            keys: vec![0; slots],
-            rows: vec![[0.0; 4]; slots],
+            slots: vec![Slot::default(); slots],
             mask: slots - 1,
         }
     }
@@ -138,22 +145,25 @@ impl BucketTable {
     fn slot(&self, bucket: u32) -> usize {
         let key = bucket + 1;
         let mut slot = bucket as usize & self.mask;
-        while self.keys[slot] != key && self.keys[slot] != 0 {
+        loop {
+            let found = self.slots[slot].key;
+            if found == key || found == 0 {
+                return slot;
+            }
             slot = (slot + 1) & self.mask;
         }
-        slot
     }
 
     fn add(&mut self, bucket: u32, logit: usize, weight: f32) {
         let slot = self.slot(bucket);
-        self.keys[slot] = bucket + 1;
-        self.rows[slot][logit] += weight;
+        self.slots[slot].key = bucket + 1;
+        self.slots[slot].weights[logit] += weight;
     }
 
     /// The weights of a bucket, all zero when it has none.
     #[inline]
-    fn get(&self, bucket: u32) -> &[f32; 4] {
-        &self.rows[self.slot(bucket)]
+    fn get(&self, bucket: u32) -> &[f32; 3] {
+        &self.slots[self.slot(bucket)].weights
     }
 }
 
@@ -235,7 +245,7 @@ impl Model {
             .filter(|&i| (i as usize) < buckets_len)
             .collect();
         let mut weights = BucketTable::with_capacity(weighted.len());
-        let mut metadata = vec![[0.0f32; 4]; code.metadata.len()];
+        let mut metadata = vec![[0.0f32; 3]; code.metadata.len()];
         let checked = |index: u32| -> Result<usize, ModelError> {
             let index = index as usize;
             if index >= dimension {
@@ -260,9 +270,8 @@ impl Model {
                 )));
             }
             let index = checked(*index)?;
-            for (class, weight) in weights.iter().enumerate() {
-                add(index, class, weight / t);
-            }
+            add(index, SPAM, (weights[1] - weights[0]) / t);
+            add(index, FRAUD, (weights[2] - weights[0]) / t);
         }
         for (index, weight) in &aup.weights {
             if !finite(*weight) {
@@ -273,9 +282,8 @@ impl Model {
             add(checked(*index)?, AUP, weight * aup.platt_scale);
         }
         let bias = [
-            sms.bias[0] / t,
-            sms.bias[1] / t,
-            sms.bias[2] / t,
+            (sms.bias[1] - sms.bias[0]) / t,
+            (sms.bias[2] - sms.bias[0]) / t,
             aup.bias * aup.platt_scale + aup.platt_shift,
         ];
         Ok(Model {
@@ -303,17 +311,17 @@ impl Model {
         extracted: &Extracted,
         scratch: &mut FeatureScratch,
     ) -> ModelScores {
-        let mut meta = [0.0f32; 4];
+        let mut meta = [0.0f32; 3];
         let buckets = features::visit(raw, normalized, extracted, scratch, |index, value| {
             let row = &self.metadata[index];
-            for slot in 0..4 {
+            for slot in 0..3 {
                 meta[slot] += row[slot] * value;
             }
         });
-        let mut text = [0.0f32; 4];
+        let mut text = [0.0f32; 3];
         for &bucket in buckets {
             let row = self.weights.get(bucket);
-            for slot in 0..4 {
+            for slot in 0..3 {
                 text[slot] += row[slot];
             }
         }
@@ -323,9 +331,10 @@ impl Model {
             1.0 / (buckets.len() as f32).sqrt()
         };
         let logit = |slot: usize| f64::from(self.bias[slot] + text[slot] * scale + meta[slot]);
-        let (ham, spam, fraud) = (logit(HAM), logit(SPAM), logit(FRAUD));
-        let top = ham.max(spam).max(fraud);
-        let (eh, es, ef) = ((ham - top).exp(), (spam - top).exp(), (fraud - top).exp());
+        // Softmax over ham (logit 0), spam and fraud.
+        let (spam, fraud) = (logit(SPAM), logit(FRAUD));
+        let top = spam.max(fraud).max(0.0);
+        let (eh, es, ef) = ((-top).exp(), (spam - top).exp(), (fraud - top).exp());
         let total = eh + es + ef;
         ModelScores {
             spam: es / total,
