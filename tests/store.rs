@@ -112,11 +112,56 @@ store_test!(
 );
 
 store_test!(
-    a_processed_message_is_recorded_once,
+    a_verdict_is_recorded_once_and_found_by_its_message_id,
     |store: Store| async move {
-        assert!(store.mark_processed("SM1", 1).await.unwrap());
-        assert!(!store.mark_processed("SM1", 2).await.unwrap());
-        assert!(store.mark_processed("SM2", 3).await.unwrap());
+        let first = r#"{"message_id":"SM1","action":"block"}"#;
+        assert!(store.recorded_verdicts(&["SM1"]).await.unwrap().is_empty());
+        let nothing_before = store
+            .record_verdicts(&[("SM1", first), ("SM2", r#"{"message_id":"SM2"}"#)], 1)
+            .await
+            .unwrap();
+        assert!(nothing_before.is_empty(), "{nothing_before:?}");
+
+        // Recorded again (a redelivery decided differently), and twice in one batch: the first
+        // verdict stays, and is what the caller must produce, for every row of that id.
+        let kept = store
+            .record_verdicts(
+                &[
+                    ("SM1", r#"{"message_id":"SM1","action":"allow"}"#),
+                    ("SM3", r#"{"message_id":"SM3","n":1}"#),
+                    ("SM3", r#"{"message_id":"SM3","n":2}"#),
+                ],
+                2,
+            )
+            .await
+            .unwrap();
+        assert_eq!(kept["SM1"], first);
+        assert_eq!(kept["SM3"], r#"{"message_id":"SM3","n":1}"#);
+
+        let found = store
+            .recorded_verdicts(&["SM1", "SM3", "SM-unknown"])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found["SM1"], first);
+        assert_eq!(found["SM3"], r#"{"message_id":"SM3","n":1}"#);
+    }
+);
+
+store_test!(
+    a_batch_larger_than_one_statement_is_recorded_and_found_whole,
+    |store: Store| async move {
+        let ids: Vec<String> = (0..12_000).map(|i| format!("SM{i:05}")).collect();
+        let rows: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "{}")).collect();
+        assert!(store.record_verdicts(&rows, 1).await.unwrap().is_empty());
+        let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_eq!(
+            store.recorded_verdicts(&all).await.unwrap().len(),
+            ids.len()
+        );
+        // A conflict in the last statement only is still reported.
+        let again = store.record_verdicts(&rows[11_999..], 2).await.unwrap();
+        assert_eq!(again.len(), 1);
     }
 );
 
@@ -205,8 +250,14 @@ store_test!(
             .set_legal_hold("AC3", "admin:root", "litigation", t0 + DAY)
             .await
             .unwrap();
-        store.mark_processed("SM-old", t0).await.unwrap();
-        store.mark_processed("SM-new", t0 + 15 * DAY).await.unwrap();
+        store
+            .record_verdicts(&[("SM-old", r#"{"message_id":"SM-old"}"#)], t0)
+            .await
+            .unwrap();
+        store
+            .record_verdicts(&[("SM-new", r#"{"message_id":"SM-new"}"#)], t0 + 15 * DAY)
+            .await
+            .unwrap();
         let evidence = |case: String| {
             let store = store.clone();
             async move { store.evidence(&case).await.unwrap().len() }
@@ -224,7 +275,7 @@ store_test!(
             }
         };
 
-        // Within the evidence period only the old processed id goes.
+        // Within the evidence period only the old processed message's verdict goes.
         let early = store.purge(&retention, t0 + 20 * DAY).await.unwrap();
         assert_eq!(
             early,
@@ -233,7 +284,11 @@ store_test!(
                 ..Purged::default()
             }
         );
-        assert!(!store.mark_processed("SM-new", 0).await.unwrap());
+        let left = store
+            .recorded_verdicts(&["SM-old", "SM-new"])
+            .await
+            .unwrap();
+        assert_eq!(left.keys().collect::<Vec<_>>(), ["SM-new"]);
 
         let due = store.purge(&retention, t0 + 32 * DAY).await.unwrap();
         assert_eq!((due.evidence, due.labels, due.statements), (1, 1, 1));

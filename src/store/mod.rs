@@ -1,11 +1,13 @@
-//! The store: cases, redacted evidence, review decisions, the audit log and processed-message
-//! ids, in SQLite (default, `sqlite://FILE`) or PostgreSQL (`postgres://…`, for several
+//! The store: cases, redacted evidence, review decisions, the audit log and processed messages'
+//! verdicts, in SQLite (default, `sqlite://FILE`) or PostgreSQL (`postgres://…`, for several
 //! instances), through one code path and the same migrations (`migrations/`).
 //!
 //! Idempotence lives in the schema, not in callers' care: a case id is derived from the account
 //! and the message that triggered it, a partial unique index allows one active case per account,
 //! audit entries are keyed by their content, and every insert is `ON CONFLICT DO NOTHING`. A
-//! replayed decision therefore finds its work already done.
+//! replayed decision therefore finds its work already done. Each message's verdict is recorded
+//! (`processed_messages`) before it is produced, so a redelivered message is re-emitted as
+//! recorded instead of being decided again.
 
 mod admin;
 mod retention;
@@ -17,6 +19,8 @@ pub use review::{
     Appeal, AppealStatus, CaseDetail, Claim, Claiming, Deciding, DecisionRecord, NewDecision,
     OutboxEvent, OutboxTopic, Outcome, QueueItem, appeal_id,
 };
+
+use std::collections::HashMap;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -205,17 +209,68 @@ impl Store {
         Ok(Self { pool })
     }
 
-    /// Records that a message's effects are done; false if it had been already (a replay).
-    pub async fn mark_processed(&self, message_id: &str, at: i64) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO processed_messages (message_id, processed_at) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(message_id)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+    /// The verdicts recorded for those of `message_ids` already decided (a redelivery), as
+    /// produced: message id to JSON. One query for a batch (of up to 5,000 ids).
+    pub async fn recorded_verdicts(
+        &self,
+        message_ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut recorded = HashMap::new();
+        for chunk in message_ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT message_id, verdict FROM processed_messages WHERE message_id IN ({})",
+                parameters(chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                recorded.insert(row.try_get("message_id")?, row.try_get("verdict")?);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Records each message's verdict (message id, JSON as it is to be produced) at `at` (Unix
+    /// ms), in one transaction; a message recorded before keeps its first verdict. When any
+    /// was (another instance deciding the same redelivery, or one message id twice in a
+    /// batch), returns what is recorded now for those rows, which is what must be produced;
+    /// otherwise nothing.
+    pub async fn record_verdicts(
+        &self,
+        verdicts: &[(&str, &str)],
+        at: i64,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut recorded = HashMap::new();
+        let mut tx = self.pool.begin().await?;
+        for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO processed_messages (message_id, processed_at, verdict) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                triples(chunk.len())
+            );
+            let mut insert = sqlx::query(&sql);
+            for (id, verdict) in chunk {
+                insert = insert.bind(*id).bind(at).bind(*verdict);
+            }
+            if insert.execute(&mut *tx).await?.rows_affected() == chunk.len() as u64 {
+                continue;
+            }
+            let sql = format!(
+                "SELECT message_id, verdict FROM processed_messages WHERE message_id IN ({})",
+                parameters(chunk.len())
+            );
+            let mut select = sqlx::query(&sql);
+            for (id, _) in chunk {
+                select = select.bind(*id);
+            }
+            for row in select.fetch_all(&mut *tx).await? {
+                recorded.insert(row.try_get("message_id")?, row.try_get("verdict")?);
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     /// Opens a case with its evidence and audit entry, in one transaction, unless the account
@@ -573,6 +628,33 @@ fn case_of(row: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
         reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
         opened_at: row.try_get("opened_at")?,
     })
+}
+
+/// Rows per statement when a batch's messages are read or recorded: three parameters a row
+/// stay under SQLite's limit of 32,766 (PostgreSQL's is 65,535), and a default batch (2,000
+/// records) takes one statement.
+const ROWS_PER_STATEMENT: usize = 5_000;
+
+/// `$1, $2, …, $count`: numbered parameters, in one string.
+fn parameters(count: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(count * 8);
+    for n in 1..=count {
+        let separator = if n == 1 { "" } else { ", " };
+        let _ = write!(sql, "{separator}${n}");
+    }
+    sql
+}
+
+/// `($1, $2, $3), ($4, $5, $6), …`: `rows` tuples of three numbered parameters.
+fn triples(rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(rows * 24);
+    for row in 0..rows {
+        let (separator, n) = (if row == 0 { "" } else { ", " }, 3 * row);
+        let _ = write!(sql, "{separator}(${}, ${}, ${})", n + 1, n + 2, n + 3);
+    }
+    sql
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -14,7 +14,8 @@ pub struct Retention {
     /// Evidence excerpts, labels and appeal statements of closed (overturned) cases are
     /// deleted this long after the case closed. Default 30.
     pub evidence_days: i64,
-    /// Processed-message ids are kept for the replay window. Default 7.
+    /// Processed messages' recorded verdicts are kept for the replay window: a message
+    /// redelivered after it is decided again. Default 7.
     pub processed_days: i64,
     /// Audit entries are kept, but their free-text detail (reasons, notes) is emptied after
     /// this long. Default 365.
