@@ -250,6 +250,120 @@ fn a_killed_instance_commits_only_decided_messages_and_a_restart_decides_the_res
     assert_eq!(second.terminate(), Some(0), "{}", second.log());
 }
 
+#[test]
+fn a_killed_instance_restarted_on_its_database_re_emits_the_verdicts_it_recorded() {
+    let Some((_serial, broker, topics)) = setup("exactly-once", 4) else {
+        return;
+    };
+    let partitions = 4;
+    // A quarter of the 40 accounts send fraud only, and are suspended early in the stream.
+    let input = traffic(40, 0, 10_000);
+    broker.produce(&topics.messages, &input);
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("warden.db");
+    let config = settings(&broker, "exactly-once", &topics)
+        .replace("batch_max_messages = 500", "batch_max_messages = 50");
+
+    let mut first = Warden::start_with_database(&config, Some(&database));
+    let mut verdicts = broker.reader(&topics.verdicts);
+    verdicts.read_until(PATIENCE, "the first verdicts", |r| r.len() >= 2_000);
+    first.kill();
+    let killed_at = std::time::Instant::now();
+    let emitted_before_kill = verdict_ids(&verdicts.records);
+    assert!(
+        broker.record_count(&topics.verdicts) < input.len() as i64,
+        "the kill should land mid-stream"
+    );
+
+    // A crash loses the commits of at most the batches in hand; rewinding the group to the
+    // start stands for losing all of them, so that every message the first instance decided
+    // is redelivered, wherever the kill landed. The group must be empty first: tansu 0.6
+    // keeps a silent member until its session expires.
+    std::thread::sleep(
+        SESSION_TIMEOUT.saturating_sub(killed_at.elapsed()) + Duration::from_secs(1),
+    );
+    broker.reset_offsets("exactly-once", &topics.messages, partitions, 0);
+    let mut second = Warden::start_with_database(&config, Some(&database));
+    common::kafka::wait_until(PATIENCE, "every message is committed", || {
+        let committed = broker.committed("exactly-once", &topics.messages, partitions);
+        committed.iter().flatten().sum::<i64>() == input.len() as i64
+    });
+    assert_eq!(second.terminate(), Some(0), "{}", second.log());
+    // Read back once nothing is produced any more: a reader racing the killed producer can
+    // miss records on tansu 0.6.
+    let total = broker.record_count(&topics.verdicts) as usize;
+    let mut verdicts = broker.reader(&topics.verdicts);
+    let records = verdicts.read_until(PATIENCE, "every verdict produced", |r| r.len() >= total);
+
+    // One verdict per message: a redelivered message's verdict is the recorded one, byte for
+    // byte (its `decided_at` alone would tell a second decision apart).
+    let mut by_id: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for record in records {
+        let id = record.payload["message_id"].as_str().unwrap().to_owned();
+        by_id.entry(id).or_default().push(&record.payload);
+    }
+    assert_eq!(by_id.len(), input.len());
+    for (id, payloads) in &by_id {
+        assert!(
+            payloads.iter().all(|p| *p == payloads[0]),
+            "{id} has different verdicts: {payloads:#?}"
+        );
+    }
+    let replayed = emitted_before_kill
+        .iter()
+        .filter(|id| by_id[*id].len() >= 2)
+        .count();
+    assert_eq!(
+        replayed,
+        emitted_before_kill.len(),
+        "every verdict out before the kill is re-emitted by the restart"
+    );
+
+    // What is on the topic is what is recorded.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime
+        .block_on(warden::store::Store::connect(&format!(
+            "sqlite://{}",
+            database.display()
+        )))
+        .unwrap();
+    let ids: Vec<&str> = by_id.keys().map(String::as_str).collect();
+    let recorded = runtime.block_on(store.recorded_verdicts(&ids)).unwrap();
+    assert_eq!(recorded.len(), input.len());
+    for (id, json) in &recorded {
+        let recorded: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(&recorded, by_id[id][0], "{id}");
+    }
+
+    // One case per account at most, across the crash and the redelivery; its events may be
+    // sent again (the outbox), always for that case.
+    let mut cases_by_account: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    let mut actions = broker.reader(&topics.account_actions);
+    let count = broker.record_count(&topics.account_actions) as usize;
+    for action in actions.read_until(PATIENCE, "the account actions", |r| r.len() >= count) {
+        cases_by_account
+            .entry(action.payload["account_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(action.payload["case_id"].as_str().unwrap().to_owned());
+    }
+    for account in (0..40).map(|a| format!("AC{a:04}")) {
+        let log = runtime.block_on(store.audit_log(&account)).unwrap();
+        let opened = log
+            .iter()
+            .filter(|e| e.action == "suspend" || e.action == "open_for_review")
+            .count();
+        assert!(opened <= 1, "{account}: {log:?}");
+        assert!(
+            cases_by_account.get(&account).is_none_or(|c| c.len() == 1),
+            "{account}: {cases_by_account:?}"
+        );
+    }
+    assert!(
+        !cases_by_account.is_empty(),
+        "the fraud accounts are suspended"
+    );
+}
+
 /// Partitions of `topic` an instance was last assigned, from its log.
 fn assigned_partitions(log: &str, topic: &str) -> Vec<i32> {
     let line = log

@@ -3,7 +3,9 @@
 //! One loop, one batch at a time: fetch up to `batch_max_messages` records, decide them on the
 //! scoring pool ([`decide`]), produce every output and wait for the broker's acknowledgement,
 //! then store and commit the batch's offsets. **An offset is committed only after its record's
-//! output is acknowledged**, so a crash redelivers undecided work and never skips it. Nothing is
+//! output is acknowledged**, so a crash redelivers undecided work and never skips it. With a
+//! store, each verdict is recorded before it is produced, and a redelivered message re-emits
+//! its recorded verdict instead of being decided again (see `Recorded`). Nothing is
 //! in flight while the consumer is polled, and rebalances are handled inside that poll: the
 //! revocation callback commits exactly the decided work before the partitions move.
 //!
@@ -36,6 +38,7 @@ use crate::enforce::{Enforcer, EventKind, Pending};
 use crate::metrics::METRICS;
 use crate::privacy::Secret;
 use crate::scoring::Scorer;
+use crate::store::StoreError;
 use decide::{Decision, Input, Record, decide_batch};
 
 #[derive(Debug, thiserror::Error)]
@@ -243,7 +246,7 @@ impl Processor {
                 cases = owed.len(),
                 "sending the events of cases opened before a restart"
             );
-            let outputs = self.outputs(&[], Vec::new(), &owed);
+            let outputs = self.outputs(&[], Vec::new(), Vec::new(), &owed);
             if let Delivered::Abandoned = self.deliver(&[], outputs, &shutdown).await {
                 self.close();
                 return summary;
@@ -269,15 +272,28 @@ impl Processor {
                 tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
             }
             let mut decisions = self.decide(records.clone()).await;
-            let Some(pending) = self.enforce(&mut decisions, &shutdown).await else {
+            // Exactly one decision per message (with a store): see `Recorded`.
+            let Some(mut recorded) = self.recorded(&decisions, &shutdown).await else {
+                summary.abandoned_batches += 1;
+                break;
+            };
+            let Some(pending) = self.enforce(&mut decisions, &recorded, &shutdown).await else {
                 summary.abandoned_batches += 1;
                 break;
             };
             let count = |f: fn(&Decision) -> bool| decisions.iter().filter(|d| f(d)).count() as u64;
             let dead_letters = count(|d| matches!(d, Decision::DeadLetter { .. }));
             let feedback = count(|d| matches!(d, Decision::Feedback { .. }));
-            let tally = BatchTally::of(&decisions);
-            let outputs = self.outputs(&records, decisions, &pending);
+            let tally = BatchTally::of(&decisions, &recorded);
+            if self
+                .record(&decisions, &mut recorded, &shutdown)
+                .await
+                .is_none()
+            {
+                summary.abandoned_batches += 1;
+                break;
+            }
+            let outputs = self.outputs(&records, decisions, recorded, &pending);
             match self.deliver(&records, outputs, &shutdown).await {
                 Delivered::All => {
                     tracing::debug!(records = records.len(), dead_letters, "batch delivered");
@@ -313,11 +329,14 @@ impl Processor {
     }
 
     /// Runs the account policy over the batch's verdicts, in order, and opens the cases it
-    /// calls for. A store error is retried (nothing is committed meanwhile); `None` means
-    /// shutdown came first and the batch is left for redelivery.
+    /// calls for; a message whose verdict is recorded already was assessed when it was
+    /// decided, and is skipped (its signals are not counted twice). A store error is retried
+    /// (nothing is committed meanwhile); `None` means shutdown came first and the batch is
+    /// left for redelivery.
     async fn enforce(
         &mut self,
         decisions: &mut [Decision],
+        recorded: &Recorded,
         shutdown: &watch::Receiver<bool>,
     ) -> Option<Vec<Pending>> {
         let mut pending = Vec::new();
@@ -325,8 +344,9 @@ impl Processor {
             return Some(pending);
         };
         let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
-        for decision in decisions.iter_mut() {
+        for (index, decision) in decisions.iter_mut().enumerate() {
             let case = match decision {
+                Decision::Verdict { .. } if recorded[index].is_some() => None,
                 Decision::Verdict { verdict, facts } => enforcer.assess(verdict, facts),
                 Decision::Feedback {
                     account_id,
@@ -358,6 +378,112 @@ impl Processor {
         Some(pending)
     }
 
+    /// The verdicts already recorded for the batch's messages (a redelivery: the batch was
+    /// decided, at least in part, before a crash or by a member that lost the partition), in
+    /// one query. Without a store, nothing is recorded and every message is decided.
+    async fn recorded(
+        &self,
+        decisions: &[Decision],
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<Recorded> {
+        let Some(enforcer) = &self.enforcer else {
+            return Some(Vec::new());
+        };
+        let ids: Vec<&str> = decisions.iter().filter_map(message_id).collect();
+        let mut recorded = vec![None; decisions.len()];
+        if ids.is_empty() {
+            return Some(recorded);
+        }
+        let store = enforcer.store();
+        let found = self
+            .until_stored("cannot read recorded verdicts", shutdown, || {
+                store.recorded_verdicts(&ids)
+            })
+            .await?;
+        if !found.is_empty() {
+            tracing::debug!(
+                replayed = found.len(),
+                "redelivered messages: re-emitting their recorded verdicts"
+            );
+            for (slot, decision) in recorded.iter_mut().zip(decisions) {
+                *slot = message_id(decision).and_then(|id| found.get(id).cloned());
+            }
+        }
+        Some(recorded)
+    }
+
+    /// Records the batch's new verdicts, encoded as they will be produced, in one
+    /// transaction, before any of them is produced. Where a verdict was recorded first
+    /// (another member deciding the same redelivery, or one message id twice), the recorded
+    /// one is what is produced. `None` if shutdown came while the store was unreachable.
+    async fn record(
+        &self,
+        decisions: &[Decision],
+        recorded: &mut Recorded,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<()> {
+        let Some(enforcer) = &self.enforcer else {
+            return Some(());
+        };
+        let fresh: Vec<(usize, &str, String)> = decisions
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| recorded[*index].is_none())
+            .filter_map(|(index, decision)| match decision {
+                Decision::Verdict { verdict, .. } => Some((
+                    index,
+                    verdict.message_id.as_str(),
+                    serde_json::to_string(verdict).expect("a verdict always serializes"),
+                )),
+                _ => None,
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Some(());
+        }
+        let rows: Vec<(&str, &str)> = fresh
+            .iter()
+            .map(|(_, id, json)| (*id, json.as_str()))
+            .collect();
+        let at = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let store = enforcer.store();
+        let first = self
+            .until_stored("cannot record verdicts", shutdown, || {
+                store.record_verdicts(&rows, at)
+            })
+            .await?;
+        for (index, id, json) in fresh {
+            recorded[index] = Some(first.get(id).cloned().unwrap_or(json));
+        }
+        Some(())
+    }
+
+    /// Retries a store operation with backoff while the store is unavailable, as `enforce`
+    /// does. `None` if shutdown came first: the batch is left for redelivery.
+    async fn until_stored<T, F>(
+        &self,
+        what: &str,
+        shutdown: &watch::Receiver<bool>,
+        mut attempt: impl FnMut() -> F,
+    ) -> Option<T>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
+        loop {
+            match attempt().await {
+                Ok(value) => return Some(value),
+                Err(error) => {
+                    tracing::warn!(%error, "{what}; retrying");
+                    if *shutdown.borrow() {
+                        return None;
+                    }
+                    tokio::time::sleep(backoff.next()).await;
+                }
+            }
+        }
+    }
+
     /// Marks cases' events as sent. `false` if shutdown came while the store was unreachable.
     async fn mark_delivered(&self, pending: &[Pending], shutdown: &watch::Receiver<bool>) -> bool {
         let Some(enforcer) = &self.enforcer else {
@@ -374,12 +500,13 @@ impl Processor {
         true
     }
 
-    /// Encodes the batch's outputs: verdicts and dead letters in record order, then the cases'
-    /// events.
+    /// Encodes the batch's outputs: verdicts (as recorded, when they are) and dead letters in
+    /// record order, then the cases' events.
     fn outputs(
         &self,
         records: &[Record],
         decisions: Vec<Decision>,
+        mut recorded: Recorded,
         pending: &[Pending],
     ) -> Vec<Output> {
         let mut outputs: Vec<Output> = decisions
@@ -390,7 +517,10 @@ impl Processor {
                     topic: OutputTopic::Verdicts,
                     code: None,
                     key: Some(verdict.account_id.as_str().as_bytes().to_vec()),
-                    payload: serde_json::to_vec(&verdict).expect("a verdict always serializes"),
+                    payload: match recorded.get_mut(index).and_then(Option::take) {
+                        Some(json) => json.into_bytes(),
+                        None => serde_json::to_vec(&verdict).expect("a verdict always serializes"),
+                    },
                     record: Some(index),
                 }),
                 Decision::Feedback { .. } => None,
@@ -651,19 +781,26 @@ struct BatchTally {
     model_scores: Vec<crate::message::Scores>,
     dead_letters: Vec<&'static str>,
     feedback: u64,
+    redelivered: u64,
 }
 
 impl BatchTally {
-    fn of(decisions: &[Decision]) -> Self {
+    /// Verdicts recorded before this batch was delivered (redeliveries) were scored by
+    /// then: they count as consumed only.
+    fn of(decisions: &[Decision], recorded: &Recorded) -> Self {
         let mut tally = Self {
             verdicts: Vec::new(),
             rule_hits: Vec::new(),
             model_scores: Vec::new(),
             dead_letters: Vec::new(),
             feedback: 0,
+            redelivered: 0,
         };
-        for decision in decisions {
+        for (index, decision) in decisions.iter().enumerate() {
             match decision {
+                Decision::Verdict { .. } if recorded.get(index).is_some_and(Option::is_some) => {
+                    tally.redelivered += 1
+                }
                 Decision::Verdict { verdict, facts } => {
                     tally
                         .verdicts
@@ -683,7 +820,7 @@ impl BatchTally {
         let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         metrics
             .messages_consumed
-            .inc_by((self.verdicts.len() + self.dead_letters.len()) as u64);
+            .inc_by((self.verdicts.len() + self.dead_letters.len()) as u64 + self.redelivered);
         metrics.feedback_consumed.inc_by(self.feedback);
         for (action, sent_at_ms) in &self.verdicts {
             metrics.messages_scored.with_label_values(&[action]).inc();
@@ -714,6 +851,28 @@ impl BatchTally {
         }
     }
 }
+
+/// Per record of a batch, its verdict as recorded in the store (the JSON produced on
+/// `verdicts`, byte for byte), or `None`: not a verdict, or not recorded yet. Empty without a
+/// store.
+///
+/// With a store, every message gets exactly one decision. Before enforcement, the batch's
+/// message ids are looked up: a message recorded already is not decided again (no signals, no
+/// account policy) and its recorded verdict replaces the fresh one. The new verdicts are
+/// recorded in one transaction; only then is anything produced, and offsets are committed
+/// after that. So, whatever the crash point:
+/// - before the record commits: nothing of the batch was produced or recorded; the redelivery
+///   decides it afresh, and a case opened meanwhile is found active (the account is
+///   suspended, its outbox events owed), never opened twice;
+/// - after it commits (while producing, or before the commit of offsets): the redelivery
+///   re-emits the recorded bytes, so `verdicts` may hold a message twice, identical, never
+///   two different verdicts;
+/// - two members deciding one redelivered message (a rebalance): the first record wins, and
+///   the other produces it.
+///
+/// A verdict is on the topic only if its decision is recorded. Without a store (no
+/// enforcement), a redelivered message is decided again: at-least-once, as it was.
+type Recorded = Vec<Option<String>>;
 
 enum Delivered {
     All,
@@ -775,6 +934,14 @@ fn commit<C: ConsumerContext>(consumer: &impl Consumer<C>, mode: CommitMode) {
         Err(error) => {
             tracing::warn!(%error, "offset commit failed; it is retried with the next batch")
         }
+    }
+}
+
+/// A message's id, if its record was decided to a verdict.
+fn message_id(decision: &Decision) -> Option<&str> {
+    match decision {
+        Decision::Verdict { verdict, .. } => Some(verdict.message_id.as_str()),
+        _ => None,
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
@@ -205,6 +205,24 @@ impl Broker {
                 },
             )
             .collect()
+    }
+
+    /// Commits `offset` for `group` on every partition of `topic`, as an operator resetting a
+    /// group would. The group must have no live member.
+    pub fn reset_offsets(&self, group: &str, topic: &str, partitions: i32, offset: i64) {
+        let consumer: BaseConsumer = client_config(&self.address())
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut list = TopicPartitionList::new();
+        for partition in 0..partitions {
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .expect("offset");
+        }
+        consumer
+            .commit(&list, CommitMode::Sync)
+            .expect("offsets committed");
     }
 
     /// Records in `topic` now: the sum of its partitions' high watermarks.
