@@ -19,7 +19,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use warden::dataset::read_labelled;
@@ -281,8 +281,8 @@ pub(super) struct Outgoing<'a> {
 
 /// Sends `records` in order, at `rate` per second (0: as fast as possible), noting each send
 /// time, and waits for every acknowledgement.
-pub(super) fn send(
-    producer: &BaseProducer,
+pub(super) fn send<C: ProducerContext<DeliveryOpaque = ()>>(
+    producer: &BaseProducer<C>,
     records: &[Outgoing<'_>],
     rate: u32,
     sent_at: &mut [Option<Instant>],

@@ -46,7 +46,7 @@ pub struct DemoArgs {
 
 /// A child process stopped when the demo ends: SIGTERM (a Ctrl-C in the terminal has already
 /// sent the whole process group SIGINT), then a bounded wait.
-struct Stopped(Child, &'static str);
+pub(super) struct Stopped(Child, &'static str);
 
 impl Drop for Stopped {
     fn drop(&mut self) {
@@ -88,7 +88,7 @@ fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) -> any
 }
 
 /// Starts tansu on the broker address, installing it first if it is not on the PATH.
-fn start_tansu(brokers: &str, dir: &Path) -> anyhow::Result<Stopped> {
+pub(super) fn start_tansu(brokers: &str, dir: &Path) -> anyhow::Result<Stopped> {
     let tansu = dirs_cargo_bin().join("tansu");
     let on_path = Command::new("tansu")
         .arg("--help")
@@ -115,7 +115,11 @@ fn start_tansu(brokers: &str, dir: &Path) -> anyhow::Result<Stopped> {
         tansu
     };
     let url = format!("tcp://{brokers}");
-    let log = std::fs::File::create(dir.join("tansu.log"))?;
+    // Appended to: a restarted broker (`warden soak`) keeps its predecessor's log.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("tansu.log"))?;
     let child = Command::new(program)
         .current_dir(dir)
         .args([
@@ -146,7 +150,7 @@ fn dirs_cargo_bin() -> PathBuf {
 }
 
 /// A demo-only secret: unguessable enough for a local demo, derived from the run.
-fn demo_secret(run_id: i128, purpose: &str) -> String {
+pub(super) fn demo_secret(run_id: i128, purpose: &str) -> String {
     let digest = Sha256::digest(format!("{run_id}|{}|{purpose}", std::process::id()));
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

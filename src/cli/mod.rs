@@ -8,6 +8,7 @@ mod eval;
 mod labels;
 mod run;
 mod simulate;
+mod soak;
 mod train;
 
 use std::fs::File;
@@ -74,6 +75,10 @@ enum Command {
     /// Simulate labelled traffic from many accounts through a broker and `warden run`, and
     /// report what automated suspension did (precision, recall, abuse delivered first).
     Simulate(simulate::SimulateArgs),
+    /// A long steady stream through a broker and `warden run` while Warden is killed, the
+    /// broker restarted and the database made unavailable; then checks that nothing was lost
+    /// or decided twice, and that memory stayed flat.
+    Soak(soak::SoakArgs),
     /// The circuit breaker on automated suspensions: its state, and an admin's reset.
     Breaker(breaker::BreakerArgs),
     /// Reviewers' labels from the database, for training.
@@ -231,6 +236,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => bench::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Soak(args) => soak::run(args),
         Command::Breaker(args) => breaker::run(args),
         Command::Labels(args) => labels::run(args),
         Command::Train(args) => train::run(args),
