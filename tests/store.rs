@@ -149,19 +149,29 @@ store_test!(
 );
 
 store_test!(
-    a_batch_larger_than_one_statement_is_recorded_and_found_whole,
+    a_large_batch_is_recorded_and_found_whole_with_its_ids_escaped,
     |store: Store| async move {
-        let ids: Vec<String> = (0..12_000).map(|i| format!("SM{i:05}")).collect();
-        let rows: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "{}")).collect();
+        // Ids and verdicts travel inside one JSON parameter: quotes and backslashes must
+        // come back as they went in.
+        let ids: Vec<String> = (0..12_000).map(|i| format!("SM\"{i:05}\\")).collect();
+        let verdict = r#"{"note":"a \"quoted\" \\ text"}"#;
+        let rows: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), verdict)).collect();
         assert!(store.record_verdicts(&rows, 1).await.unwrap().is_empty());
         let all: Vec<&str> = ids.iter().map(String::as_str).collect();
         assert_eq!(
             store.recorded_verdicts(&all).await.unwrap().len(),
             ids.len()
         );
-        // A conflict in the last statement only is still reported.
-        let again = store.record_verdicts(&rows[11_999..], 2).await.unwrap();
-        assert_eq!(again.len(), 1);
+        assert_eq!(
+            store.recorded_verdicts(&all[..1]).await.unwrap()[all[0]],
+            verdict
+        );
+        // A conflict on the last row only is still reported, with the first verdict.
+        let mut last = rows[11_998..].to_vec();
+        last[1].1 = "{}";
+        let again = store.record_verdicts(&last, 2).await.unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(again[all[11_999]], verdict);
     }
 );
 

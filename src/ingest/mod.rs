@@ -15,6 +15,7 @@
 
 pub mod decide;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -101,6 +102,9 @@ pub struct Processor {
     owed: Vec<Pending>,
     /// Raised by the rebalance callback when partitions are assigned.
     assigned: Arc<AtomicBool>,
+    /// Messages-topic partitions read past the redelivered messages since the last assignment:
+    /// their verdicts are no longer looked up before deciding (see `recorded`).
+    past_redelivery: HashSet<i32>,
     /// When signals were last checkpointed.
     last_checkpoint: Instant,
 }
@@ -196,6 +200,7 @@ impl Processor {
             enforcer,
             owed,
             assigned,
+            past_redelivery: HashSet::new(),
             last_checkpoint: Instant::now(),
         })
     }
@@ -265,15 +270,17 @@ impl Processor {
                 continue;
             }
             self.take_scorer_update();
-            if self.assigned.swap(false, Ordering::AcqRel)
-                && let Some(enforcer) = self.enforcer.as_mut()
-                && let Err(error) = enforcer.restore_signals().await
-            {
-                tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
+            if self.assigned.swap(false, Ordering::AcqRel) {
+                self.past_redelivery.clear();
+                if let Some(enforcer) = self.enforcer.as_mut()
+                    && let Err(error) = enforcer.restore_signals().await
+                {
+                    tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
+                }
             }
             let mut decisions = self.decide(records.clone()).await;
             // Exactly one decision per message (with a store): see `Recorded`.
-            let Some(mut recorded) = self.recorded(&decisions, &shutdown).await else {
+            let Some(mut recorded) = self.recorded(&records, &decisions, &shutdown).await else {
                 summary.abandoned_batches += 1;
                 break;
             };
@@ -381,15 +388,29 @@ impl Processor {
     /// The verdicts already recorded for the batch's messages (a redelivery: the batch was
     /// decided, at least in part, before a crash or by a member that lost the partition), in
     /// one query. Without a store, nothing is recorded and every message is decided.
+    ///
+    /// Only the start of each partition after an assignment can be a redelivery: a member
+    /// decides and records a partition's messages in offset order, so what it recorded past
+    /// the committed offset is a run that the next reader meets first. Once a partition shows
+    /// a message with no recorded verdict, the run is over, and that partition's later
+    /// messages are not looked up until the next assignment. (The same message id sent twice
+    /// is still decided once: `record` keeps the first verdict.)
     async fn recorded(
-        &self,
+        &mut self,
+        records: &[Record],
         decisions: &[Decision],
         shutdown: &watch::Receiver<bool>,
     ) -> Option<Recorded> {
         let Some(enforcer) = &self.enforcer else {
             return Some(Vec::new());
         };
-        let ids: Vec<&str> = decisions.iter().filter_map(message_id).collect();
+        let looked_up: Vec<(i32, &str)> = records
+            .iter()
+            .zip(decisions)
+            .filter(|(record, _)| !self.past_redelivery.contains(&record.partition))
+            .filter_map(|(record, decision)| Some((record.partition, message_id(decision)?)))
+            .collect();
+        let ids: Vec<&str> = looked_up.iter().map(|(_, id)| *id).collect();
         let mut recorded = vec![None; decisions.len()];
         if ids.is_empty() {
             return Some(recorded);
@@ -400,6 +421,11 @@ impl Processor {
                 store.recorded_verdicts(&ids)
             })
             .await?;
+        for (partition, id) in &looked_up {
+            if !found.contains_key(*id) {
+                self.past_redelivery.insert(*partition);
+            }
+        }
         if !found.is_empty() {
             tracing::debug!(
                 replayed = found.len(),

@@ -166,6 +166,8 @@ pub struct BreakerEvent {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Which SQL dialect the few backend-specific statements use.
+    sqlite: bool,
 }
 
 impl Store {
@@ -206,70 +208,79 @@ impl Store {
             .connect(&url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let sqlite = url.starts_with("sqlite://");
+        Ok(Self { pool, sqlite })
     }
 
     /// The verdicts recorded for those of `message_ids` already decided (a redelivery), as
-    /// produced: message id to JSON. One query for a batch (of up to 5,000 ids).
+    /// produced: message id to JSON. One query for a batch, its ids in one JSON parameter.
     pub async fn recorded_verdicts(
         &self,
         message_ids: &[&str],
     ) -> Result<HashMap<String, String>, StoreError> {
-        let mut recorded = HashMap::new();
-        for chunk in message_ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT message_id, verdict FROM processed_messages WHERE message_id IN ({})",
-                parameters(chunk.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                recorded.insert(row.try_get("message_id")?, row.try_get("verdict")?);
-            }
-        }
-        Ok(recorded)
+        let ids = serde_json::to_string(message_ids)?;
+        Self::fetch_recorded(&self.pool, self.sqlite, &ids).await
     }
 
     /// Records each message's verdict (message id, JSON as it is to be produced) at `at` (Unix
-    /// ms), in one transaction; a message recorded before keeps its first verdict. When any
-    /// was (another instance deciding the same redelivery, or one message id twice in a
-    /// batch), returns what is recorded now for those rows, which is what must be produced;
-    /// otherwise nothing.
+    /// ms), in one statement; a message recorded before keeps its first verdict. When any was
+    /// (another instance deciding the same redelivery, or one message id twice in a batch),
+    /// returns what is recorded now for those rows, which is what must be produced; otherwise
+    /// nothing.
+    ///
+    /// The batch travels as one JSON parameter that the database unpacks: binding three
+    /// parameters a row cost more than the rows themselves (`warden bench`, SQLite: 25k
+    /// messages/s with a statement per batch, 48k with statements of fixed sizes, against 77k
+    /// without recording).
     pub async fn record_verdicts(
         &self,
         verdicts: &[(&str, &str)],
         at: i64,
     ) -> Result<HashMap<String, String>, StoreError> {
-        let mut recorded = HashMap::new();
+        let rows = serde_json::to_string(verdicts)?;
+        let insert = if self.sqlite {
+            "INSERT INTO processed_messages (message_id, processed_at, verdict) \
+             SELECT json_extract(value, '$[0]'), $1, json_extract(value, '$[1]') \
+             FROM json_each($2) WHERE true ON CONFLICT DO NOTHING"
+        } else {
+            "INSERT INTO processed_messages (message_id, processed_at, verdict) \
+             SELECT row ->> 0, $1, row ->> 1 FROM json_array_elements($2::json) AS row \
+             ON CONFLICT DO NOTHING"
+        };
         let mut tx = self.pool.begin().await?;
-        for chunk in verdicts.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO processed_messages (message_id, processed_at, verdict) VALUES {} \
-                 ON CONFLICT DO NOTHING",
-                triples(chunk.len())
-            );
-            let mut insert = sqlx::query(&sql);
-            for (id, verdict) in chunk {
-                insert = insert.bind(*id).bind(at).bind(*verdict);
-            }
-            if insert.execute(&mut *tx).await?.rows_affected() == chunk.len() as u64 {
-                continue;
-            }
-            let sql = format!(
-                "SELECT message_id, verdict FROM processed_messages WHERE message_id IN ({})",
-                parameters(chunk.len())
-            );
-            let mut select = sqlx::query(&sql);
-            for (id, _) in chunk {
-                select = select.bind(*id);
-            }
-            for row in select.fetch_all(&mut *tx).await? {
-                recorded.insert(row.try_get("message_id")?, row.try_get("verdict")?);
-            }
-        }
+        let inserted = sqlx::query(insert)
+            .bind(at)
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let recorded = if inserted == verdicts.len() as u64 {
+            HashMap::new()
+        } else {
+            let ids: Vec<&str> = verdicts.iter().map(|(id, _)| *id).collect();
+            Self::fetch_recorded(&mut *tx, self.sqlite, &serde_json::to_string(&ids)?).await?
+        };
         tx.commit().await?;
+        Ok(recorded)
+    }
+
+    /// Recorded verdicts of the message ids in the JSON array `ids`.
+    async fn fetch_recorded<'c>(
+        executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
+        sqlite: bool,
+        ids: &str,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let select = if sqlite {
+            "SELECT message_id, verdict FROM processed_messages \
+             WHERE message_id IN (SELECT value FROM json_each($1))"
+        } else {
+            "SELECT message_id, verdict FROM processed_messages \
+             WHERE message_id IN (SELECT json_array_elements_text($1::json))"
+        };
+        let mut recorded = HashMap::new();
+        for row in sqlx::query(select).bind(ids).fetch_all(executor).await? {
+            recorded.insert(row.try_get("message_id")?, row.try_get("verdict")?);
+        }
         Ok(recorded)
     }
 
@@ -628,33 +639,6 @@ fn case_of(row: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
         reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
         opened_at: row.try_get("opened_at")?,
     })
-}
-
-/// Rows per statement when a batch's messages are read or recorded: three parameters a row
-/// stay under SQLite's limit of 32,766 (PostgreSQL's is 65,535), and a default batch (2,000
-/// records) takes one statement.
-const ROWS_PER_STATEMENT: usize = 5_000;
-
-/// `$1, $2, …, $count`: numbered parameters, in one string.
-fn parameters(count: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = String::with_capacity(count * 8);
-    for n in 1..=count {
-        let separator = if n == 1 { "" } else { ", " };
-        let _ = write!(sql, "{separator}${n}");
-    }
-    sql
-}
-
-/// `($1, $2, $3), ($4, $5, $6), …`: `rows` tuples of three numbered parameters.
-fn triples(rows: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = String::with_capacity(rows * 24);
-    for row in 0..rows {
-        let (separator, n) = (if row == 0 { "" } else { ", " }, 3 * row);
-        let _ = write!(sql, "{separator}(${}, ${}, ${})", n + 1, n + 2, n + 3);
-    }
-    sql
 }
 
 fn hex(bytes: &[u8]) -> String {
