@@ -210,14 +210,21 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
     // Warden answers for what the input topic holds.
     let deadline = Duration::from_secs(args.timeout_s);
     let mut read = |topic: &str, partitions: i32, expect: usize| {
-        read_topic(
+        let read = read_topic(
             &args.brokers,
             topic,
             partitions,
             expect,
             deadline,
             &mut warden,
-        )
+        );
+        read.map_err(|e| match broker_panic(&dir) {
+            Some(at) => e.context(format!(
+                "the broker panicked ({at}); see {}",
+                dir.join("tansu.log").display()
+            )),
+            None => e,
+        })
     };
     let stored: BTreeSet<String> = read(&topics.messages, args.partitions, 0)?
         .iter()
@@ -393,6 +400,19 @@ fn read_topic(
         }
         records.push(value);
     }
+}
+
+/// Where tansu panicked, if it did: a broker whose storage task died stops serving groups, and
+/// a stalled soak is then the broker's failure, not Warden's.
+fn broker_panic(dir: &Path) -> Option<String> {
+    let log = std::fs::read_to_string(dir.join("tansu.log")).ok()?;
+    let mut lines = log.lines().skip_while(|line| !line.contains("panicked at"));
+    let place = lines
+        .next()?
+        .split("panicked at ")
+        .nth(1)?
+        .trim_end_matches(':');
+    Some(format!("{place}: {}", lines.next().unwrap_or_default()))
 }
 
 /// Every case in the database: id, account and status.
