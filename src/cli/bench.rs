@@ -211,6 +211,23 @@ impl BenchTopics {
     }
 }
 
+impl BenchTopics {
+    /// The `[kafka]` and `[topics]` sections of `warden run` settings for these topics.
+    pub(super) fn settings(&self, brokers: &str, group: &str) -> String {
+        format!(
+            "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"{group}\"\n\n[topics]\nmessages = \"{}\"\n\
+             feedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\n\
+             notices = \"{}\"\n",
+            self.messages,
+            self.feedback,
+            self.verdicts,
+            self.dead_letters,
+            self.account_actions,
+            self.notices
+        )
+    }
+}
+
 pub(super) fn client(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers);
@@ -247,15 +264,7 @@ pub(super) fn create_topics(
 
 /// The `warden run` settings for one bench run: its own group and topics.
 pub(super) fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
-    format!(
-        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"bench-{run_id}\"\n\n[topics]\nmessages = \"{}\"\nfeedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\nnotices = \"{}\"\n\n[api]\nlisten = \"\"\n",
-        topics.messages,
-        topics.feedback,
-        topics.verdicts,
-        topics.dead_letters,
-        topics.account_actions,
-        topics.notices
-    )
+    topics.settings(brokers, &format!("bench-{run_id}")) + "\n[api]\nlisten = \"\"\n"
 }
 
 /// Message `index` of a run; its id carries the index so its verdict can be matched.

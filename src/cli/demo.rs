@@ -215,23 +215,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = dir.join("warden.toml");
     std::fs::write(
         &config,
-        format!(
-            "[kafka]\nbrokers = \"{}\"\ngroup = \"demo-{run_id}\"\n\n[topics]\nmessages = \"{}\"\n\
-             feedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\n\
-             notices = \"{}\"\n\n[database]\nurl = \"sqlite://{}\"\n\n[api]\nlisten = \"{}\"\n\
+        topics.settings(&args.brokers, &format!("demo-{run_id}"))
+            + &format!(
+                "\n[database]\nurl = \"sqlite://{}\"\n\n[api]\nlisten = \"{}\"\n\
              reviewers_file = \"{}\"\n# The demo plays every account holder from one address.\n\
              appeals_per_minute = 10000\n",
-            args.brokers,
-            topics.messages,
-            topics.feedback,
-            topics.verdicts,
-            topics.dead_letters,
-            topics.account_actions,
-            topics.notices,
-            database.display(),
-            args.listen,
-            dir.join("reviewers.toml").display(),
-        ),
+                database.display(),
+                args.listen,
+                dir.join("reviewers.toml").display(),
+            ),
     )?;
     let log_path = dir.join("warden.log");
     let log = std::fs::File::create(&log_path)?;

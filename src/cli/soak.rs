@@ -251,17 +251,8 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
 
 /// The `warden run` settings: the soak's topics and group, its database, no review API.
 fn settings(brokers: &str, run_id: i128, topics: &BenchTopics, database_url: &str) -> String {
-    format!(
-        "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"soak-{run_id}\"\n\n[topics]\nmessages = \"{}\"\n\
-         feedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\n\
-         notices = \"{}\"\n\n[database]\nurl = \"{database_url}\"\n\n[api]\nlisten = \"\"\n",
-        topics.messages,
-        topics.feedback,
-        topics.verdicts,
-        topics.dead_letters,
-        topics.account_actions,
-        topics.notices,
-    )
+    topics.settings(brokers, &format!("soak-{run_id}"))
+        + &format!("\n[database]\nurl = \"{database_url}\"\n\n[api]\nlisten = \"\"\n")
 }
 
 /// The stream: message `i` comes from account `i % accounts` and is due at `i / rate` seconds;
