@@ -183,13 +183,18 @@ impl Broker {
         }
     }
 
-    /// The offsets `group` has committed on `topic`, by partition.
-    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
-        let consumer: BaseConsumer = client_config(&self.address())
+    /// A client that reads and commits `group`'s offsets without joining it.
+    fn group_client(&self, group: &str) -> BaseConsumer {
+        client_config(&self.address())
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .create()
-            .expect("consumer");
+            .expect("consumer")
+    }
+
+    /// The offsets `group` has committed on `topic`, by partition.
+    pub fn committed(&self, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
+        let consumer = self.group_client(group);
         let mut list = TopicPartitionList::new();
         for partition in 0..partitions {
             list.add_partition(topic, partition);
@@ -210,11 +215,7 @@ impl Broker {
     /// Commits `offset` for `group` on every partition of `topic`, as an operator resetting a
     /// group would. The group must have no live member.
     pub fn reset_offsets(&self, group: &str, topic: &str, partitions: i32, offset: i64) {
-        let consumer: BaseConsumer = client_config(&self.address())
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
+        let consumer = self.group_client(group);
         let mut list = TopicPartitionList::new();
         for partition in 0..partitions {
             list.add_partition_offset(topic, partition, Offset::Offset(offset))
