@@ -393,11 +393,15 @@ fn read_topic(
     }
 }
 
-/// Where tansu panicked, if it did: a broker whose storage task died stops serving groups, and
-/// a stalled soak is then the broker's failure, not Warden's.
+/// Where the running tansu panicked, if it did: a broker whose storage task died stops serving
+/// groups, and a stalled soak is then the broker's failure, not Warden's. (A broker being
+/// stopped for a restart may panic on its way out; only the last start's log counts.)
 fn broker_panic(dir: &Path) -> Option<String> {
     let log = std::fs::read_to_string(dir.join("tansu.log")).ok()?;
-    let mut lines = log.lines().skip_while(|line| !line.contains("panicked at"));
+    let last_start = log.rfind("ready in").unwrap_or(0);
+    let mut lines = log[last_start..]
+        .lines()
+        .skip_while(|line| !line.contains("panicked at"));
     let place = lines
         .next()?
         .split("panicked at ")
