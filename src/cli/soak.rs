@@ -249,10 +249,16 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The `warden run` settings: the soak's topics and group, its database, no review API.
+/// The `warden run` settings: the soak's topics and group, its database, no review API, and
+/// static group membership: a restarted Warden rejoins as the member it replaces and takes its
+/// partitions back at once. (tansu 0.6 never evicts a killed member otherwise: its partitions
+/// stay assigned to it until the broker restarts.)
 fn settings(brokers: &str, run_id: i128, topics: &BenchTopics, database_url: &str) -> String {
     topics.settings(brokers, &format!("soak-{run_id}"))
-        + &format!("\n[database]\nurl = \"{database_url}\"\n\n[api]\nlisten = \"\"\n")
+        + &format!(
+            "\n[kafka.options]\n\"group.instance.id\" = \"soak-{run_id}-1\"\n\n\
+             [database]\nurl = \"{database_url}\"\n\n[api]\nlisten = \"\"\n"
+        )
 }
 
 /// The stream: message `i` comes from account `i % accounts` and is due at `i / rate` seconds;
