@@ -250,13 +250,19 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The `warden run` settings: the soak's topics and group, its database, no review API, and
-/// static group membership: a restarted Warden rejoins as the member it replaces and takes its
-/// partitions back at once. (tansu 0.6 never evicts a killed member otherwise: its partitions
-/// stay assigned to it until the broker restarts.)
+/// two concessions to tansu 0.6:
+/// - static group membership: a restarted Warden rejoins as the member it replaces and takes
+///   its partitions back at once (tansu never evicts a killed member otherwise: its partitions
+///   stay assigned to it until the broker restarts);
+/// - a producer that is not idempotent, one request in flight: tansu's SQLite storage panics on
+///   an idempotent producer's batch after a broker restart. A retried send may then repeat a
+///   verdict, which is the recorded one, and the checks count distinct messages.
 fn settings(brokers: &str, run_id: i128, topics: &BenchTopics, database_url: &str) -> String {
     topics.settings(brokers, &format!("soak-{run_id}"))
         + &format!(
-            "\n[kafka.options]\n\"group.instance.id\" = \"soak-{run_id}-1\"\n\n\
+            "\n[kafka.options]\n\"group.instance.id\" = \"soak-{run_id}-1\"\n\
+             \"enable.idempotence\" = \"false\"\n\
+             \"max.in.flight.requests.per.connection\" = \"1\"\n\n\
              [database]\nurl = \"{database_url}\"\n\n[api]\nlisten = \"\"\n"
         )
 }
