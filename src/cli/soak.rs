@@ -178,7 +178,17 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
             }
             warden.check_alive()?;
             if Instant::now() >= next_sample {
-                memory.push((start.elapsed(), warden.life, warden.resident_kib()));
+                let sample = (start.elapsed(), warden.life, warden.resident_kib());
+                // Every minute in the output too, so growth shows its shape, not only its size.
+                if memory.len() % 12 == 0 {
+                    println!(
+                        "soak: {:>5.0} s  warden (life {}) resident {} MiB",
+                        sample.0.as_secs_f64(),
+                        sample.1,
+                        sample.2 / 1024
+                    );
+                }
+                memory.push(sample);
                 next_sample += Duration::from_secs(5);
             }
             std::thread::sleep(Duration::from_millis(200));
