@@ -149,8 +149,26 @@ fn dirs_cargo_bin() -> PathBuf {
         .join("bin")
 }
 
+/// `warden run` with `config` and the run's local-only secrets, logging to `log`.
+pub(super) fn spawn_warden_run(
+    exe: &Path,
+    config: &Path,
+    run_id: i128,
+    log: std::fs::File,
+) -> anyhow::Result<Child> {
+    Command::new(exe)
+        .args(["run", "--config"])
+        .arg(config)
+        .env("WARDEN_APPEAL_SECRET", demo_secret(run_id, "appeals"))
+        .env("WARDEN_RECIPIENT_KEY", demo_secret(run_id, "recipients"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("cannot start warden run")
+}
+
 /// A demo-only secret: unguessable enough for a local demo, derived from the run.
-pub(super) fn demo_secret(run_id: i128, purpose: &str) -> String {
+fn demo_secret(run_id: i128, purpose: &str) -> String {
     let digest = Sha256::digest(format!("{run_id}|{}|{purpose}", std::process::id()));
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
@@ -227,15 +245,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     let log_path = dir.join("warden.log");
     let log = std::fs::File::create(&log_path)?;
-    let warden = Command::new(std::env::current_exe()?)
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("WARDEN_APPEAL_SECRET", demo_secret(run_id, "appeals"))
-        .env("WARDEN_RECIPIENT_KEY", demo_secret(run_id, "recipients"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("cannot start warden run")?;
+    let warden = spawn_warden_run(&std::env::current_exe()?, &config, run_id, log)?;
     let mut warden = Stopped(warden, "warden run");
     let base = format!("http://{}", args.listen);
     wait_for(Duration::from_secs(30), "warden run's API", || {

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -35,7 +35,7 @@ use time::format_description::well_known::Rfc3339;
 use warden::dataset::{Label, read_labelled};
 
 use super::bench::{BenchTopics, Outgoing, client, create_topics, open_reader, send};
-use super::demo::{demo_secret, start_tansu};
+use super::demo::{spawn_warden_run, start_tansu};
 
 #[derive(Debug, clap::Args)]
 pub struct SoakArgs {
@@ -460,15 +460,7 @@ impl Warden {
         static LIVES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let life = LIVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let log = std::fs::File::create(dir.join(format!("warden-{life}.log")))?;
-        let child = Command::new(exe)
-            .args(["run", "--config"])
-            .arg(config)
-            .env("WARDEN_APPEAL_SECRET", demo_secret(run_id, "appeals"))
-            .env("WARDEN_RECIPIENT_KEY", demo_secret(run_id, "recipients"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("cannot start warden run")?;
+        let child = spawn_warden_run(exe, config, run_id, log)?;
         Ok(Self { child, life })
     }
 
