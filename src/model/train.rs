@@ -47,43 +47,12 @@ pub struct TrainConfig {
     pub min_df: usize,
     /// Texts from other domains added to the SMS head as ham, as a share of its SMS rows.
     pub other_text_share: f64,
-    /// L2 strengths tried for logistic regression.
+    /// L2 strengths tried for logistic regression (by the AUP head too, unless `aup_l2_strengths`).
     pub l2_strengths: Vec<f64>,
     /// L2 strengths tried for the AUP head, when they differ from `l2_strengths`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aup_l2_strengths: Option<Vec<f64>>,
-    /// How each head's features are ranked for keeping.
-    #[serde(default)]
-    pub sms_columns_by: ColumnScore,
-    #[serde(default)]
-    pub aup_columns_by: ColumnScore,
-    /// Copies of each AUP row in the AUP head's fit rows (1: no up-weighting); calibration on
-    /// the validation rows corrects the prior this shifts.
-    #[serde(default = "one")]
-    pub aup_positive_copies: usize,
-    /// Scales the AUP head's features by their inverse document frequency while fitting (folded
-    /// into the weights after, so serving is unchanged): a rarer feature is penalized less.
-    #[serde(default)]
-    pub aup_idf: bool,
-    /// Also tries the AUP head's best logistic regression and naive Bayes mixed.
-    #[serde(default)]
-    pub aup_ensemble: bool,
     pub max_iterations: u64,
-}
-
-fn one() -> usize {
-    1
-}
-
-/// How features are ranked for keeping.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ColumnScore {
-    /// The most frequent within each class first, then overall.
-    #[default]
-    Frequency,
-    /// Chi-squared of the feature's presence against the class: how much it tells classes apart.
-    ChiSquared,
 }
 
 impl Default for TrainConfig {
@@ -99,11 +68,6 @@ impl Default for TrainConfig {
             other_text_share: 0.5,
             l2_strengths: vec![0.1, 0.3],
             aup_l2_strengths: Some(vec![0.3, 3.0]),
-            sms_columns_by: ColumnScore::Frequency,
-            aup_columns_by: ColumnScore::Frequency,
-            aup_positive_copies: 1,
-            aup_idf: false,
-            aup_ensemble: false,
             max_iterations: 150,
         }
     }
@@ -273,9 +237,8 @@ pub fn train(
     })
 }
 
-/// The features to keep, up to `max_columns`, sorted. By frequency: the most frequent within
-/// each class first (so that a rare class keeps its own vocabulary), then the most frequent
-/// overall. By chi-squared: those whose presence depends most on the class.
+/// The features to keep: the most frequent within each class first (so that a rare class keeps
+/// its own vocabulary), then the most frequent overall, up to `max_columns`; sorted.
 fn choose_columns(
     rows: &[SparseRow],
     of: &[usize],
@@ -283,64 +246,35 @@ fn choose_columns(
     classes: usize,
     max_columns: usize,
     min_df: usize,
-    score: ColumnScore,
 ) -> Vec<u32> {
     let mut df: HashMap<u32, Vec<usize>> = HashMap::new();
-    let mut class_rows = vec![0usize; classes];
     for &i in of {
         let class = class_of(i);
-        class_rows[class] += 1;
         for &(index, _) in &rows[i] {
             df.entry(index).or_insert_with(|| vec![0; classes])[class] += 1;
         }
     }
-    df.retain(|_, counts| counts.iter().sum::<usize>() >= min_df);
-    // Highest first; ties by index, so the choice is deterministic.
-    let ranked = |value: &dyn Fn(&[usize]) -> f64| -> Vec<u32> {
-        let mut scored: Vec<(f64, u32)> = df
+    let ranked = |count: &dyn Fn(&[usize]) -> usize| -> Vec<u32> {
+        let mut frequent: Vec<(usize, u32)> = df
             .iter()
-            .map(|(&index, counts)| (value(counts), index))
-            .filter(|&(v, _)| v > 0.0)
+            .filter(|(_, counts)| counts.iter().sum::<usize>() >= min_df)
+            .map(|(&index, counts)| (count(counts), index))
+            .filter(|&(n, _)| n > 0)
             .collect();
-        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().map(|(_, index)| index).collect()
+        // Most frequent first; ties by index, so the choice is deterministic.
+        frequent.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        frequent.into_iter().map(|(_, index)| index).collect()
     };
     let mut chosen = std::collections::BTreeSet::new();
-    match score {
-        ColumnScore::Frequency => {
-            let per_class = max_columns / (2 * classes);
-            for class in 0..classes {
-                chosen.extend(
-                    ranked(&|counts| counts[class] as f64)
-                        .into_iter()
-                        .take(per_class),
-                );
-            }
-            for index in ranked(&|counts| counts.iter().sum::<usize>() as f64) {
-                if chosen.len() >= max_columns {
-                    break;
-                }
-                chosen.insert(index);
-            }
+    let per_class = max_columns / (2 * classes);
+    for class in 0..classes {
+        chosen.extend(ranked(&|counts| counts[class]).into_iter().take(per_class));
+    }
+    for index in ranked(&|counts| counts.iter().sum()) {
+        if chosen.len() >= max_columns {
+            break;
         }
-        ColumnScore::ChiSquared => {
-            let total = of.len() as f64;
-            let chi_squared = |counts: &[usize]| -> f64 {
-                let present = counts.iter().sum::<usize>() as f64;
-                counts
-                    .iter()
-                    .zip(&class_rows)
-                    .map(|(&n, &rows)| {
-                        let (n, rows) = (n as f64, rows as f64);
-                        let expected = rows * present / total;
-                        let expected_absent = rows - expected;
-                        (n - expected).powi(2) / expected.max(1e-9)
-                            + (rows - n - expected_absent).powi(2) / expected_absent.max(1e-9)
-                    })
-                    .sum()
-            };
-            chosen.extend(ranked(&chi_squared).into_iter().take(max_columns));
-        }
+        chosen.insert(index);
     }
     chosen.into_iter().collect()
 }
@@ -395,15 +329,7 @@ fn train_sms(
             });
         }
     }
-    let columns = choose_columns(
-        rows,
-        fit,
-        class_of,
-        3,
-        config.sms_columns,
-        config.min_df,
-        config.sms_columns_by,
-    );
+    let columns = choose_columns(rows, fit, class_of, 3, config.sms_columns, config.min_df);
     let x = dense(rows, fit, &columns);
     let y: Array1<usize> = fit.iter().map(|&i| class_of(i)).collect();
     let xv = dense(rows, validation, &columns);
@@ -513,32 +439,9 @@ fn train_aup(
         .collect();
     fit.sort_unstable();
     let class_of = |i: usize| usize::from(is_positive(i));
-    let columns = choose_columns(
-        rows,
-        &fit,
-        &class_of,
-        2,
-        config.aup_columns,
-        config.min_df,
-        config.aup_columns_by,
-    );
-    // Up-weighting by copies: linfa's logistic regression takes no sample weights.
-    let copies = config.aup_positive_copies.max(1);
-    let fit: Vec<usize> = fit
-        .iter()
-        .flat_map(|&i| std::iter::repeat_n(i, if is_positive(i) { copies } else { 1 }))
-        .collect();
-    let mut x = dense(rows, &fit, &columns);
-    let mut xv = dense(rows, validation, &columns);
-    let idf: Option<Array1<f32>> = config.aup_idf.then(|| {
-        let present = x.mapv(|v| f32::from(u8::from(v != 0.0))).sum_axis(Axis(0));
-        let n = x.nrows() as f32;
-        present.mapv(|df| ((1.0 + n) / (1.0 + df)).ln() + 1.0)
-    });
-    if let Some(idf) = &idf {
-        x *= idf;
-        xv *= idf;
-    }
+    let columns = choose_columns(rows, &fit, &class_of, 2, config.aup_columns, config.min_df);
+    let x = dense(rows, &fit, &columns);
+    let xv = dense(rows, validation, &columns);
     let yv: Vec<bool> = validation.iter().map(|&i| is_positive(i)).collect();
 
     let mut models = Vec::new();
@@ -590,32 +493,21 @@ fn train_aup(
     });
 
     let mut candidates = BTreeMap::new();
-    let mut scored: Vec<(f64, (f64, f64), Linear)> = models
-        .into_iter()
-        .map(|model| {
-            let logits: Vec<f64> = model.logits(&xv).column(0).to_vec();
-            let platt = fit_platt(&logits, &yv);
-            (binary_log_loss(&logits, &yv, platt), platt, model)
-        })
-        .collect();
-    if config.aup_ensemble {
-        scored.push(ensemble(&scored, &xv, &yv));
-    }
     let mut best: Option<(f64, (f64, f64), Linear)> = None;
-    for (loss, platt, model) in scored {
+    for model in models {
+        let logits: Vec<f64> = model.logits(&xv).column(0).to_vec();
+        let platt = fit_platt(&logits, &yv);
+        let loss = binary_log_loss(&logits, &yv, platt);
         candidates.insert(model.family.clone(), loss);
         if best.as_ref().is_none_or(|(l, _, _)| loss < *l) {
             best = Some((loss, platt, model));
         }
     }
     let (_, (scale, shift), model) = best.expect("at least one candidate");
-    // Weights of the features as served: the IDF scaling folded in.
-    let weight =
-        |c: usize| model.weights[[c, 0]] * idf.as_ref().map_or(1.0, |idf| f64::from(idf[c]));
     let weights = columns
         .iter()
         .enumerate()
-        .map(|(c, &index)| (index, weight(c) as f32))
+        .map(|(c, &index)| (index, model.weights[[c, 0]] as f32))
         .filter(|(_, w)| w.abs() > 1e-6)
         .collect();
     Ok((
@@ -628,47 +520,6 @@ fn train_aup(
         },
         candidates,
     ))
-}
-
-/// The best logistic regression and naive Bayes, their logits mixed in the share (in tenths)
-/// with the least calibrated validation log-loss: still one linear model.
-fn ensemble(
-    scored: &[(f64, (f64, f64), Linear)],
-    xv: &Array2<f32>,
-    yv: &[bool],
-) -> (f64, (f64, f64), Linear) {
-    let best_of = |naive_bayes: bool| {
-        scored
-            .iter()
-            .filter(|(_, _, m)| (m.family == "multinomial_nb") == naive_bayes)
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, _, m)| m)
-            .expect("both families fitted")
-    };
-    let (lr, nb) = (best_of(false), best_of(true));
-    let (zl, zn) = (lr.logits(xv), nb.logits(xv));
-    let mut best: Option<(f64, (f64, f64), f64)> = None;
-    for tenth in 1..10 {
-        let share = f64::from(tenth) / 10.0;
-        let logits: Vec<f64> = zl
-            .column(0)
-            .iter()
-            .zip(zn.column(0))
-            .map(|(a, b)| share * a + (1.0 - share) * b)
-            .collect();
-        let platt = fit_platt(&logits, yv);
-        let loss = binary_log_loss(&logits, yv, platt);
-        if best.is_none_or(|(l, _, _)| loss < l) {
-            best = Some((loss, platt, share));
-        }
-    }
-    let (loss, platt, share) = best.expect("nine mixes tried");
-    let model = Linear {
-        family: format!("ensemble({share:.1} {}, {:.1} nb)", lr.family, 1.0 - share),
-        weights: &lr.weights * share + &nb.weights * (1.0 - share),
-        bias: &lr.bias * share + &nb.bias * (1.0 - share),
-    };
-    (loss, platt, model)
 }
 
 /// Runs `f` with stderr silenced (see the `gag` entry in Cargo.toml for why).
