@@ -47,8 +47,11 @@ pub struct TrainConfig {
     pub min_df: usize,
     /// Texts from other domains added to the SMS head as ham, as a share of its SMS rows.
     pub other_text_share: f64,
-    /// L2 strengths tried for logistic regression.
+    /// L2 strengths tried for logistic regression (by the AUP head too, unless `aup_l2_strengths`).
     pub l2_strengths: Vec<f64>,
+    /// L2 strengths tried for the AUP head, when they differ from `l2_strengths`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aup_l2_strengths: Option<Vec<f64>>,
     pub max_iterations: u64,
 }
 
@@ -63,7 +66,8 @@ impl Default for TrainConfig {
             aup_negatives: 8_000,
             min_df: 2,
             other_text_share: 0.5,
-            l2_strengths: vec![0.3, 3.0],
+            l2_strengths: vec![0.1, 0.3],
+            aup_l2_strengths: Some(vec![0.3, 3.0]),
             max_iterations: 150,
         }
     }
@@ -447,7 +451,11 @@ fn train_aup(
             .map(|&i| is_positive(i))
             .collect::<Array1<bool>>(),
     );
-    for &alpha in &config.l2_strengths {
+    for &alpha in config
+        .aup_l2_strengths
+        .as_ref()
+        .unwrap_or(&config.l2_strengths)
+    {
         let family = format!("logistic_regression(l2={alpha})");
         let started = std::time::Instant::now();
         let fitted = LogisticRegression::default()
