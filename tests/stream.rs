@@ -1037,6 +1037,89 @@ fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_me
 }
 
 #[test]
+fn redelivered_complaints_are_not_counted_again_so_a_replay_suspends_no_one_new() {
+    let Some((_serial, broker, topics)) = setup("feedback-once", 1) else {
+        return;
+    };
+    // Two senders of flagged spam (never blocked: only complaints can suspend them). AC0002
+    // draws three opt-outs, the policy's `complaints`, and is suspended; AC0001 draws two.
+    let spam = "Replica Rolex, Omega and Cartier watches from £89, free UK delivery. Order at www.luxury-watches-uk.com";
+    let sent: Vec<_> = (1..=2)
+        .flat_map(|account| (0..4).map(move |seq| message(account, seq, spam)))
+        .collect();
+    broker.produce(&topics.messages, &sent);
+    let opt_out = |account: usize, seq: usize| {
+        let json = serde_json::json!({
+            "message_id": format!("SM{account:04}-{seq:06}"),
+            "account_id": format!("AC{account:04}"),
+            "kind": "opt_out", "at": "2026-11-28T17:06:00Z",
+        });
+        (
+            format!("AC{account:04}"),
+            serde_json::to_vec(&json).unwrap(),
+        )
+    };
+    let complaints = [
+        opt_out(1, 0),
+        opt_out(1, 1),
+        opt_out(2, 0),
+        opt_out(2, 1),
+        opt_out(2, 2),
+    ];
+    broker.produce(&topics.feedback, &complaints);
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("warden.db");
+    let config = settings(&broker, "feedback-once", &topics);
+    let all_committed = |messages: i64, feedback: i64| {
+        common::kafka::wait_until(PATIENCE, "every record is committed", || {
+            broker.committed("feedback-once", &topics.messages, 1) == [Some(messages)]
+                && broker.committed("feedback-once", &topics.feedback, 1) == [Some(feedback)]
+        })
+    };
+
+    let mut first = Warden::start_with_database(&config, Some(&database));
+    all_committed(sent.len() as i64, complaints.len() as i64);
+    assert_eq!(first.terminate(), Some(0), "{}", first.log());
+    let mut actions = broker.reader(&topics.account_actions);
+    let suspended = actions.read_until(PATIENCE, "the control's suspension", |r| !r.is_empty());
+    assert_eq!(suspended[0].payload["account_id"], "AC0002");
+
+    // Rewinding the group stands for a crash that lost the commits: every record is
+    // redelivered, onto signals checkpointed with the complaints already in them. The group
+    // must be empty first: tansu 0.6 keeps a member until its session expires.
+    std::thread::sleep(SESSION_TIMEOUT + Duration::from_secs(1));
+    broker.reset_offsets("feedback-once", &topics.messages, 1, 0);
+    broker.reset_offsets("feedback-once", &topics.feedback, 1, 0);
+    // One more flagged message from AC0001, decided afresh (a case needs a message for its
+    // evidence, and the replayed ones are not assessed): counting its two complaints again
+    // would make four, and suspend it.
+    broker.produce(&topics.messages, &[message(1, 4, spam)]);
+    let mut second = Warden::start_with_database(&config, Some(&database));
+    all_committed(sent.len() as i64 + 1, complaints.len() as i64);
+    assert_eq!(second.terminate(), Some(0), "{}", second.log());
+    assert!(
+        second.log().contains("account signals restored"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(
+        broker.record_count(&topics.account_actions),
+        1,
+        "only the control is suspended: {}",
+        second.log()
+    );
+    let mut verdicts = broker.reader(&topics.verdicts);
+    let verdict = verdicts
+        .read_until(PATIENCE, "the new message's verdict", |r| {
+            r.iter().any(|v| v.payload["message_id"] == "SM0001-000004")
+        })
+        .iter()
+        .find(|v| v.payload["message_id"] == "SM0001-000004")
+        .unwrap();
+    assert_eq!(verdict.payload["action"], "flag", "{:?}", verdict.payload);
+}
+
+#[test]
 fn a_bad_rule_trips_the_breaker_which_holds_across_a_restart_until_an_admin_resets_it() {
     let Some((_serial, broker, topics)) = setup("breaker", 2) else {
         return;

@@ -21,7 +21,7 @@ use crate::signals::{Observation, simhash};
 use crate::suspension::MessageEvidence;
 
 /// The input topic a record came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Input {
     Messages,
     Feedback,

@@ -4,8 +4,9 @@
 //! scoring pool ([`decide`]), produce every output and wait for the broker's acknowledgement,
 //! then store and commit the batch's offsets. **An offset is committed only after its record's
 //! output is acknowledged**, so a crash redelivers undecided work and never skips it. With a
-//! store, each verdict is recorded before it is produced, and a redelivered message re-emits
-//! its recorded verdict instead of being decided again (see `Recorded`). Nothing is
+//! store, each verdict and each feedback record is recorded before anything is produced: a
+//! redelivered message re-emits its recorded verdict instead of being decided again, and a
+//! redelivered feedback record is not counted again (see `Recorded`). Nothing is
 //! in flight while the consumer is polled, and rebalances are handled inside that poll: the
 //! revocation callback commits exactly the decided work before the partitions move.
 //!
@@ -15,6 +16,7 @@
 
 pub mod decide;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,7 +61,8 @@ pub enum IngestError {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunSummary {
     pub verdicts: u64,
-    /// `message-feedback` records taken into signals.
+    /// `message-feedback` records consumed, redeliveries included (those are not counted in
+    /// signals again).
     pub feedback: u64,
     pub dead_letters: u64,
     /// Batches given up at shutdown because the broker did not acknowledge them within the
@@ -102,9 +105,10 @@ pub struct Processor {
     owed: Vec<Pending>,
     /// Raised by the rebalance callback when partitions are assigned.
     assigned: Arc<AtomicBool>,
-    /// Messages-topic partitions read past the redelivered messages since the last assignment:
-    /// their verdicts are no longer looked up before deciding (see `recorded`).
-    past_redelivery: HashSet<i32>,
+    /// Input partitions read past the redelivered records since the last assignment: their
+    /// records are no longer looked up before deciding (see `recorded`). Keyed by topic too:
+    /// `messages` and `message-feedback` both have a partition 0.
+    past_redelivery: HashSet<(Input, i32)>,
     /// When signals were last checkpointed.
     last_checkpoint: Instant,
 }
@@ -335,11 +339,11 @@ impl Processor {
         summary
     }
 
-    /// Runs the account policy over the batch's verdicts, in order, and opens the cases it
-    /// calls for; a message whose verdict is recorded already was assessed when it was
-    /// decided, and is skipped (its signals are not counted twice). A store error is retried
-    /// (nothing is committed meanwhile); `None` means shutdown came first and the batch is
-    /// left for redelivery.
+    /// Runs the account policy over the batch's verdicts and feedback, in order, and opens the
+    /// cases it calls for; a message or feedback record that is recorded already was counted
+    /// when it was first decided, and is skipped (its signals are not counted twice). A store
+    /// error is retried (nothing is committed meanwhile); `None` means shutdown came first and
+    /// the batch is left for redelivery.
     async fn enforce(
         &mut self,
         decisions: &mut [Decision],
@@ -353,7 +357,11 @@ impl Processor {
         let mut backoff = Backoff::new(self.config.stream.retry_backoff_max_ms);
         for (index, decision) in decisions.iter_mut().enumerate() {
             let case = match decision {
-                Decision::Verdict { .. } if recorded[index].is_some() => None,
+                Decision::Verdict { .. } | Decision::Feedback { .. }
+                    if recorded[index].is_some() =>
+                {
+                    None
+                }
                 Decision::Verdict { verdict, facts } => enforcer.assess(verdict, facts),
                 Decision::Feedback {
                     account_id,
@@ -385,16 +393,17 @@ impl Processor {
         Some(pending)
     }
 
-    /// The verdicts already recorded for the batch's messages (a redelivery: the batch was
-    /// decided, at least in part, before a crash or by a member that lost the partition), in
-    /// one query. Without a store, nothing is recorded and every message is decided.
+    /// What is already recorded for the batch's messages and feedback (a redelivery: the
+    /// batch was decided, at least in part, before a crash or by a member that lost the
+    /// partition), in one query. Without a store, nothing is recorded and every record is
+    /// decided.
     ///
     /// Only the start of each partition after an assignment can be a redelivery: a member
-    /// decides and records a partition's messages in offset order, so what it recorded past
+    /// decides and records a partition's records in offset order, so what it recorded past
     /// the committed offset is a run that the next reader meets first. Once a partition shows
-    /// a message with no recorded verdict, the run is over, and that partition's later
-    /// messages are not looked up until the next assignment. (The same message id sent twice
-    /// is still decided once: `record` keeps the first verdict.)
+    /// a record with no recorded key, the run is over, and that partition's later records are
+    /// not looked up until the next assignment. (The same message id sent twice still gets
+    /// one verdict: `record` keeps the first.)
     async fn recorded(
         &mut self,
         records: &[Record],
@@ -404,44 +413,50 @@ impl Processor {
         let Some(enforcer) = &self.enforcer else {
             return Some(Vec::new());
         };
-        let looked_up: Vec<(i32, &str)> = records
+        let keys: Vec<Option<Cow<'_, str>>> = decisions.iter().map(record_key).collect();
+        let looked_up: Vec<((Input, i32), &str)> = records
             .iter()
-            .zip(decisions)
-            .filter(|(record, _)| !self.past_redelivery.contains(&record.partition))
-            .filter_map(|(record, decision)| Some((record.partition, message_id(decision)?)))
+            .zip(&keys)
+            .filter(|(record, _)| {
+                !self
+                    .past_redelivery
+                    .contains(&(record.input, record.partition))
+            })
+            .filter_map(|(record, key)| Some(((record.input, record.partition), key.as_deref()?)))
             .collect();
-        let ids: Vec<&str> = looked_up.iter().map(|(_, id)| *id).collect();
         let mut recorded = vec![None; decisions.len()];
-        if ids.is_empty() {
+        if looked_up.is_empty() {
             return Some(recorded);
         }
+        let lookup: Vec<&str> = looked_up.iter().map(|(_, key)| *key).collect();
         let store = enforcer.store();
         let found = self
             .until_stored("cannot read recorded verdicts", shutdown, || {
-                store.recorded_verdicts(&ids)
+                store.recorded_verdicts(&lookup)
             })
             .await?;
-        for (partition, id) in &looked_up {
-            if !found.contains_key(*id) {
+        for (partition, key) in &looked_up {
+            if !found.contains_key(*key) {
                 self.past_redelivery.insert(*partition);
             }
         }
         if !found.is_empty() {
             tracing::debug!(
                 replayed = found.len(),
-                "redelivered messages: re-emitting their recorded verdicts"
+                "redelivered records: re-emitting recorded verdicts, not counting feedback again"
             );
-            for (slot, decision) in recorded.iter_mut().zip(decisions) {
-                *slot = message_id(decision).and_then(|id| found.get(id).cloned());
+            for (slot, key) in recorded.iter_mut().zip(&keys) {
+                *slot = key.as_deref().and_then(|key| found.get(key).cloned());
             }
         }
         Some(recorded)
     }
 
-    /// Records the batch's new verdicts, encoded as they will be produced, in one
-    /// transaction, before any of them is produced. Where a verdict was recorded first
-    /// (another member deciding the same redelivery, or one message id twice), the recorded
-    /// one is what is produced. `None` if shutdown came while the store was unreachable.
+    /// Records the batch's new verdicts, encoded as they will be produced, and its new
+    /// feedback, in one transaction, before any verdict is produced. Where a verdict was
+    /// recorded first (another member deciding the same redelivery, or one message id twice),
+    /// the recorded one is what is produced. `None` if shutdown came while the store was
+    /// unreachable.
     async fn record(
         &self,
         decisions: &[Decision],
@@ -451,17 +466,21 @@ impl Processor {
         let Some(enforcer) = &self.enforcer else {
             return Some(());
         };
-        let fresh: Vec<(usize, &str, String)> = decisions
+        let fresh: Vec<(usize, Cow<'_, str>, String)> = decisions
             .iter()
             .enumerate()
             .filter(|(index, _)| recorded[*index].is_none())
-            .filter_map(|(index, decision)| match decision {
-                Decision::Verdict { verdict, .. } => Some((
-                    index,
-                    verdict.message_id.as_str(),
-                    serde_json::to_string(verdict).expect("a verdict always serializes"),
-                )),
-                _ => None,
+            .filter_map(|(index, decision)| {
+                let json = match decision {
+                    Decision::Verdict { verdict, .. } => {
+                        serde_json::to_string(verdict).expect("a verdict always serializes")
+                    }
+                    // Never produced: the row only says the feedback was counted. An empty
+                    // object keeps every `verdict` in the table JSON.
+                    Decision::Feedback { .. } => "{}".to_owned(),
+                    Decision::DeadLetter { .. } => return None,
+                };
+                Some((index, record_key(decision)?, json))
             })
             .collect();
         if fresh.is_empty() {
@@ -469,7 +488,7 @@ impl Processor {
         }
         let rows: Vec<(&str, &str)> = fresh
             .iter()
-            .map(|(_, id, json)| (*id, json.as_str()))
+            .map(|(_, key, json)| (key.as_ref(), json.as_str()))
             .collect();
         let at = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let store = enforcer.store();
@@ -478,8 +497,8 @@ impl Processor {
                 store.record_verdicts(&rows, at)
             })
             .await?;
-        for (index, id, json) in fresh {
-            recorded[index] = Some(first.get(id).cloned().unwrap_or(json));
+        for (index, key, json) in fresh {
+            recorded[index] = Some(first.get(key.as_ref()).cloned().unwrap_or(json));
         }
         Some(())
     }
@@ -878,15 +897,15 @@ impl BatchTally {
     }
 }
 
-/// Per record of a batch, its verdict as recorded in the store (the JSON produced on
-/// `verdicts`, byte for byte), or `None`: not a verdict, or not recorded yet. Empty without a
-/// store.
+/// Per record of a batch, what the store holds under its [`record_key`]: a verdict as
+/// recorded (the JSON produced on `verdicts`, byte for byte), or for feedback a placeholder
+/// that is never produced; `None`: a dead letter, or not recorded yet. Empty without a store.
 ///
-/// With a store, every message gets exactly one decision. Before enforcement, the batch's
-/// message ids are looked up: a message recorded already is not decided again (no signals, no
-/// account policy) and its recorded verdict replaces the fresh one. The new verdicts are
-/// recorded in one transaction; only then is anything produced, and offsets are committed
-/// after that. So, whatever the crash point:
+/// With a store, every message gets exactly one decision, and every feedback record counts
+/// once. Before enforcement, the batch's keys are looked up: a record recorded already is not
+/// decided again (no signals, no account policy) and a message's recorded verdict replaces the
+/// fresh one. The new verdicts and feedback are recorded in one transaction; only then is
+/// anything produced, and offsets are committed after that. So, whatever the crash point:
 /// - before the record commits: nothing of the batch was produced or recorded; the redelivery
 ///   decides it afresh, and a case opened meanwhile is found active (the account is
 ///   suspended, its outbox events owed), never opened twice;
@@ -963,11 +982,20 @@ fn commit<C: ConsumerContext>(consumer: &impl Consumer<C>, mode: CommitMode) {
     }
 }
 
-/// A message's id, if its record was decided to a verdict.
-fn message_id(decision: &Decision) -> Option<&str> {
+/// The key a decision is recorded under in the store, so a redelivery is not decided twice: a
+/// verdict's message id, or for feedback its kind and the id of the message it is about (one
+/// message may draw an opt-out and a carrier filtering). The spaces keep feedback keys apart
+/// from every message id, which cannot hold whitespace. Dead letters are not recorded.
+fn record_key(decision: &Decision) -> Option<Cow<'_, str>> {
     match decision {
-        Decision::Verdict { verdict, .. } => Some(verdict.message_id.as_str()),
-        _ => None,
+        Decision::Verdict { verdict, .. } => Some(Cow::Borrowed(verdict.message_id.as_str())),
+        Decision::Feedback {
+            message_id, kind, ..
+        } => Some(Cow::Owned(format!(
+            "feedback {} {message_id}",
+            kind.as_str()
+        ))),
+        Decision::DeadLetter { .. } => None,
     }
 }
 

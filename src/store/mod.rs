@@ -7,7 +7,8 @@
 //! audit entries are keyed by their content, and every insert is `ON CONFLICT DO NOTHING`. A
 //! replayed decision therefore finds its work already done. Each message's verdict is recorded
 //! (`processed_messages`) before it is produced, so a redelivered message is re-emitted as
-//! recorded instead of being decided again.
+//! recorded instead of being decided again; each feedback record is recorded there too, under
+//! its own key, so a redelivered one is not counted again.
 
 mod admin;
 mod retention;
@@ -212,18 +213,20 @@ impl Store {
         Ok(Self { pool, sqlite })
     }
 
-    /// The verdicts recorded for those of `message_ids` already decided (a redelivery), as
-    /// produced: message id to JSON. One query for a batch, its ids in one JSON parameter.
+    /// What is recorded for those of `keys` already decided (a redelivery): key to verdict
+    /// JSON as produced. Keys are message ids and the ingest's feedback keys, whose rows hold
+    /// a placeholder. One query for a batch, its keys in one JSON parameter.
     pub async fn recorded_verdicts(
         &self,
-        message_ids: &[&str],
+        keys: &[&str],
     ) -> Result<HashMap<String, String>, StoreError> {
-        let ids = serde_json::to_string(message_ids)?;
+        let ids = serde_json::to_string(keys)?;
         Self::fetch_recorded(&self.pool, self.sqlite, &ids).await
     }
 
-    /// Records each message's verdict (message id, JSON as it is to be produced) at `at` (Unix
-    /// ms), in one statement; a message recorded before keeps its first verdict. When any was
+    /// Records each message's verdict (message id, JSON as it is to be produced), and each
+    /// feedback record (its key, a placeholder), at `at` (Unix ms), in one statement; a key
+    /// recorded before keeps its first row. When any was
     /// (another instance deciding the same redelivery, or one message id twice in a batch),
     /// returns what is recorded now for those rows, which is what must be produced; otherwise
     /// nothing.
