@@ -79,6 +79,9 @@ pub struct ClassMetrics {
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
+    /// The mean of this category's F1 and the F1 of "not this category": the hate benchmarks'
+    /// macro-F1 (TweetEval's leaderboard figure).
+    pub macro_f1: f64,
     pub support: usize,
     /// The best F1 any flag threshold would give on these rows, and that threshold: how much a
     /// different policy threshold could gain (or how far the current one is from the best).
@@ -150,6 +153,13 @@ pub fn report(outcomes: &[Outcome]) -> Report {
             let precision = ratio(true_positive, predicted);
             let recall = ratio(true_positive, support);
             let f1 = f1(precision, recall);
+            // The other class: neither labelled nor flagged as this category.
+            let true_negative = outcomes.len() + true_positive - predicted - support;
+            let rest_f1 = self::f1(
+                ratio(true_negative, outcomes.len() - predicted),
+                ratio(true_negative, outcomes.len() - support),
+            );
+            let macro_f1 = (f1 + rest_f1) / 2.0;
             let (best_f1, best_f1_threshold) = best_f1(outcomes, category);
             (
                 category.as_str().to_owned(),
@@ -157,6 +167,7 @@ pub fn report(outcomes: &[Outcome]) -> Report {
                     precision,
                     recall,
                     f1,
+                    macro_f1,
                     support,
                     best_f1,
                     best_f1_threshold,
@@ -273,6 +284,8 @@ mod tests {
         assert!((spam.precision - 0.5).abs() < 1e-12);
         assert!((spam.recall - 2.0 / 3.0).abs() < 1e-12);
         assert!((spam.f1 - 4.0 / 7.0).abs() < 1e-12);
+        // Not spam: 7 rows, 6 not flagged as spam, 5 of those rightly: P 5/6, R 5/7, F1 10/13.
+        assert!((spam.macro_f1 - (4.0 / 7.0 + 10.0 / 13.0) / 2.0).abs() < 1e-12);
         // Fraud against the rest: flagged fraud are 1 ham, 1 spam, 1 fraud: TP 1, FP 2, FN 0.
         let fraud = report.categories["fraud"];
         assert_eq!(fraud.support, 1);

@@ -3,15 +3,12 @@
 
 mod common;
 
-use std::collections::HashSet;
-
 use indicatif::{MultiProgress, ProgressDrawTarget};
-use warden::dataset::{self, Domain, Example, Label};
+use warden::dataset::{self, Domain, Example, Label, Split};
 use warden::eval::{self, Outcome};
 use warden::model::train::{self, TrainConfig};
 use warden::model::{Model, ModelError};
 use warden::scoring::Scratch;
-use warden::text::normalize;
 
 fn shipped_model_json() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/models/warden.json"))
@@ -23,17 +20,36 @@ fn shipped_model_loads_and_records_how_it_was_trained() {
     let model = Model::from_json(&shipped_model_json()).unwrap_or_else(|e| panic!("{e}"));
     let file = model.file();
     assert!(!model.version().is_empty());
+    let names: Vec<&str> = file
+        .training
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(
-        file.training.sources.len(),
-        3,
-        "UCI, Mishra & Soni, Davidson"
+        names,
+        [
+            "uci_sms_spam",
+            "mishra_soni_smishing",
+            "davidson_hate_offensive",
+            "tweeteval_hate_train",
+            "tweeteval_hate_validation",
+            "ncsu_gateway_smishing",
+            "india_a2p",
+            "hatexplain"
+        ],
+        "every file of ../shared/data"
     );
     assert!(file.training.sources.iter().all(|s| !s.citation.is_empty()));
     assert!(
         file.training.candidates["sms"].len() >= 2,
         "at least two linfa families compared"
     );
-    assert!(file.metrics.get("heldout_sms").is_some());
+    assert!(
+        file.metrics["heldout"]
+            .get("ncsu_gateway_smishing")
+            .is_some()
+    );
 }
 
 #[test]
@@ -95,12 +111,7 @@ fn synthetic_examples() -> Vec<Example> {
         ));
     }
     rows.into_iter()
-        .map(|(label, domain, text)| Example {
-            key: normalize(&text),
-            text,
-            label,
-            domain,
-        })
+        .map(|(label, domain, text)| Example::new(&text, label, domain))
         .collect()
 }
 
@@ -115,9 +126,14 @@ fn training_is_deterministic_for_a_seed_and_the_saved_model_scores_identically()
         l2_strengths: vec![1.0],
         ..TrainConfig::default()
     };
-    let (train_rows, _) = dataset::split(&examples, config.seed, config.test_share);
-    let first = train::train(&examples, &train_rows, &config, &quiet()).unwrap();
-    let second = train::train(&examples, &train_rows, &config, &quiet()).unwrap();
+    let split = Split::new(
+        &examples,
+        config.seed,
+        config.test_share,
+        config.validation_share,
+    );
+    let first = train::train(&examples, &split, &config, &quiet()).unwrap();
+    let second = train::train(&examples, &split, &config, &quiet()).unwrap();
     assert_eq!(
         first.heads, second.heads,
         "same data and seed, same weights"
@@ -149,26 +165,23 @@ fn training_is_deterministic_for_a_seed_and_the_saved_model_scores_identically()
     );
 }
 
-/// The held-out test rows of one shared file, each text once, as the shipped model's split
-/// decided them.
-fn heldout(file: &str, model: &Model) -> Option<Vec<(Label, String)>> {
-    let path = common::shared_data(file)?;
+/// The held-out test rows of one data source, each text once, as the shipped model's split
+/// decided them; `None` (skipped) without `../shared/data`.
+fn heldout(source: &str, model: &Model) -> Option<Vec<(Label, String)>> {
+    common::shared_data("README.md")?;
     let training = &model.file().training;
-    let sources = dataset::shared_sources(path.parent()?.parent()?);
-    let examples = dataset::load(&sources).unwrap();
-    let (_, test) = dataset::split(&examples, training.config.seed, training.config.test_share);
-    let keys: HashSet<&str> = test.iter().map(|&i| examples[i].key.as_str()).collect();
-    let mut seen = HashSet::new();
-    Some(
-        dataset::read_labelled(&path)
-            .unwrap()
-            .into_iter()
-            .filter(|(_, text)| {
-                let key = normalize(text);
-                keys.contains(key.as_str()) && seen.insert(key)
-            })
-            .collect(),
-    )
+    let examples = dataset::load(&training.sources).unwrap();
+    let split = Split::new(
+        &examples,
+        training.config.seed,
+        training.config.test_share,
+        training.config.validation_share,
+    );
+    let (_, held) = dataset::by_source(&examples, &split.test, &training.sources)
+        .into_iter()
+        .find(|(s, _)| s.name == source)
+        .unwrap_or_else(|| panic!("{source} has no held-out rows"));
+    Some(held.iter().map(|e| (e.label, e.text.clone())).collect())
 }
 
 fn report(rows: &[(Label, String)]) -> eval::Report {
@@ -187,10 +200,10 @@ fn report(rows: &[(Label, String)]) -> eval::Report {
 #[test]
 fn full_path_meets_its_heldout_targets_on_uci_and_the_fraud_split() {
     let model = Model::from_json(&shipped_model_json()).unwrap();
-    let Some(uci) = heldout("sms_spam_collection/SMSSpamCollection", &model) else {
+    let Some(uci) = heldout("uci_sms_spam", &model) else {
         return;
     };
-    let Some(fraud) = heldout("sms_phishing/sms_phishing_uci_overlap.tsv", &model) else {
+    let Some(fraud) = heldout("mishra_soni_smishing", &model) else {
         return;
     };
     let uci = report(&uci);

@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use warden::config::{self, DEFAULT_MODEL_PATH, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH};
-use warden::dataset::{self, Domain, Example};
+use warden::dataset::{self, Domain, Example, Label, Split};
 use warden::model::train::{self, TrainConfig, TrainingInfo};
-use warden::model::{FeatureSpec, Model, ModelFile};
+use warden::model::{Model, ModelFile};
 use warden::scoring::{Scorer, Sources};
 
 use super::eval::{evaluate, print_report};
@@ -43,6 +43,22 @@ pub struct TrainArgs {
     /// Reviewers' labels (`warden labels export > FILE`), added to the SMS data; repeatable.
     #[arg(long)]
     reviewed: Vec<PathBuf>,
+    /// Reads one source's label otherwise than the label policy does, for comparing label
+    /// policies on the validation rows: `SOURCE:LABEL=ham|spam|fraud|aup|none` (e.g.
+    /// `hatexplain:toxic=aup`; `none` leaves the rows out); repeatable, recorded in the model.
+    #[arg(long, value_parser = parse_relabel)]
+    relabel: Vec<(String, String, Option<Label>)>,
+}
+
+fn parse_relabel(raw: &str) -> Result<(String, String, Option<Label>), String> {
+    let usage = || format!("{raw:?}: expected SOURCE:LABEL=ham|spam|fraud|aup|none");
+    let (source, rest) = raw.split_once(':').ok_or_else(usage)?;
+    let (label, warden) = rest.split_once('=').ok_or_else(usage)?;
+    let warden = match warden {
+        "none" => None,
+        other => Some(Label::parse(other).ok_or_else(usage)?),
+    };
+    Ok((source.to_owned(), label.to_owned(), warden))
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -62,37 +78,50 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let mut sources = dataset::shared_sources(&args.data_dir);
     for path in &args.reviewed {
-        sources.push(dataset::Source {
-            name: format!("reviewed:{}", path.display()),
-            path: path.clone(),
-            domain: Domain::Sms,
-            citation:
-                "Warden reviewers' decisions: evidence of overturned cases (redacted excerpts)"
-                    .to_owned(),
-        });
+        sources.push(dataset::Source::plain(
+            &format!("reviewed:{}", path.display()),
+            path.clone(),
+            Domain::Sms,
+            "Warden reviewers' decisions: evidence of overturned cases (redacted excerpts)",
+        ));
+    }
+    for (name, label, warden) in &args.relabel {
+        let source = sources
+            .iter_mut()
+            .find(|s| s.name == *name)
+            .with_context(|| format!("--relabel: no source named {name:?}"))?;
+        source.relabel.insert(label.clone(), *warden);
     }
     let examples = dataset::load(&sources).context("cannot load the training data")?;
-    let (train_rows, test_rows) = dataset::split(&examples, config.seed, config.test_share);
+    let split = Split::new(
+        &examples,
+        config.seed,
+        config.test_share,
+        config.validation_share,
+    );
     eprintln!(
-        "{} distinct texts after deduplication: {} train, {} held out for test",
+        "{} distinct texts after deduplication: {} fit, {} validation, {} held out for test",
         examples.len(),
-        train_rows.len(),
-        test_rows.len()
+        split.fit.len(),
+        split.validation.len(),
+        split.test.len()
     );
 
+    let started = std::time::Instant::now();
     let progress = MultiProgress::new();
-    let trained = train::train(&examples, &train_rows, &config, &progress)?;
+    let trained = train::train(&examples, &split, &config, &progress)?;
+    eprintln!("trained in {:.0} s", started.elapsed().as_secs_f64());
     let created_at = OffsetDateTime::now_utc();
     let mut file = ModelFile {
         format: "warden-model".to_owned(),
         format_version: 1,
         version: String::new(),
         created_at: created_at.format(&Rfc3339)?,
-        feature_spec: FeatureSpec::current(),
+        feature_spec: config.feature_spec(),
         training: TrainingInfo {
             config: config.clone(),
-            sources,
-            rows: row_counts(&examples, &train_rows, &test_rows),
+            rows: row_counts(&examples, &split, &sources),
+            sources: sources.clone(),
             candidates: trained.candidates,
         },
         metrics: serde_json::Value::Null,
@@ -112,7 +141,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let rules = config::load_rules(&args.rules)?;
     let policy = config::load_policy(&args.policy)?;
     let scorer = Scorer::new(rules, Some(model), policy);
-    file.metrics = heldout_metrics(scorer, &examples, &test_rows);
+    file.metrics = heldout_metrics(scorer, &examples, &split.test, &sources);
 
     let json = serde_json::to_string(&file)?;
     std::fs::write(&args.out, json)
@@ -127,39 +156,45 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Rows per part, source (the first to hold a text) and label.
 fn row_counts(
     examples: &[Example],
-    train_rows: &[usize],
-    test_rows: &[usize],
+    split: &Split,
+    sources: &[dataset::Source],
 ) -> BTreeMap<String, BTreeMap<String, usize>> {
     let mut counts = BTreeMap::new();
-    for (split, rows) in [("train", train_rows), ("test", test_rows)] {
-        let entry: &mut BTreeMap<String, usize> = counts.entry(split.to_owned()).or_default();
+    for (part, rows) in [
+        ("fit", &split.fit),
+        ("validation", &split.validation),
+        ("test", &split.test),
+    ] {
+        let entry: &mut BTreeMap<String, usize> = counts.entry(part.to_owned()).or_default();
         for &i in rows {
             let e = &examples[i];
-            let domain = match e.domain {
-                Domain::Sms => "sms",
-                Domain::Tweets => "tweets",
-            };
-            *entry.entry(format!("{domain}/{}", e.label)).or_default() += 1;
+            let source = &sources[e.sources[0]].name;
+            *entry.entry(format!("{source}/{}", e.label)).or_default() += 1;
         }
     }
     counts
 }
 
-/// Measures the full path and each source alone on the held-out SMS and tweet rows, prints the
-/// full-path reports and returns all of them for the model file.
-fn heldout_metrics(scorer: Scorer, examples: &[Example], test_rows: &[usize]) -> serde_json::Value {
-    let view = |domain: Domain| -> Vec<(dataset::Label, String)> {
-        test_rows
-            .iter()
-            .map(|&i| &examples[i])
-            .filter(|e| e.domain == domain)
-            .map(|e| (e.label, e.text.clone()))
-            .collect()
-    };
-    let sms = view(Domain::Sms);
-    let tweets = view(Domain::Tweets);
+/// Measures the full path and each scorer source alone on every data source's held-out rows,
+/// prints the full path's reports and returns all of them for the model file. This is the one
+/// reading of the test rows at training time.
+fn heldout_metrics(
+    scorer: Scorer,
+    examples: &[Example],
+    test_rows: &[usize],
+    sources: &[dataset::Source],
+) -> serde_json::Value {
+    let views: Vec<(String, Vec<(Label, String)>)> =
+        dataset::by_source(examples, test_rows, sources)
+            .into_iter()
+            .map(|(source, held)| {
+                let rows = held.iter().map(|e| (e.label, e.text.clone())).collect();
+                (source.name.clone(), rows)
+            })
+            .collect();
     let mut metrics = serde_json::Map::new();
     let mut scorer = Some(scorer);
     for sources in [
@@ -173,21 +208,18 @@ fn heldout_metrics(scorer: Scorer, examples: &[Example], test_rows: &[usize]) ->
             Sources::ModelOnly => "model_only",
             Sources::RulesOnly => "rules_only",
         };
-        for (view_name, rows) in [("sms", &sms), ("tweets", &tweets)] {
+        for (source, rows) in &views {
             let (_, report) = evaluate(&current, rows);
             if sources == Sources::RulesAndModel {
-                eprintln!(
-                    "\nheld-out {view_name} ({} rows), rules + model:",
-                    report.rows
-                );
+                eprintln!("\nheld-out {source} ({} rows), rules + model:", report.rows);
                 print_report(&report);
             }
             metrics
-                .entry(format!("heldout_{view_name}"))
+                .entry(source.clone())
                 .or_insert_with(|| serde_json::json!({}))[name] =
                 serde_json::to_value(&report).expect("report serializes");
         }
         scorer = Some(current);
     }
-    serde_json::Value::Object(metrics)
+    serde_json::json!({ "heldout": metrics })
 }

@@ -1,5 +1,11 @@
-//! Model features: hashed word unigrams and bigrams of the matching form, plus metadata
-//! (links, shorteners, lookalike domains, numbers, money, shouting).
+//! Model features: hashed word unigrams and bigrams of the matching form, character bigrams of
+//! words in scripts written without spaces (or with non-ASCII letters), optional character
+//! n-grams inside longer ASCII words, plus metadata (links, shorteners, lookalike domains,
+//! numbers, money, shouting).
+//!
+//! Character n-grams are what carry a model across spellings and scripts: `kyc upd8` and
+//! `faggit` share n-grams with their usual spellings, and Japanese or Chinese text, which has no
+//! spaces, is otherwise one "word" per sentence (spec v4; v3 had words only).
 //!
 //! One function, [`visit`], defines the features for both training and serving, so the two
 //! cannot drift apart; the [`FeatureSpec`] that names its settings is stored in every model file
@@ -18,7 +24,7 @@ use crate::text::{BrandSkeletons, Extracted, Normalized, domain_skeleton};
 
 /// Version of the feature definitions in this file. Any change to what [`visit`] produces must
 /// bump it, which makes every older model file refuse to load rather than score garbage.
-pub const FEATURE_SPEC_VERSION: u32 = 3;
+pub const FEATURE_SPEC_VERSION: u32 = 4;
 
 /// Bits of the hashed text-feature space: 2^18 buckets.
 const HASH_BITS: u8 = 18;
@@ -65,6 +71,9 @@ pub struct FeatureSpec {
     pub hash_bits: u8,
     /// Longest word n-gram (2: unigrams and bigrams).
     pub word_ngrams: u8,
+    /// Length of the character n-grams taken inside ASCII words longer than it (0: none). Words
+    /// with non-ASCII letters always give their character bigrams.
+    pub subword_ngrams: u8,
     /// Names of the metadata features, in index order after the buckets.
     pub metadata: Vec<String>,
 }
@@ -73,24 +82,38 @@ impl std::fmt::Display for FeatureSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "v{} (2^{} buckets, word n-grams up to {}, {} metadata features)",
+            "v{} (2^{} buckets, word n-grams up to {}, character {}-grams in words, {} metadata \
+             features)",
             self.version,
             self.hash_bits,
             self.word_ngrams,
+            self.subword_ngrams,
             self.metadata.len()
         )
     }
 }
 
 impl FeatureSpec {
-    /// The spec this build computes.
+    /// The spec this build computes, with the default subword n-grams.
     pub fn current() -> Self {
+        Self::with_subwords(DEFAULT_SUBWORD_NGRAMS)
+    }
+
+    /// The spec this build computes, with character `n`-grams inside ASCII words.
+    pub fn with_subwords(n: u8) -> Self {
         FeatureSpec {
             version: FEATURE_SPEC_VERSION,
             hash_bits: HASH_BITS,
             word_ngrams: 2,
+            subword_ngrams: n,
             metadata: METADATA_FEATURES.iter().map(|s| (*s).to_owned()).collect(),
         }
+    }
+
+    /// Whether this build computes the spec (any supported subword length).
+    pub fn is_computed_here(&self) -> bool {
+        SUBWORD_NGRAMS.contains(&self.subword_ngrams)
+            && *self == Self::with_subwords(self.subword_ngrams)
     }
 
     pub fn buckets(&self) -> usize {
@@ -102,6 +125,16 @@ impl FeatureSpec {
         self.buckets() + self.metadata.len()
     }
 }
+
+/// Subword n-gram lengths this build can compute (0: none).
+pub const SUBWORD_NGRAMS: [u8; 4] = [0, 3, 4, 5];
+
+/// The subword n-gram length new models are trained with (chosen on validation: models/README.md).
+pub const DEFAULT_SUBWORD_NGRAMS: u8 = 4;
+
+/// Salts that keep character n-grams and words in different buckets.
+const SUBWORD_SALT: u64 = 0x5851_F42D_4C95_7F2D;
+const CHAR_BIGRAM_SALT: u64 = 0x1405_7B7E_F767_814F;
 
 const SHORTENERS: &[&str] = &[
     "bit.ly",
@@ -165,15 +198,17 @@ pub struct FeatureScratch {
 /// Bytes read at a time by [`token_hash`].
 const LOAD: usize = 8;
 
-/// Byte classes: what separates tokens, and what makes them.
+/// Byte classes: what separates tokens, and what makes them (bits, or-ed over a token).
 const SEPARATOR: u8 = 0;
 const LETTER: u8 = 1;
 const DIGIT: u8 = 2;
+const NON_ASCII: u8 = 4;
 
-/// The class of every byte: letters and the bytes of non-ASCII characters (`£`, accented
-/// letters) are [`LETTER`], ASCII digits [`DIGIT`], the rest separate tokens.
+/// The class of every byte: the bytes of non-ASCII characters (`£`, letters of other scripts)
+/// are [`LETTER`] and [`NON_ASCII`], ASCII letters [`LETTER`], ASCII digits [`DIGIT`], the rest
+/// separate tokens.
 static CLASS: [u8; 256] = {
-    let mut class = [LETTER; 256];
+    let mut class = [LETTER | NON_ASCII; 256];
     let mut b = 0;
     while b < 128 {
         let byte = b as u8;
@@ -192,14 +227,17 @@ static CLASS: [u8; 256] = {
 /// Computes every feature of one message: calls `on_metadata(index, value)` per metadata feature
 /// that is present, and returns the bucket of every text n-gram occurrence (their count is the
 /// `n` of the `1/sqrt(n)` scaling). Buckets come back as a list, not one by one, so that the
-/// caller's weight lookups are independent loads the processor can overlap.
+/// caller's weight lookups are independent loads the processor can overlap. `subword_ngrams`
+/// is the spec's ([`FeatureSpec::subword_ngrams`]).
 pub fn visit<'s>(
     raw: &str,
     normalized: &Normalized,
     extracted: &Extracted,
     scratch: &'s mut FeatureScratch,
+    subword_ngrams: u8,
     mut on_metadata: impl FnMut(usize, f32),
 ) -> &'s [u32] {
+    let subword = usize::from(subword_ngrams);
     scratch.buckets.clear();
     let text = normalized.matching().as_bytes();
     scratch.padded.clear();
@@ -223,8 +261,19 @@ pub fn visit<'s>(
             classes |= class;
             i += 1;
         }
+        let len = i - start;
+        if classes & NON_ASCII != 0 {
+            char_bigrams(&scratch.padded[start..], len, shift, &mut scratch.buckets);
+        } else if subword > 0 && len > subword && classes == LETTER {
+            for at in start..=i - subword {
+                let gram = token_hash(&scratch.padded[at..], subword) ^ SUBWORD_SALT;
+                scratch
+                    .buckets
+                    .push((folded_multiply(gram, K) >> shift) as u32);
+            }
+        }
         let hash = if classes & DIGIT == 0 {
-            token_hash(&scratch.padded[start..], i - start)
+            token_hash(&scratch.padded[start..], len)
         } else {
             let len = shape(&text[start..i], &mut scratch.token);
             token_hash(&scratch.token, len)
@@ -239,6 +288,26 @@ pub fn visit<'s>(
     }
     metadata(raw, normalized, extracted, scratch, &mut on_metadata);
     &scratch.buckets
+}
+
+/// Pushes the bucket of every pair of adjacent characters in a token of `len` bytes at the
+/// start of `bytes` (padded like [`token_hash`]'s input). A token of one character gives none.
+fn char_bigrams(bytes: &[u8], len: usize, shift: u32, buckets: &mut Vec<u32>) {
+    let width = |at: usize| match bytes[at] {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    };
+    let mut first = 0;
+    let mut second = width(0).min(len);
+    while second < len {
+        let end = (second + width(second)).min(len);
+        let gram = token_hash(&bytes[first..], end - first) ^ CHAR_BIGRAM_SALT;
+        buckets.push((folded_multiply(gram, K) >> shift) as u32);
+        first = second;
+        second = end;
+    }
 }
 
 /// Writes a token's shape into `buffer`, each run of digits as `#` and its length, followed by
@@ -266,9 +335,11 @@ fn shape(token: &[u8], buffer: &mut Vec<u8>) -> usize {
 /// bytes at a time, the last load masked to the token, each folded in by a 64×64→128-bit
 /// multiply whose halves are xored (as foldhash and wyhash do). Most words take one load and
 /// two multiplies, with no call and no branch on the length.
+/// The multiplier of [`token_hash`] and of the salted n-gram hashes.
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
 fn token_hash(bytes: &[u8], len: usize) -> u64 {
     const SEED: u64 = 0x243F_6A88_85A3_08D3;
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let load = |at: usize| u64::from_le_bytes(bytes[at..at + LOAD].try_into().expect("8 bytes"));
     let mut hash = SEED ^ len as u64;
     let mut at = 0;
@@ -418,11 +489,57 @@ mod tests {
         extracted.set(normalized.folded());
         let mut meta = Vec::new();
         let mut scratch = FeatureScratch::default();
-        let text = visit(raw, &normalized, &extracted, &mut scratch, |i, v| {
+        let text = visit(raw, &normalized, &extracted, &mut scratch, 0, |i, v| {
             meta.push((METADATA_FEATURES[i].to_owned(), v))
         })
         .to_vec();
         (text, meta)
+    }
+
+    fn buckets_with_subwords(raw: &str, n: u8) -> Vec<u32> {
+        let mut normalized = Normalized::new();
+        let mut extracted = Extracted::new();
+        normalized.set(raw);
+        extracted.set(normalized.folded());
+        let mut scratch = FeatureScratch::default();
+        visit(raw, &normalized, &extracted, &mut scratch, n, |_, _| {}).to_vec()
+    }
+
+    #[test]
+    fn subword_ngrams_link_spelling_variants() {
+        // "update" (6 letters) has three 4-grams; "call" (4) has none beyond the word itself.
+        assert_eq!(buckets_with_subwords("update", 4).len(), 1 + 3);
+        assert_eq!(buckets_with_subwords("call", 4).len(), 1);
+        let shared = |a: &str, b: &str| {
+            let b = buckets_with_subwords(b, 4);
+            buckets_with_subwords(a, 4)
+                .iter()
+                .filter(|x| b.contains(x))
+                .count()
+        };
+        assert_eq!(shared("faggot", "faggit"), 1, "the 4-gram `fagg`");
+        assert_eq!(shared("verification", "verificaton"), 6);
+        assert_eq!(
+            buckets_with_subwords("kyc update", 0).len(),
+            3,
+            "none when the spec has none"
+        );
+    }
+
+    #[test]
+    fn text_without_spaces_gives_character_bigrams() {
+        // Five characters: the token itself and four bigrams, whatever the subword setting.
+        for n in [0, 4] {
+            assert_eq!(buckets_with_subwords("残高を確認", n).len(), 1 + 4);
+        }
+        let a = buckets_with_subwords("残高を確認", 0);
+        let b = buckets_with_subwords("口座の残高", 0);
+        assert!(a.iter().any(|x| b.contains(x)), "both hold 残高");
+        assert_eq!(
+            buckets_with_subwords("日", 0).len(),
+            1,
+            "one character, no bigram"
+        );
     }
 
     #[test]
@@ -493,5 +610,7 @@ mod tests {
         let json = serde_json::to_string(&spec).unwrap();
         assert_eq!(serde_json::from_str::<FeatureSpec>(&json).unwrap(), spec);
         assert_eq!(spec.dimension(), (1 << 18) + METADATA_FEATURES.len());
+        assert!(spec.is_computed_here());
+        assert!(!FeatureSpec::with_subwords(7).is_computed_here());
     }
 }

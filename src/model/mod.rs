@@ -110,6 +110,8 @@ const AUP: usize = 2;
 #[derive(Debug)]
 pub struct Model {
     version: String,
+    /// The spec's character n-grams inside words, passed to [`features::visit`].
+    subword_ngrams: u8,
     file: ModelFile,
     weights: BucketTable,
     metadata: Vec<[f32; 3]>,
@@ -205,13 +207,13 @@ impl Model {
                 version: file.format_version,
             });
         }
-        let code = FeatureSpec::current();
-        if file.feature_spec != code {
+        if !file.feature_spec.is_computed_here() {
             return Err(ModelError::SpecMismatch {
                 model: file.feature_spec.to_string(),
-                code: code.to_string(),
+                code: FeatureSpec::current().to_string(),
             });
         }
+        let code = file.feature_spec.clone();
         if ModelFile::heads_digest(&file.heads) != file.weights_sha256 {
             return Err(ModelError::Corrupt(
                 "weights do not match their SHA-256".to_owned(),
@@ -288,6 +290,7 @@ impl Model {
         ];
         Ok(Model {
             version: file.version.clone(),
+            subword_ngrams: code.subword_ngrams,
             file,
             weights,
             metadata,
@@ -312,12 +315,20 @@ impl Model {
         scratch: &mut FeatureScratch,
     ) -> ModelScores {
         let mut meta = [0.0f32; 3];
-        let buckets = features::visit(raw, normalized, extracted, scratch, |index, value| {
-            let row = &self.metadata[index];
-            for slot in 0..3 {
-                meta[slot] += row[slot] * value;
-            }
-        });
+        let subwords = self.subword_ngrams;
+        let buckets = features::visit(
+            raw,
+            normalized,
+            extracted,
+            scratch,
+            subwords,
+            |index, value| {
+                let row = &self.metadata[index];
+                for slot in 0..3 {
+                    meta[slot] += row[slot] * value;
+                }
+            },
+        );
         let mut text = [0.0f32; 3];
         for &bucket in buckets {
             let row = self.weights.get(bucket);
@@ -349,13 +360,22 @@ mod tests {
     use super::*;
 
     fn tiny_file() -> ModelFile {
-        let spec = FeatureSpec::current();
+        // Words alone, so that "prize" is one feature.
+        let spec = FeatureSpec::with_subwords(0);
         let mut normalized = Normalized::new();
         let mut extracted = Extracted::new();
         normalized.set("prize");
         extracted.set(normalized.folded());
         let mut scratch = FeatureScratch::default();
-        let prize = features::visit("prize", &normalized, &extracted, &mut scratch, |_, _| {})[0];
+        let subwords = spec.subword_ngrams;
+        let prize = features::visit(
+            "prize",
+            &normalized,
+            &extracted,
+            &mut scratch,
+            subwords,
+            |_, _| {},
+        )[0];
         let mut file = ModelFile {
             format: FORMAT.to_owned(),
             format_version: FORMAT_VERSION,

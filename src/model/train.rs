@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::features::{self, FeatureScratch, FeatureSpec};
 use super::{BinaryHead, Heads, SoftmaxHead};
-use crate::dataset::{self, Domain, Example, Label, Source};
+use crate::dataset::{Domain, Example, Label, Source, Split, Unit};
 use crate::text::{Extracted, Normalized};
 
 /// Training settings; all of them are recorded in the model file.
@@ -47,6 +47,13 @@ pub struct TrainConfig {
     pub min_df: usize,
     /// Texts from other domains added to the SMS head as ham, as a share of its SMS rows.
     pub other_text_share: f64,
+    /// Most rows of one campaign or template fitted on (and validated on): a seeded sample, so
+    /// that a few huge campaigns do not drown the rest of their source.
+    #[serde(default = "default_max_group_rows")]
+    pub max_group_rows: usize,
+    /// Character n-grams inside ASCII words (the feature spec's `subword_ngrams`; 0: none).
+    #[serde(default = "default_subword_ngrams")]
+    pub subword_ngrams: u8,
     /// L2 strengths tried for logistic regression (by the AUP head too, unless `aup_l2_strengths`).
     pub l2_strengths: Vec<f64>,
     /// L2 strengths tried for the AUP head, when they differ from `l2_strengths`.
@@ -66,10 +73,27 @@ impl Default for TrainConfig {
             aup_negatives: 8_000,
             min_df: 2,
             other_text_share: 0.5,
-            l2_strengths: vec![0.1, 0.3],
-            aup_l2_strengths: Some(vec![0.3, 3.0]),
+            max_group_rows: default_max_group_rows(),
+            subword_ngrams: default_subword_ngrams(),
+            l2_strengths: vec![0.1],
+            aup_l2_strengths: Some(vec![0.3]),
             max_iterations: 150,
         }
+    }
+}
+
+fn default_max_group_rows() -> usize {
+    10
+}
+
+fn default_subword_ngrams() -> u8 {
+    features::DEFAULT_SUBWORD_NGRAMS
+}
+
+impl TrainConfig {
+    /// The feature spec these settings train.
+    pub fn feature_spec(&self) -> FeatureSpec {
+        FeatureSpec::with_subwords(self.subword_ngrams)
     }
 }
 
@@ -100,20 +124,29 @@ pub enum TrainError {
 /// Sparse features of one message: (feature index, value), text values already scaled.
 type SparseRow = Vec<(u32, f32)>;
 
-/// Computes the sparse feature row of a text, exactly as serving does.
-pub fn featurize(text: &str, scratch: &mut (Normalized, Extracted, FeatureScratch)) -> SparseRow {
+/// Computes the sparse feature row of a text under a spec, exactly as serving does.
+pub fn featurize(
+    text: &str,
+    spec: &FeatureSpec,
+    scratch: &mut (Normalized, Extracted, FeatureScratch),
+) -> SparseRow {
     let (normalized, extracted, features) = scratch;
     normalized.set(text);
     extracted.set(normalized.folded());
-    let buckets = FeatureSpec::current().buckets() as u32;
+    let buckets = spec.buckets() as u32;
     let mut meta: SparseRow = Vec::new();
-    let mut row: SparseRow =
-        features::visit(text, normalized, extracted, features, |index, value| {
-            meta.push((buckets + index as u32, value))
-        })
-        .iter()
-        .map(|&bucket| (bucket, 1.0))
-        .collect();
+    let subwords = spec.subword_ngrams;
+    let mut row: SparseRow = features::visit(
+        text,
+        normalized,
+        extracted,
+        features,
+        subwords,
+        |index, value| meta.push((buckets + index as u32, value)),
+    )
+    .iter()
+    .map(|&bucket| (bucket, 1.0))
+    .collect();
     let count = row.len();
     let scale = if count > 0 {
         1.0 / (count as f32).sqrt()
@@ -138,37 +171,65 @@ pub struct Trained {
     pub candidates: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
-/// Trains both heads on the `train` rows of `examples`.
+/// The rows of one part that training uses: every row, except that a group (campaign or
+/// template) keeps at most `max_group_rows`, the first in a seeded hash order.
+fn capped(examples: &[Example], rows: &[usize], config: &TrainConfig) -> Vec<usize> {
+    let mut groups: HashMap<&str, Vec<(u64, usize)>> = HashMap::new();
+    let mut kept = Vec::new();
+    for &i in rows {
+        match &examples[i].unit {
+            Unit::Group(group) => groups.entry(group).or_default().push((
+                xxhash_rust::xxh3::xxh3_64_with_seed(examples[i].key.as_bytes(), config.seed),
+                i,
+            )),
+            _ => kept.push(i),
+        }
+    }
+    for mut members in groups.into_values() {
+        members.sort_unstable();
+        kept.extend(
+            members
+                .into_iter()
+                .take(config.max_group_rows)
+                .map(|(_, i)| i),
+        );
+    }
+    kept.sort_unstable();
+    kept
+}
+
+/// Trains both heads on the fit rows of `split`, choosing and calibrating on its validation
+/// rows. Its test rows are never read.
 pub fn train(
     examples: &[Example],
-    train_rows: &[usize],
+    split: &Split,
     config: &TrainConfig,
     progress: &MultiProgress,
 ) -> Result<Trained, TrainError> {
-    let bar = progress.add(ProgressBar::new(train_rows.len() as u64));
+    let fit_rows = capped(examples, &split.fit, config);
+    let validation_rows = capped(examples, &split.validation, config);
+    // Positions into `used` (fit rows first) index the feature rows below.
+    let used: Vec<usize> = fit_rows.iter().chain(&validation_rows).copied().collect();
+    let fit: Vec<usize> = (0..fit_rows.len()).collect();
+    let validation: Vec<usize> = (fit_rows.len()..used.len()).collect();
+    let bar = progress.add(ProgressBar::new(used.len() as u64));
     bar.set_style(
         ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({elapsed})")
             .expect("valid template")
             .progress_chars("=> "),
     );
     bar.set_message("computing features");
+    let spec = config.feature_spec();
     let mut scratch = Default::default();
-    let rows: Vec<SparseRow> = train_rows
+    let rows: Vec<SparseRow> = used
         .iter()
         .map(|&i| {
             bar.inc(1);
-            featurize(&examples[i].text, &mut scratch)
+            featurize(&examples[i].text, &spec, &mut scratch)
         })
         .collect();
     bar.finish();
-
-    // Fit/validation division of the training rows, stratified like the test split.
-    let train_examples: Vec<Example> = train_rows.iter().map(|&i| examples[i].clone()).collect();
-    let (fit, validation) = dataset::split(
-        &train_examples,
-        config.seed.wrapping_add(1),
-        config.validation_share,
-    );
+    let train_examples: Vec<&Example> = used.iter().map(|&i| &examples[i]).collect();
 
     let mut candidates = BTreeMap::new();
     let spinner = |message: &'static str| {
@@ -178,7 +239,6 @@ pub fn train(
         bar
     };
 
-    let bar = spinner("SMS head (ham/spam/fraud)");
     // The SMS head learns from SMS, plus a sample of other writing as ham (tweets, hateful or
     // not, are neither spam nor fraud) so that it does not call unfamiliar text fraud.
     let sms_of = |rows_: &[usize]| -> Vec<usize> {
@@ -215,21 +275,28 @@ pub fn train(
         (Domain::Sms, Label::Fraud) => 2,
         _ => 0,
     };
-    let (sms, sms_candidates) = train_sms(
-        &rows,
-        &sms_of(&fit),
-        &sms_of(&validation),
-        &sms_class,
-        config,
-    )?;
-    candidates.insert("sms".to_owned(), sms_candidates);
-    bar.finish_with_message("SMS head done");
-
-    let bar = spinner("AUP head (hate vs rest)");
     let is_aup = |i: usize| train_examples[i].label == Label::Aup;
-    let (aup, aup_candidates) = train_aup(&rows, &fit, &validation, &is_aup, config)?;
+    let (sms_fit, sms_validation) = (sms_of(&fit), sms_of(&validation));
+    // The heads share nothing but the feature rows: one on each core.
+    let (sms, aup) = std::thread::scope(|scope| {
+        let sms = scope.spawn(|| {
+            let bar = spinner("SMS head (ham/spam/fraud)");
+            let head = train_sms(&rows, &sms_fit, &sms_validation, &sms_class, config);
+            bar.finish_with_message("SMS head done");
+            head
+        });
+        let bar = spinner("AUP head (hate vs rest)");
+        let aup = train_aup(&rows, &fit, &validation, &is_aup, config);
+        bar.finish_with_message("AUP head done");
+        (
+            sms.join().expect("the SMS head's thread does not panic"),
+            aup,
+        )
+    });
+    let (sms, sms_candidates) = sms?;
+    let (aup, aup_candidates) = aup?;
+    candidates.insert("sms".to_owned(), sms_candidates);
     candidates.insert("aup".to_owned(), aup_candidates);
-    bar.finish_with_message("AUP head done");
 
     Ok(Trained {
         heads: Heads { sms, aup },
@@ -675,8 +742,9 @@ mod tests {
 
     #[test]
     fn featurize_matches_serving_scale() {
-        let row = featurize("win win", &mut Default::default());
-        // Unigram "win" twice and the bigram "win win" once: 3 occurrences, scaled by 1/sqrt(3).
+        let row = featurize("win win", &FeatureSpec::current(), &mut Default::default());
+        // Unigram "win" twice and the bigram "win win" once (too short for subwords): 3
+        // occurrences, scaled by 1/sqrt(3).
         let text: Vec<f32> = row
             .iter()
             .filter(|(i, _)| (*i as usize) < FeatureSpec::current().buckets())

@@ -7,7 +7,7 @@ pub mod kafka;
 use std::path::PathBuf;
 
 use warden::model::train::{TrainConfig, TrainingInfo};
-use warden::model::{FeatureSpec, Heads, Model, ModelFile};
+use warden::model::{Heads, Model, ModelFile};
 use warden::policy::Policy;
 use warden::rules::RuleSet;
 use warden::scoring::Scorer;
@@ -67,7 +67,7 @@ pub fn model_file(heads: Heads, config: &TrainConfig) -> ModelFile {
         format_version: 1,
         version: "test".to_owned(),
         created_at: "2026-11-29T00:00:00Z".to_owned(),
-        feature_spec: FeatureSpec::current(),
+        feature_spec: config.feature_spec(),
         training: TrainingInfo {
             config: config.clone(),
             sources: vec![],
