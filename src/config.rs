@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 
 use crate::model::{Model, ModelError};
 use crate::policy::{Policy, PolicyError};
-use crate::rules::{RuleSet, RulesError};
+use crate::rules::{BrandRegistry, BrandsError, RuleSet, RulesError};
 use crate::scoring::Scorer;
 
 /// Default location of the rules file, relative to the working directory.
 pub const DEFAULT_RULES_PATH: &str = "config/rules.toml";
+/// Name of the brand registry, read from the directory of the rules file that uses it.
+pub const BRANDS_FILE_NAME: &str = "brands.toml";
 /// Default location of the policy file, relative to the working directory.
 pub const DEFAULT_POLICY_PATH: &str = "config/policy.toml";
 /// Default location of the model file, relative to the working directory.
@@ -27,6 +29,8 @@ pub enum ConfigError {
     },
     #[error("{}: {source}", path.display())]
     Rules { path: PathBuf, source: RulesError },
+    #[error("{}: {source}", path.display())]
+    Brands { path: PathBuf, source: BrandsError },
     #[error("{}: {source}", path.display())]
     Policy { path: PathBuf, source: PolicyError },
     #[error("{}: {source}", path.display())]
@@ -45,9 +49,25 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Reads and compiles a rules file.
+/// Reads and compiles a rules file, with the brand registry beside it (`brands.toml` in the
+/// same directory). Without one there, the registry shipped in the binary is used; a brands
+/// file that is there but broken refuses the rules with it, so a reload keeps the old set.
 pub fn load_rules(path: &Path) -> Result<RuleSet, ConfigError> {
-    RuleSet::compile(&read(path)?).map_err(|source| ConfigError::Rules {
+    let brands_path = path.with_file_name(BRANDS_FILE_NAME);
+    let brands = if brands_path.is_file() {
+        load_brands(&brands_path)?
+    } else {
+        BrandRegistry::shipped()
+    };
+    RuleSet::compile_with_brands(&read(path)?, brands).map_err(|source| ConfigError::Rules {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads and compiles a brand registry.
+pub fn load_brands(path: &Path) -> Result<BrandRegistry, ConfigError> {
+    BrandRegistry::compile(&read(path)?).map_err(|source| ConfigError::Brands {
         path: path.to_owned(),
         source,
     })
@@ -342,6 +362,41 @@ pub fn load_service(path: &Path, required: bool) -> Result<ServiceConfig, Config
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_brands_file_beside_the_rules_refuses_them_with_line_and_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules.toml");
+        std::fs::write(&rules, include_str!("../config/rules.toml")).unwrap();
+        // Without a brands file beside them, the shipped registry is used.
+        let shipped = load_rules(&rules).unwrap();
+
+        let brands = dir.path().join(BRANDS_FILE_NAME);
+        std::fs::write(
+            &brands,
+            "[[brand]]\nname = \"Evri\"\nnames = [\"evri\"]\ndomains = [\"co.uk\"]\n",
+        )
+        .unwrap();
+        let error = load_rules(&rules).unwrap_err().to_string();
+        assert!(
+            error.contains("brands.toml: brands file refused (1 problem)")
+                && error.contains("line 1: brand `Evri`: \"co.uk\" is a public suffix"),
+            "{error}"
+        );
+
+        std::fs::write(
+            &brands,
+            "[[brand]]\nname = \"Evri\"\nnames = [\"evri\"]\ndomains = [\"evri.com\"]\n",
+        )
+        .unwrap();
+        let error = load_rules(&rules).unwrap_err().to_string();
+        assert!(
+            error.contains("rules.toml: rules file refused"),
+            "the shipped rules' examples need the shipped brands: {error}"
+        );
+        std::fs::write(&brands, include_str!("../config/brands.toml")).unwrap();
+        assert_eq!(load_rules(&rules).unwrap().version(), shipped.version());
+    }
 
     #[test]
     fn an_empty_service_file_means_the_defaults() {

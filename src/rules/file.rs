@@ -33,6 +33,9 @@ pub(super) struct RuleEntry {
     pub lookalike_of: Option<Vec<String>>,
     #[serde(default)]
     pub ip_url: bool,
+    /// Names a brand of the brand registry and links to a domain that is not one of its own.
+    #[serde(default)]
+    pub off_brand_link: bool,
     /// Extra conditions, all of which must hold for the rule to hit.
     #[serde(default)]
     pub requires: Vec<Evidence>,
@@ -74,4 +77,6 @@ pub enum Evidence {
     IpUrl,
     Phone,
     Email,
+    /// A brand of the brand registry is named and a link goes to none of its domains.
+    OffBrandLink,
 }

@@ -12,6 +12,7 @@
 //! does not compile, an example that does not behave), with the rule id, the line and the reason
 //! of every problem; whoever loads rules keeps the old set live in that case.
 
+mod brands;
 mod file;
 mod prefilter;
 
@@ -24,6 +25,7 @@ use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 use sha2::{Digest, Sha256};
 
+pub use brands::{BrandProblem, BrandRegistry, BrandsError, RegisteredBrand};
 pub use file::{Evidence, Mode, Severity};
 use file::{RuleEntry, RulesFile};
 use prefilter::{Prefilter, prefilter_literals};
@@ -66,6 +68,8 @@ enum Matcher {
     },
     /// A URL whose host is an IP address.
     IpUrl,
+    /// A brand of the registry is named and a link goes elsewhere.
+    OffBrandLink,
 }
 
 /// A brand that lookalike domains imitate: the skeleton of its name and its real domains.
@@ -117,6 +121,10 @@ pub struct RuleSet {
     domain_rules: HashMap<String, Vec<u32>>,
     lookalike_rules: Vec<u32>,
     ip_url_rules: Vec<u32>,
+    off_brand_rules: Vec<u32>,
+    /// The brand registry, compiled once; `uses_brands` says whether any rule asks it.
+    brands: BrandRegistry,
+    uses_brands: bool,
 }
 
 /// One thing wrong with a rules file.
@@ -165,6 +173,8 @@ pub struct Matches {
     /// Rules whose regex has been run over the rest of the message and missed.
     settled: BitSet,
     skeleton: String,
+    /// The last message names a brand and links off it (computed only when a rule asks).
+    off_brand: bool,
 }
 
 impl Matches {
@@ -187,8 +197,14 @@ impl Matches {
 }
 
 impl RuleSet {
-    /// Compiles a rules file, checking every rule's examples. Does no IO: the caller reads the file.
+    /// Compiles a rules file against the shipped brand registry (`config/brands.toml`, built
+    /// in), checking every rule's examples. Does no IO: the caller reads the file.
     pub fn compile(source: &str) -> Result<Self, RulesError> {
+        Self::compile_with_brands(source, BrandRegistry::shipped())
+    }
+
+    /// Compiles a rules file against a brand registry, checking every rule's examples.
+    pub fn compile_with_brands(source: &str, brands: BrandRegistry) -> Result<Self, RulesError> {
         let parsed: RulesFile = toml::from_str(source).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             RulesError {
@@ -238,7 +254,28 @@ impl RuleSet {
             return Err(RulesError { problems });
         }
 
-        let set = Self::index(rules, version_of(source))?;
+        let uses_brands = rules.iter().any(Rule::uses_brands);
+        if uses_brands && brands.is_empty() {
+            let first = rules
+                .iter()
+                .find(|r| r.uses_brands())
+                .expect("some rule uses brands");
+            return Err(RulesError {
+                problems: vec![RuleProblem {
+                    rule_id: Some(first.id.clone()),
+                    line: first.line,
+                    reason: "asks the brand registry, which has no brands (config/brands.toml)"
+                        .to_owned(),
+                }],
+            });
+        }
+        let version = match brands.digest().filter(|_| uses_brands) {
+            Some(digest) => version_of(&[source.as_bytes(), &digest[..]]),
+            None => version_of(&[source.as_bytes()]),
+        };
+        let mut set = Self::index(rules, version)?;
+        set.brands = brands;
+        set.uses_brands = uses_brands;
         set.check_examples(&examples)?;
         Ok(set)
     }
@@ -250,6 +287,7 @@ impl RuleSet {
         let mut domain_rules: HashMap<String, Vec<u32>> = HashMap::new();
         let mut lookalike_rules = Vec::new();
         let mut ip_url_rules = Vec::new();
+        let mut off_brand_rules = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             let index = index as u32;
             match &rule.matcher {
@@ -278,6 +316,7 @@ impl RuleSet {
                 }
                 Matcher::Lookalike { .. } => lookalike_rules.push(index),
                 Matcher::IpUrl => ip_url_rules.push(index),
+                Matcher::OffBrandLink => off_brand_rules.push(index),
             }
         }
         let LiteralTable {
@@ -311,6 +350,9 @@ impl RuleSet {
             domain_rules,
             lookalike_rules,
             ip_url_rules,
+            off_brand_rules,
+            brands: BrandRegistry::empty(),
+            uses_brands: false,
         })
     }
 }
@@ -343,6 +385,9 @@ impl RuleSet {
         matches.settled.reset(self.rules.len());
         matches.anchored_misses.clear();
         matches.anchored_misses.resize(self.rules.len(), 0);
+        matches.off_brand =
+            self.uses_brands && self.brands.off_brand_link(normalized.matching(), extracted);
+        let off_brand = matches.off_brand;
         let text = normalized.matching().as_bytes();
 
         if let Some(automaton) = &self.literals {
@@ -352,7 +397,7 @@ impl RuleSet {
                     match role {
                         LiteralRole::Keyword => {
                             if is_whole_word(text, found.start(), found.end())
-                                && self.requirements_met(rule, extracted)
+                                && self.requirements_met(rule, extracted, off_brand)
                             {
                                 matches.hits.insert(rule);
                             }
@@ -360,7 +405,7 @@ impl RuleSet {
                         LiteralRole::MatchStart => {
                             if matches.hits.contains(rule)
                                 || matches.settled.contains(rule)
-                                || !self.requirements_met(rule, extracted)
+                                || !self.requirements_met(rule, extracted, off_brand)
                             {
                                 continue;
                             }
@@ -392,7 +437,7 @@ impl RuleSet {
             .iter()
             .chain(self.unfiltered.iter().map(|&r| r as usize))
         {
-            if matches.hits.contains(rule) || !self.requirements_met(rule, extracted) {
+            if matches.hits.contains(rule) || !self.requirements_met(rule, extracted, off_brand) {
                 continue;
             }
             if self.pattern_matches(rule, text, Search::From(0)) {
@@ -401,6 +446,11 @@ impl RuleSet {
         }
         if extracted.has_url() {
             self.find_in_urls(extracted, matches);
+        }
+        if off_brand {
+            for &rule in &self.off_brand_rules {
+                self.hit_if_required(rule as usize, extracted, matches);
+            }
         }
     }
 
@@ -460,12 +510,12 @@ impl RuleSet {
     }
 
     fn hit_if_required(&self, rule: usize, extracted: &Extracted, matches: &mut Matches) {
-        if self.requirements_met(rule, extracted) {
+        if self.requirements_met(rule, extracted, matches.off_brand) {
             matches.hits.insert(rule);
         }
     }
 
-    fn requirements_met(&self, rule: usize, extracted: &Extracted) -> bool {
+    fn requirements_met(&self, rule: usize, extracted: &Extracted, off_brand: bool) -> bool {
         self.rules[rule]
             .requires
             .iter()
@@ -474,6 +524,7 @@ impl RuleSet {
                 Evidence::IpUrl => extracted.has_ip_url(),
                 Evidence::Phone => extracted.has_phone(),
                 Evidence::Email => extracted.has_email(),
+                Evidence::OffBrandLink => off_brand,
             })
     }
 
@@ -515,6 +566,12 @@ impl Rule {
     /// Whether the rule's hits count towards scores and actions.
     pub fn enforced(&self) -> bool {
         self.mode == Mode::Enforce
+    }
+
+    /// Whether the rule asks the brand registry (as its matcher or a requirement).
+    fn uses_brands(&self) -> bool {
+        matches!(self.matcher, Matcher::OffBrandLink)
+            || self.requires.contains(&Evidence::OffBrandLink)
     }
 }
 
@@ -581,13 +638,14 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
         entry.domains.is_some(),
         entry.lookalike_of.is_some(),
         entry.ip_url,
+        entry.off_brand_link,
     ]
     .into_iter()
     .filter(|&set| set)
     .count();
     let matcher = if matcher_count != 1 {
         reasons.push(format!(
-            "needs exactly one of `pattern`, `keywords`, `domains`, `lookalike_of`, `ip_url` (found {matcher_count})"
+            "needs exactly one of `pattern`, `keywords`, `domains`, `lookalike_of`, `ip_url`, `off_brand_link` (found {matcher_count})"
         ));
         None
     } else if let Some(pattern) = &entry.pattern {
@@ -598,8 +656,10 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
         compile_domains(domains).map_err(|e| reasons.push(e)).ok()
     } else if let Some(brands) = &entry.lookalike_of {
         compile_brands(brands).map_err(|e| reasons.push(e)).ok()
-    } else {
+    } else if entry.ip_url {
         Some(Matcher::IpUrl)
+    } else {
+        Some(Matcher::OffBrandLink)
     };
 
     match matcher {
@@ -751,8 +811,12 @@ fn enclosing_rule_id(source: &str, offset: usize) -> Option<String> {
     })
 }
 
-fn version_of(source: &str) -> String {
-    let digest = Sha256::digest(source.as_bytes());
+fn version_of(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -1008,6 +1072,57 @@ mod tests {
         assert!(problems[0].contains("plain words"), "{problems:?}");
         assert!(refused("[[rule]\n")[0].starts_with("line 1:"));
         assert_eq!(refused("")[0], "line 1: the file defines no rules");
+    }
+
+    #[test]
+    fn off_brand_rules_ask_the_brand_registry() {
+        let brands = BrandRegistry::compile(
+            "[[brand]]\nname = \"Evri\"\nnames = [\"evri\"]\ndomains = [\"evri.com\"]\n",
+        )
+        .unwrap();
+        let source = [
+            rule(
+                "fraud.offsite",
+                "fraud",
+                "off_brand_link = true",
+                "Evri: see https://evri-fee.top/x",
+                "Evri: track at https://www.evri.com/t",
+            ),
+            rule(
+                "fraud.offsite_fee",
+                "fraud",
+                "pattern = '\\bfee\\b'\nrequires = [\"url\", \"off_brand_link\"]",
+                "Evri: pay the fee at https://evri-fee.top/x",
+                "Evri: no fee, https://www.evri.com/t",
+            ),
+        ]
+        .concat();
+        let set = RuleSet::compile_with_brands(&source, brands.clone()).unwrap();
+        assert_eq!(
+            hits(&set, "EVRI: pay the fee at bit.ly/x"),
+            ["fraud.offsite", "fraud.offsite_fee"]
+        );
+        assert!(hits(&set, "pay the fee at bit.ly/x").is_empty());
+        assert!(hits(&set, "Evri: pay the fee, call 0330 123 4567").is_empty());
+        assert!(hits(&set, "Evri: pay the fee at https://evri.com/pay").is_empty());
+
+        // The registry is part of the version: a changed brands file is a changed rule set.
+        let other = BrandRegistry::compile(
+            "[[brand]]\nname = \"Evri\"\nnames = [\"evri\", \"hermes\"]\ndomains = [\"evri.com\"]\n",
+        )
+        .unwrap();
+        let changed = RuleSet::compile_with_brands(&source, other).unwrap();
+        assert_ne!(set.version(), changed.version());
+
+        let problems = RuleSet::compile_with_brands(&source, BrandRegistry::empty())
+            .expect_err("no brands to ask")
+            .problems;
+        assert!(
+            problems[0]
+                .to_string()
+                .contains("rule `fraud.offsite`: asks the brand registry"),
+            "{problems:?}"
+        );
     }
 
     #[test]

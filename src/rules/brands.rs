@@ -1,0 +1,504 @@
+//! The brand registry (`config/brands.toml`): the brands phishers imitate, each with the names a
+//! message calls it by and the domains it really sends links to.
+//!
+//! It answers one question per message, for the rules that ask it (`off_brand_link = true`, or
+//! `requires = ["off_brand_link"]`): does the message name a brand and link somewhere that is
+//! none of the named brands' domains? "Royal Mail: pay the fee at rm-fee.top" does; "Amazon:
+//! your order is with Royal Mail, track at royalmail.com" does not.
+//!
+//! Compiled once, like the rules: every brand name of every brand in one Aho-Corasick automaton
+//! over the matching form, and a table from domain to the brands that own it. A message runs the
+//! automaton only when it has a link; one without a link costs nothing here. Refused whole, with
+//! the line and the reason of every problem, like a rules file.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::text::{Extracted, normalize};
+
+/// The registry shipped in `config/brands.toml`, built in for callers that give none (and for
+/// a rules file loaded from a directory without a brands file).
+const SHIPPED: &str = include_str!("../../config/brands.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandsFile {
+    #[serde(default)]
+    brand: Vec<Spanned<BrandEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandEntry {
+    /// How reviewers and errors call the brand; unique in the file.
+    name: String,
+    /// What messages call it: phrases matched as whole words in the matching form.
+    names: Vec<String>,
+    /// Domains it sends links to; a URL on one of them or a subdomain is the brand's own.
+    domains: Vec<String>,
+    /// SMS short codes it publicly sends from. Recorded, not yet used in scoring.
+    #[serde(default)]
+    short_codes: Vec<String>,
+    /// Alphanumeric sender ids it publicly sends from. Recorded, not yet used in scoring.
+    #[serde(default)]
+    sender_ids: Vec<String>,
+}
+
+/// One brand of the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredBrand {
+    pub name: String,
+    /// The matched names, normalized like messages.
+    pub names: Vec<String>,
+    pub domains: Vec<String>,
+    pub short_codes: Vec<String>,
+    pub sender_ids: Vec<String>,
+    /// Line of the brands file the brand starts on.
+    pub line: usize,
+}
+
+/// A compiled brand registry. Immutable; owned by the `RuleSet` that uses it.
+#[derive(Debug, Clone)]
+pub struct BrandRegistry {
+    brands: Vec<RegisteredBrand>,
+    /// Every matched name of every brand (no two brands share one); `None` when there are no
+    /// brands.
+    names: Option<AhoCorasick>,
+    /// Domain → the brands that list it.
+    domains: HashMap<String, Vec<u32>>,
+    /// SHA-256 of the source, folded into the version of a rule set that uses the registry.
+    digest: Option<[u8; 32]>,
+}
+
+/// One thing wrong with a brands file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandProblem {
+    /// The brand it is in, when it is in one.
+    pub brand: Option<String>,
+    /// 1-based line in the brands file.
+    pub line: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for BrandProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.brand {
+            Some(brand) => write!(f, "line {}: brand `{brand}`: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// Why a brands file was refused: every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct BrandsError {
+    pub problems: Vec<BrandProblem>,
+}
+
+impl fmt::Display for BrandsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "brands file refused ({} problem", self.problems.len())?;
+        f.write_str(if self.problems.len() == 1 { ")" } else { "s)" })?;
+        for problem in &self.problems {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl BrandRegistry {
+    /// A registry with no brands: rules that use it are refused.
+    pub fn empty() -> Self {
+        Self {
+            brands: Vec::new(),
+            names: None,
+            domains: HashMap::new(),
+            digest: None,
+        }
+    }
+
+    /// The registry shipped in `config/brands.toml`, compiled into the binary.
+    pub fn shipped() -> Self {
+        Self::compile(SHIPPED).unwrap_or_else(|e| panic!("the shipped config/brands.toml: {e}"))
+    }
+
+    /// Compiles a brands file. Does no IO: the caller reads the file.
+    pub fn compile(source: &str) -> Result<Self, BrandsError> {
+        let parsed: BrandsFile = toml::from_str(source).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            BrandsError {
+                problems: vec![BrandProblem {
+                    brand: None,
+                    line: line_of(source, offset),
+                    reason: e.message().trim().to_owned(),
+                }],
+            }
+        })?;
+        let mut problems = Vec::new();
+        let mut brands: Vec<RegisteredBrand> = Vec::with_capacity(parsed.brand.len());
+        // Matched name → (brand index, line), to refuse a name given to two brands.
+        let mut name_slots: HashMap<String, usize> = HashMap::new();
+        let mut seen_brands: HashMap<String, usize> = HashMap::new();
+        for spanned in parsed.brand {
+            // A table's span can start in the blank lines before it: count from its first text.
+            let start = spanned.span().start;
+            let skipped = source[start.min(source.len())..]
+                .bytes()
+                .take_while(u8::is_ascii_whitespace)
+                .count();
+            let line = line_of(source, start + skipped);
+            let entry = spanned.into_inner();
+            let label = entry.name.trim().to_owned();
+            let mut reasons = Vec::new();
+            if label.is_empty() {
+                reasons.push("`name` is empty".to_owned());
+            } else if let Some(first) = seen_brands.insert(label.to_lowercase(), line) {
+                reasons.push(format!("duplicate brand (first defined on line {first})"));
+            }
+            let names = check_names(&entry.names, &mut reasons);
+            let domains = check_domains(&entry.domains, &mut reasons);
+            for code in &entry.short_codes {
+                if !(3..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
+                    reasons.push(format!("short code {code:?} is not 3 to 8 digits"));
+                }
+            }
+            for id in &entry.sender_ids {
+                let valid = (1..=11).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+                    && id.bytes().any(|b| b.is_ascii_alphabetic());
+                if !valid {
+                    reasons.push(format!(
+                        "sender id {id:?} is not 1 to 11 letters, digits or spaces with a letter"
+                    ));
+                }
+            }
+            for name in &names {
+                if let Some(&other) = name_slots.get(name) {
+                    let other: &RegisteredBrand = &brands[other];
+                    reasons.push(format!(
+                        "name {name:?} also names brand `{}` (line {})",
+                        other.name, other.line
+                    ));
+                }
+            }
+            if reasons.is_empty() {
+                for name in &names {
+                    name_slots.insert(name.clone(), brands.len());
+                }
+                brands.push(RegisteredBrand {
+                    name: label,
+                    names,
+                    domains,
+                    short_codes: entry.short_codes,
+                    sender_ids: entry.sender_ids,
+                    line,
+                });
+            } else {
+                let brand = (!label.is_empty()).then_some(label);
+                problems.extend(reasons.into_iter().map(|reason| BrandProblem {
+                    brand: brand.clone(),
+                    line,
+                    reason,
+                }));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(BrandsError { problems });
+        }
+        Self::index(brands, Sha256::digest(source.as_bytes()).into())
+    }
+
+    fn index(brands: Vec<RegisteredBrand>, digest: [u8; 32]) -> Result<Self, BrandsError> {
+        let patterns: Vec<&str> = brands
+            .iter()
+            .flat_map(|brand| brand.names.iter().map(String::as_str))
+            .collect();
+        let mut domains: HashMap<String, Vec<u32>> = HashMap::new();
+        for (index, brand) in brands.iter().enumerate() {
+            let index = index as u32;
+            for domain in &brand.domains {
+                domains.entry(domain.clone()).or_default().push(index);
+            }
+        }
+        let names = if patterns.is_empty() {
+            None
+        } else {
+            let automaton = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .map_err(|e| BrandsError {
+                    problems: vec![BrandProblem {
+                        brand: None,
+                        line: 1,
+                        reason: format!("the brand name automaton could not be built: {e}"),
+                    }],
+                })?;
+            Some(automaton)
+        };
+        Ok(Self {
+            brands,
+            names,
+            domains,
+            digest: Some(digest),
+        })
+    }
+
+    pub fn brands(&self) -> &[RegisteredBrand] {
+        &self.brands
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.brands.is_empty()
+    }
+
+    /// Whether `matching` (a message's matching form) names a brand and `extracted` holds a link
+    /// to a domain that is no brand's: not the named brand's own, and not another registered
+    /// brand's either (a shop's notice that links its carrier is not a lure). Links are checked
+    /// first, so a message whose links are all on brand domains runs no automaton.
+    pub(super) fn off_brand_link(&self, matching: &str, extracted: &Extracted) -> bool {
+        let Some(automaton) = &self.names else {
+            return false;
+        };
+        if !extracted.urls().any(|url| !self.is_brand_domain(url.host)) {
+            return false;
+        }
+        let text = matching.as_bytes();
+        automaton
+            .find_overlapping_iter(text)
+            .any(|found| is_whole_word(text, found.start(), found.end()))
+    }
+
+    /// Whether `host` or a parent domain of it is listed by some brand.
+    fn is_brand_domain(&self, host: &str) -> bool {
+        let mut domain = host;
+        loop {
+            if self.domains.contains_key(domain) {
+                return true;
+            }
+            match domain.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => domain = parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// SHA-256 of the file it was compiled from; `None` for [`BrandRegistry::empty`].
+    pub(super) fn digest(&self) -> Option<&[u8; 32]> {
+        self.digest.as_ref()
+    }
+}
+
+fn check_names(names: &[String], reasons: &mut Vec<String>) -> Vec<String> {
+    if names.is_empty() {
+        reasons.push("`names` is empty".to_owned());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        let n = normalize(name);
+        if n.len() < 2 {
+            reasons.push(format!(
+                "name {name:?} is shorter than 2 characters after normalization"
+            ));
+        } else if !n.as_bytes()[0].is_ascii_alphanumeric() {
+            reasons.push(format!("name {name:?} must start with a letter or digit"));
+        } else if out.contains(&n) {
+            reasons.push(format!("name {name:?} is listed twice"));
+        } else {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn check_domains(domains: &[String], reasons: &mut Vec<String>) -> Vec<String> {
+    if domains.is_empty() {
+        reasons.push("`domains` is empty".to_owned());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let lower = domain.trim().to_ascii_lowercase();
+        let well_formed = lower.contains('.')
+            && lower
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && !lower.split('.').any(str::is_empty);
+        if !well_formed {
+            reasons.push(format!("{domain:?} is not a domain name"));
+        } else if psl::domain_str(&lower).is_none() {
+            reasons.push(format!(
+                "{domain:?} is a public suffix, not a domain a brand owns"
+            ));
+        } else if out.contains(&lower) {
+            reasons.push(format!("domain {domain:?} is listed twice"));
+        } else {
+            out.push(lower);
+        }
+    }
+    out
+}
+
+fn is_whole_word(text: &[u8], start: usize, end: usize) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric();
+    let left_ok = start == 0 || !word(text[start]) || !word(text[start - 1]);
+    let right_ok = end == text.len() || !word(text[end - 1]) || !word(text[end]);
+    left_ok && right_ok
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source.as_bytes()[..offset.min(source.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Normalized;
+
+    const SAMPLE: &str = r#"
+[[brand]]
+name = "Royal Mail"
+names = ["Royal Mail", "royalmail"]
+domains = ["royalmail.com", "royalmail.co.uk"]
+sender_ids = ["RoyalMail"]
+
+[[brand]]
+name = "Amazon"
+names = ["amazon"]
+domains = ["amazon.co.uk", "amazon.com", "amzn.to"]
+short_codes = ["262966"]
+
+[[brand]]
+name = "HMRC"
+names = ["hmrc"]
+domains = ["www.gov.uk", "hmrc.gov.uk"]
+"#;
+
+    fn off_brand(registry: &BrandRegistry, text: &str) -> bool {
+        let mut normalized = Normalized::new();
+        let mut extracted = Extracted::new();
+        normalized.set(text);
+        extracted.set(normalized.folded());
+        registry.off_brand_link(normalized.matching(), &extracted)
+    }
+
+    fn refused(source: &str) -> Vec<String> {
+        BrandRegistry::compile(source)
+            .expect_err("the file must be refused")
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_brands_file_loads_with_its_names_domains_and_senders() {
+        let registry = BrandRegistry::compile(SAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        let brands = registry.brands();
+        assert_eq!(brands.len(), 3);
+        assert_eq!(brands[0].name, "Royal Mail");
+        assert_eq!(brands[0].names, ["royal mail", "royalmail"]);
+        assert_eq!(brands[0].line, 2);
+        assert_eq!(brands[0].sender_ids, ["RoyalMail"]);
+        assert_eq!(brands[1].short_codes, ["262966"]);
+        assert!(BrandRegistry::compile("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_shipped_brands_file_loads() {
+        let registry = BrandRegistry::shipped();
+        assert!(registry.brands().len() >= 50, "{}", registry.brands().len());
+        assert!(registry.digest().is_some());
+    }
+
+    #[test]
+    fn a_named_brand_with_a_link_elsewhere_is_off_brand() {
+        let registry = BrandRegistry::compile(SAMPLE).unwrap();
+        assert!(off_brand(
+            &registry,
+            "Royal Mail: pay the £1.99 fee at https://rm-redelivery.top/pay"
+        ));
+        assert!(off_brand(&registry, "ROYAL MAIL: fee due, bit.ly/3xYz"));
+        assert!(off_brand(
+            &registry,
+            "HMRC: claim your refund at hmrc-refund.com/claim"
+        ));
+        // One link of two on a foreign domain is enough.
+        assert!(off_brand(
+            &registry,
+            "Amazon: see https://www.amazon.co.uk/orders or pay at amzn-billing.top/x"
+        ));
+    }
+
+    #[test]
+    fn links_to_a_named_brands_own_domains_are_not_off_brand() {
+        let registry = BrandRegistry::compile(SAMPLE).unwrap();
+        for text in [
+            "Royal Mail: your parcel arrives today, track at https://www.royalmail.com/track",
+            "Amazon: your order shipped with Royal Mail, track at https://www.royalmail.com/t/1",
+            // Another registered brand's domain is not a lure either.
+            "Amazon: your order is on its way, track at https://www.royalmail.com/t/1",
+            "Amazon: your order shipped, https://amzn.to/3abc",
+            "HMRC: your tax return is due. Sign in at https://www.gov.uk/log-in",
+            "HMRC: see https://www.tax.hmrc.gov.uk/x",
+            // No brand named, or no link: nothing to say.
+            "pay the fee at https://rm-redelivery.top/pay",
+            "Royal Mail: we missed you, a card was left",
+            // Names on word boundaries only.
+            "the amazonian rainforest, https://www.bbc.co.uk/news",
+        ] {
+            assert!(!off_brand(&registry, text), "{text}");
+        }
+    }
+
+    #[test]
+    fn broken_brands_files_are_refused_with_line_and_reason() {
+        assert!(refused("[[brand]\n")[0].starts_with("line 1:"));
+        let problems = refused(&format!(
+            "{SAMPLE}\n[[brand]]\nname = \"Evri\"\nnames = [\"evri\"]\ndomains = [\"evri.com\"]\nurl = \"x\"\n"
+        ));
+        assert!(
+            problems[0].contains("line 23") && problems[0].contains("unknown field `url`"),
+            "{problems:?}"
+        );
+        let bad = r#"[[brand]]
+name = "Evri"
+names = ["evri", "e"]
+domains = ["evri.com", "co.uk", "not a domain"]
+short_codes = ["12"]
+sender_ids = ["A sender id far too long"]
+
+[[brand]]
+name = "evri"
+names = ["evri"]
+domains = []
+"#;
+        assert_eq!(
+            refused(bad),
+            [
+                "line 1: brand `Evri`: name \"e\" is shorter than 2 characters after normalization",
+                "line 1: brand `Evri`: \"co.uk\" is a public suffix, not a domain a brand owns",
+                "line 1: brand `Evri`: \"not a domain\" is not a domain name",
+                "line 1: brand `Evri`: short code \"12\" is not 3 to 8 digits",
+                "line 1: brand `Evri`: sender id \"A sender id far too long\" is not 1 to 11 letters, digits or spaces with a letter",
+                "line 8: brand `evri`: duplicate brand (first defined on line 1)",
+                "line 8: brand `evri`: `domains` is empty",
+            ]
+        );
+        let problems = refused(&format!(
+            "{SAMPLE}\n[[brand]]\nname = \"Amazon Prime\"\nnames = [\"Amazon\"]\ndomains = [\"primevideo.com\"]\n"
+        ));
+        assert_eq!(
+            problems,
+            ["line 19: brand `Amazon Prime`: name \"amazon\" also names brand `Amazon` (line 8)"]
+        );
+    }
+}
