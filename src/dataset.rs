@@ -259,6 +259,22 @@ pub fn shared_sources(data_dir: &Path) -> Vec<Source> {
     ]
 }
 
+/// Legitimate application-to-person messages written by the team from templates
+/// (`scripts/written_a2p.py`), since no licensed corpus of today's A2P traffic exists: one-time
+/// codes, delivery notices on the carriers' own domains, bank and service alerts, reminders.
+/// Training rows only (fit or validation, never test), kept apart from every public figure.
+pub fn written_sources(repo_dir: &Path) -> Vec<Source> {
+    vec![Source {
+        split: SplitBy::Train,
+        ..Source::plain(
+            "warden_written_a2p",
+            repo_dir.join("models/written_a2p_ham.tsv"),
+            Domain::Sms,
+            "Written by the Warden team from templates (scripts/written_a2p.py); not real traffic",
+        )
+    }]
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     #[error("cannot read {}: {source}", path.display())]

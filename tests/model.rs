@@ -36,9 +36,10 @@ fn shipped_model_loads_and_records_how_it_was_trained() {
             "tweeteval_hate_validation",
             "ncsu_gateway_smishing",
             "india_a2p",
-            "hatexplain"
+            "hatexplain",
+            "warden_written_a2p"
         ],
-        "every file of ../shared/data"
+        "every file of ../shared/data, and the team's written A2P messages"
     );
     assert!(file.training.sources.iter().all(|s| !s.citation.is_empty()));
     assert!(
@@ -182,6 +183,43 @@ fn heldout(source: &str, model: &Model) -> Option<Vec<(Label, String)>> {
         .find(|(s, _)| s.name == source)
         .unwrap_or_else(|| panic!("{source} has no held-out rows"));
     Some(held.iter().map(|e| (e.label, e.text.clone())).collect())
+}
+
+#[test]
+fn eval_reports_every_source_and_its_languages_on_their_own() {
+    let model = Model::from_json(&shipped_model_json()).unwrap();
+    let Some(india) = heldout("india_a2p", &model) else {
+        return;
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["eval", "--heldout", "--json", "--by-lang"])
+        .args(["--source", "ncsu_gateway_smishing", "--source", "india_a2p"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("WARDEN_LOG", "warn")
+        .output()
+        .expect("warden runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reports: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(reports["india_a2p"]["rows"], india.len());
+    let gateway = reports["ncsu_gateway_smishing"]["rows"].as_u64().unwrap();
+    let languages: Vec<(&String, u64)> = reports
+        .iter()
+        .filter(|(name, _)| name.starts_with("ncsu_gateway_smishing/lang="))
+        .map(|(name, report)| (name, report["rows"].as_u64().unwrap()))
+        .collect();
+    assert!(languages.len() >= 3, "{languages:?}");
+    assert!(languages.iter().all(|&(_, rows)| rows >= 20));
+    assert!(languages.iter().map(|&(_, rows)| rows).sum::<u64>() <= gateway);
+    assert!(
+        reports.keys().all(|k| k.starts_with("ncsu_gateway_smishing") || k == "india_a2p"),
+        "only the sources asked for: {:?}",
+        reports.keys()
+    );
 }
 
 fn report(rows: &[(Label, String)]) -> eval::Report {

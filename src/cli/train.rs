@@ -2,7 +2,7 @@
 //! and writes the model file.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -77,6 +77,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         config = serde_json::from_value(value).context("--config")?;
     }
     let mut sources = dataset::shared_sources(&args.data_dir);
+    sources.extend(dataset::written_sources(Path::new("")));
     for path in &args.reviewed {
         sources.push(dataset::Source::plain(
             &format!("reviewed:{}", path.display()),
