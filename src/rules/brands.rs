@@ -87,10 +87,7 @@ pub struct BrandProblem {
 
 impl fmt::Display for BrandProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.brand {
-            Some(brand) => write!(f, "line {}: brand `{brand}`: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
-        }
+        super::write_problem(f, "brand", self.brand.as_deref(), self.line, &self.reason)
     }
 }
 
@@ -102,12 +99,7 @@ pub struct BrandsError {
 
 impl fmt::Display for BrandsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "brands file refused ({} problem", self.problems.len())?;
-        f.write_str(if self.problems.len() == 1 { ")" } else { "s)" })?;
-        for problem in &self.problems {
-            write!(f, "\n  {problem}")?;
-        }
-        Ok(())
+        super::write_refusal(f, "brands", &self.problems)
     }
 }
 

@@ -139,11 +139,38 @@ pub struct RuleProblem {
 
 impl fmt::Display for RuleProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.rule_id {
-            Some(id) => write!(f, "line {}: rule `{id}`: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
-        }
+        write_problem(f, "rule", self.rule_id.as_deref(), self.line, &self.reason)
     }
+}
+
+/// Writes one problem of a configuration file: "line L: KIND `NAME`: REASON", or "line L:
+/// REASON" when it is in no entry. Shared by the rules and the brands files.
+fn write_problem(
+    f: &mut fmt::Formatter<'_>,
+    kind: &str,
+    name: Option<&str>,
+    line: usize,
+    reason: &str,
+) -> fmt::Result {
+    match name {
+        Some(name) => write!(f, "line {line}: {kind} `{name}`: {reason}"),
+        None => write!(f, "line {line}: {reason}"),
+    }
+}
+
+/// Writes a refused file's headline, "WHAT file refused (N problems)", and each problem on an
+/// indented line of its own.
+fn write_refusal(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    problems: &[impl fmt::Display],
+) -> fmt::Result {
+    write!(f, "{what} file refused ({} problem", problems.len())?;
+    f.write_str(if problems.len() == 1 { ")" } else { "s)" })?;
+    for problem in problems {
+        write!(f, "\n  {problem}")?;
+    }
+    Ok(())
 }
 
 /// Why a rules file was refused: every problem found, in file order.
@@ -154,12 +181,7 @@ pub struct RulesError {
 
 impl fmt::Display for RulesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rules file refused ({} problem", self.problems.len())?;
-        f.write_str(if self.problems.len() == 1 { ")" } else { "s)" })?;
-        for problem in &self.problems {
-            write!(f, "\n  {problem}")?;
-        }
-        Ok(())
+        write_refusal(f, "rules", &self.problems)
     }
 }
 
