@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::{is_whole_word, line_of};
 use crate::text::{Extracted, normalize};
 
 /// The registry shipped in `config/brands.toml`, built in for callers that give none (and for
@@ -333,21 +334,6 @@ fn check_domains(domains: &[String], reasons: &mut Vec<String>) -> Vec<String> {
         }
     }
     out
-}
-
-fn is_whole_word(text: &[u8], start: usize, end: usize) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric();
-    let left_ok = start == 0 || !word(text[start]) || !word(text[start - 1]);
-    let right_ok = end == text.len() || !word(text[end - 1]) || !word(text[end]);
-    left_ok && right_ok
-}
-
-fn line_of(source: &str, offset: usize) -> usize {
-    source.as_bytes()[..offset.min(source.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 #[cfg(test)]
