@@ -28,7 +28,7 @@ fn texts() -> Vec<String> {
     };
     let texts: Vec<String> = rows
         .lines()
-        .filter(|l| !l.starts_with('#'))
+        .filter(|l| !l.starts_with('#') && !l.starts_with("label\t"))
         .filter_map(|l| l.rsplit_once('\t').map(|(_, text)| text.to_owned()))
         .collect();
     eprintln!("scoring bench: {} messages from {source}", texts.len());

@@ -303,15 +303,21 @@ pub struct Row {
     pub lang: Option<String>,
 }
 
-/// Reads a source: a `label<TAB>text` file, or one whose header line names its columns (the
-/// label first, `text` last). Blank lines and lines starting with `#` are skipped.
+/// Reads a source: a `label<TAB>text` file, or one whose header line (after any comments) names
+/// its columns (the label first, `text` last). Blank lines and lines starting with `#` are
+/// skipped.
 pub fn read_source(source: &Source) -> Result<Vec<Row>, DatasetError> {
     let path = &source.path;
     let data = std::fs::read_to_string(path).map_err(|source| DatasetError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let mut lines = data.lines().enumerate().peekable();
+    // Comments may precede the header.
+    let mut lines = data
+        .lines()
+        .enumerate()
+        .skip_while(|(_, line)| line.starts_with('#') || line.trim().is_empty())
+        .peekable();
     let header: Option<Vec<&str>> = lines
         .peek()
         .filter(|(_, line)| line.starts_with("label\t"))

@@ -66,6 +66,12 @@ pub struct Fusion {
     /// a rule, with a description the sender can be told, behind it; the model can flag.
     #[serde(default)]
     pub model_can_block: bool,
+    /// The model's weight on fraud for a message whose every link the brand registry vouches for
+    /// (a registered brand's own domain, or a public body's): a phisher cannot host his page
+    /// there, and the model, which learned that links to brands mean fraud, is most often wrong
+    /// there. 0 lets only the rules find fraud in such a message. Default: `model_weight`.
+    #[serde(default)]
+    pub vouched_links_fraud_weight: Option<f64>,
 }
 
 impl Default for Fusion {
@@ -73,6 +79,7 @@ impl Default for Fusion {
         Fusion {
             model_weight: 1.0,
             model_can_block: false,
+            vouched_links_fraud_weight: None,
         }
     }
 }
@@ -102,6 +109,13 @@ impl Policy {
         if !(policy.fusion.model_weight > 0.0 && policy.fusion.model_weight.is_finite()) {
             return Err(PolicyError::Fusion(
                 "model_weight must be a positive number",
+            ));
+        }
+        if let Some(weight) = policy.fusion.vouched_links_fraud_weight
+            && !(weight >= 0.0 && weight.is_finite())
+        {
+            return Err(PolicyError::Fusion(
+                "vouched_links_fraud_weight must be a number, 0 or more",
             ));
         }
         for category in Category::ALL {
@@ -228,6 +242,12 @@ mod tests {
             Policy::from_toml(POLICY).unwrap().fusion().model_weight,
             1.0
         );
+        let negative =
+            format!("{POLICY}[fusion]\nmodel_weight = 1\nvouched_links_fraud_weight = -1\n");
+        assert!(matches!(
+            Policy::from_toml(&negative),
+            Err(PolicyError::Fusion(_))
+        ));
         let one_message = format!("{POLICY}[suspension]\nblocked_messages = 1\n");
         assert!(matches!(
             Policy::from_toml(&one_message),

@@ -120,16 +120,15 @@ impl Scorer {
                 &scratch.extracted,
                 &mut scratch.features,
             );
-            let weight = self.policy.fusion().model_weight;
-            // A whole weight (the shipped 2) needs multiplications only, not `powf`'s log and exp.
-            let power = |x: f64| match weight {
-                w if w.fract() == 0.0 && (0.0..=8.0).contains(&w) => x.powi(w as i32),
-                w => x.powf(w),
+            let fusion = self.policy.fusion();
+            let fraud_weight = match fusion.vouched_links_fraud_weight {
+                Some(w) if self.rules.vouches_for_every_link(&scratch.extracted) => w,
+                _ => fusion.model_weight,
             };
             model_scores = Some(Scores::from_array([p.spam, p.fraud, p.aup]));
-            miss[0] *= power(1.0 - p.spam);
-            miss[1] *= power(1.0 - p.fraud);
-            miss[2] *= power(1.0 - p.aup);
+            miss[0] *= power(1.0 - p.spam, fusion.model_weight);
+            miss[1] *= power(1.0 - p.fraud, fraud_weight);
+            miss[2] *= power(1.0 - p.aup, fusion.model_weight);
         }
         let scores = Scores::from_array(miss.map(|m| 1.0 - m));
         // Measuring the model alone, its scores stand in for the rules' in the block decision.
@@ -191,5 +190,15 @@ impl Scorer {
             account_suspended: false,
         };
         (verdict, assessment)
+    }
+}
+
+/// `x` to the power `weight`: a whole weight (the shipped 2) needs multiplications only, not
+/// `powf`'s log and exp.
+fn power(x: f64, weight: f64) -> f64 {
+    if weight.fract() == 0.0 && (0.0..=8.0).contains(&weight) {
+        x.powi(weight as i32)
+    } else {
+        x.powf(weight)
     }
 }

@@ -10,35 +10,24 @@ use warden::scoring::Scratch;
 fn every_corpus_message_gets_its_expected_action() {
     let scorer = common::shipped_scorer();
     let mut scratch = Scratch::new();
-    let corpus = include_str!("data/corpus.tsv");
     let mut failures = Vec::new();
     let mut rows = 0;
-    for (number, line) in corpus.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let mut fields = line.splitn(3, '\t');
-        let (Some(label), Some(expected), Some(text)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            panic!(
-                "tests/data/corpus.tsv:{}: expected label<TAB>action<TAB>text",
-                number + 1
-            );
-        };
+    for common::CorpusRow {
+        line,
+        label,
+        action,
+        text,
+    } in common::corpus()
+    {
         assert!(
             ["ham", "spam", "fraud", "aup"].contains(&label),
-            "line {}: label {label:?}",
-            number + 1
+            "line {line}: label {label:?}"
         );
-        let expected = match expected {
+        let expected = match action {
             "allow" => Action::Allow,
             "flag" => Action::Flag,
             "block" => Action::Block,
-            other => panic!(
-                "tests/data/corpus.tsv:{}: unknown action {other:?}",
-                number + 1
-            ),
+            other => panic!("tests/data/corpus.tsv:{line}: unknown action {other:?}"),
         };
         rows += 1;
         let assessment = scorer.assess(text, &mut scratch);
@@ -49,8 +38,7 @@ fn every_corpus_message_gets_its_expected_action() {
                 .map(|i| scorer.rules().rule(i).id.as_str())
                 .collect();
             failures.push(format!(
-                "line {}: {label}, expected {expected:?}, got {:?} (scores {:?}, hits {hits:?}): {text}",
-                number + 1,
+                "line {line}: {label}, expected {expected:?}, got {:?} (scores {:?}, hits {hits:?}): {text}",
                 assessment.action,
                 assessment.scores
             ));
@@ -73,15 +61,7 @@ fn with_the_model_no_legitimate_corpus_message_is_blocked_and_no_abuse_is_missed
     let scorer = common::shipped_scorer_with_model();
     let mut scratch = Scratch::new();
     let (mut ham, mut ham_flagged, mut failures) = (0, 0, Vec::new());
-    for line in include_str!("data/corpus.tsv")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
-        let mut fields = line.splitn(3, '\t');
-        let (Some(label), Some(_), Some(text)) = (fields.next(), fields.next(), fields.next())
-        else {
-            panic!("malformed corpus line: {line}");
-        };
+    for common::CorpusRow { label, text, .. } in common::corpus() {
         let action = scorer.assess(text, &mut scratch).action;
         if label == "ham" {
             ham += 1;
@@ -95,4 +75,37 @@ fn with_the_model_no_legitimate_corpus_message_is_blocked_and_no_abuse_is_missed
     }
     println!("corpus, rules + model: {ham_flagged} of {ham} legitimate messages flagged");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // 30 of 212 as shipped (models/README.md): the goal is 5 %, this guards against sliding back.
+    assert!(
+        ham_flagged * 100 <= ham * 15,
+        "{ham_flagged} of {ham} legitimate corpus messages flagged, more than 15 %"
+    );
+}
+
+/// The model learned that a brand beside a link means fraud. When the brand registry vouches for
+/// every link (the brand's own domain), only the rules may call the message fraud; the same
+/// notice linking elsewhere is still caught.
+#[test]
+fn a_notice_linking_only_to_its_brands_own_domain_is_not_called_fraud_by_the_model_alone() {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    let notice = |link: &str| {
+        format!("Netflix: we couldn't process your payment. Visit {link} to update your card.")
+    };
+    let genuine = scorer.assess(&notice("https://www.netflix.com/youraccount"), &mut scratch);
+    let model = genuine.model.expect("the shipped scorer has a model");
+    assert!(
+        model.fraud >= 0.5,
+        "the model alone must call the genuine notice fraud for this test to mean anything: {model:?}"
+    );
+    assert!(
+        scratch.matches.is_empty(),
+        "no rule hits the genuine notice"
+    );
+    assert_eq!(genuine.action, Action::Allow, "{:?}", genuine.scores);
+    let lure = scorer.assess(
+        &notice("https://netflix-account-billing.top/login"),
+        &mut scratch,
+    );
+    assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
 }

@@ -131,24 +131,18 @@ fn valgrind_available() -> bool {
 
 /// The hand-written corpus's texts: ordinary traffic, legitimate and abusive.
 fn corpus_texts() -> Vec<String> {
-    include_str!("data/corpus.tsv")
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| {
-            line.splitn(3, '\t')
-                .nth(2)
-                .expect("label, action, text")
-                .to_owned()
-        })
+    common::corpus()
+        .into_iter()
+        .map(|row| row.text.to_owned())
         .collect()
 }
 
 /// Bodies built to be slow, each as long as a body may be, with a name for the report.
 fn hostile_bodies(corpus: &[String]) -> Vec<(&'static str, String)> {
-    let abusive: Vec<&str> = include_str!("data/corpus.tsv")
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.starts_with("ham\t"))
-        .filter_map(|line| line.splitn(3, '\t').nth(2))
+    let abusive: Vec<&str> = common::corpus()
+        .into_iter()
+        .filter(|row| row.label != "ham")
+        .map(|row| row.text)
         .collect();
     let words: Vec<&str> = abusive.iter().flat_map(|t| t.split(' ')).collect();
     // A fixed pseudo-random walk over the abusive messages' words (64-bit LCG).

@@ -182,7 +182,7 @@ pub(super) fn read_texts(path: &std::path::Path) -> anyhow::Result<Texts> {
     };
     for line in text
         .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty() && !l.starts_with("label\t"))
     {
         let mut fields = line.splitn(3, '\t');
         let (Some(label), Some(_action), Some(body)) =

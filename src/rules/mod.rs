@@ -291,7 +291,9 @@ impl RuleSet {
                 }],
             });
         }
-        let version = match brands.digest().filter(|_| uses_brands) {
+        // The registry also vouches for links the scorer then trusts, so it is part of the
+        // version whether or not a rule asks it.
+        let version = match brands.digest() {
             Some(digest) => version_of(&[source.as_bytes(), &digest[..]]),
             None => version_of(&[source.as_bytes()]),
         };
@@ -401,6 +403,12 @@ impl RuleSet {
     }
 
     /// Finds every rule that hits one message; the result is left in `matches`.
+    /// Whether the message has links and the brand registry vouches for every one: each on a
+    /// registered brand's own domain or a public body's (see `config/brands.toml`).
+    pub fn vouches_for_every_link(&self, extracted: &Extracted) -> bool {
+        self.brands.vouches_for_every_link(extracted)
+    }
+
     pub fn find(&self, normalized: &Normalized, extracted: &Extracted, matches: &mut Matches) {
         matches.hits.reset(self.rules.len());
         matches.candidates.reset(self.rules.len());

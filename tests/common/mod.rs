@@ -38,6 +38,42 @@ fn repo_file(relative: &str) -> String {
 }
 
 /// The rules-only scorer built from the shipped `config/rules.toml` and `config/policy.toml`.
+/// One row of the hand-written corpus (`tests/data/corpus.tsv`).
+pub struct CorpusRow {
+    /// 1-based line in the file.
+    pub line: usize,
+    pub label: &'static str,
+    /// The action expected under the shipped rules and policy.
+    pub action: &'static str,
+    pub text: &'static str,
+}
+
+/// The hand-written corpus's rows, past its comments and header line.
+pub fn corpus() -> Vec<CorpusRow> {
+    include_str!("../data/corpus.tsv")
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty() && !l.starts_with("label\t"))
+        .map(|(index, line)| {
+            let mut fields = line.splitn(3, '\t');
+            let (Some(label), Some(action), Some(text)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                panic!(
+                    "tests/data/corpus.tsv:{}: expected label<TAB>action<TAB>text",
+                    index + 1
+                );
+            };
+            CorpusRow {
+                line: index + 1,
+                label,
+                action,
+                text,
+            }
+        })
+        .collect()
+}
+
 pub fn shipped_scorer() -> Scorer {
     let rules = RuleSet::compile(&repo_file("config/rules.toml")).unwrap_or_else(|e| panic!("{e}"));
     let policy =
