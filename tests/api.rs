@@ -767,6 +767,49 @@ async fn metrics_and_health_answer_without_credentials() {
     assert!(!text.contains("AC1"), "an account id in a label: {text}");
 }
 
+/// The "appeal queue past its SLA" alert reads this gauge: it must grow while an appeal waits.
+#[tokio::test]
+async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits() {
+    let api = Harness::default().await;
+    let scrape = || async {
+        let text = api
+            .http
+            .get(api.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("warden_appeal_age_seconds "))
+            .unwrap_or_else(|| panic!("no appeal age gauge: {text}"))
+            .to_owned();
+        line["warden_appeal_age_seconds ".len()..]
+            .parse::<i64>()
+            .unwrap()
+    };
+    assert_eq!(scrape().await, 0, "no appeal is open");
+    let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
+    let (status, _) = api
+        .post(
+            "/v1/appeals",
+            None,
+            json!({"token": token, "statement": "please"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Whole seconds: the gauge leaves 0 once the appeal has waited one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut age = scrape().await;
+    while age == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        age = scrape().await;
+    }
+    assert!(age >= 1, "the appeal has waited, the gauge says {age}");
+}
+
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_it_serves() {
     let api = Harness::default().await;

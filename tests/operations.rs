@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::database::new_case;
 use common::kafka::{free_port, wait_until};
+use warden::store::Store;
 
 const ALERTS: &str = "config/prometheus/alerts.yml";
 const DASHBOARD: &str = "config/grafana/warden.json";
@@ -102,94 +104,168 @@ impl Drop for Running {
     }
 }
 
+/// A Warden (`serve`, on a SQLite file in `dir`) and a real Prometheus scraping it every second
+/// and evaluating the shipped alert rules; both are killed when this is dropped.
+struct Scraped {
+    _warden: Running,
+    _prometheus: Running,
+    api: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Scraped {
+    /// Starts both once the database (`warden.db` in `dir`) is as the test wants it.
+    fn start(prometheus: &str, dir: &Path) -> Self {
+        let (warden_port, prometheus_port) = (free_port(), free_port());
+        let config = dir.join("warden.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"sqlite://{}\"\n[api]\nlisten = \"127.0.0.1:{warden_port}\"\n",
+                dir.join("warden.db").display()
+            ),
+        )
+        .unwrap();
+        let warden = Running(
+            Command::new(env!("CARGO_BIN_EXE_warden"))
+                .args(["serve", "--config"])
+                .arg(&config)
+                .args(["--brokers", "127.0.0.1:1"])
+                .env("WARDEN_APPEAL_SECRET", "operations-test-secret-0123456789")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let alerts = Path::new(env!("CARGO_MANIFEST_DIR")).join(ALERTS);
+        let prometheus_config = dir.join("prometheus.yml");
+        std::fs::write(
+            &prometheus_config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
+                 scrape_configs:\n  - job_name: warden\n    static_configs:\n      - targets: ['127.0.0.1:{warden_port}']\n",
+                alerts.display()
+            ),
+        )
+        .unwrap();
+        let prometheus = Running(
+            Command::new(prometheus)
+                .arg(format!("--config.file={}", prometheus_config.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("tsdb").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let scraped = Scraped {
+            _warden: warden,
+            _prometheus: prometheus,
+            api: format!("http://127.0.0.1:{prometheus_port}/api/v1"),
+            http: reqwest::blocking::Client::new(),
+        };
+        wait_until(PATIENCE, "Prometheus to scrape Warden", || {
+            scraped
+                .get("/query?query=up%7Bjob%3D%22warden%22%7D")
+                .is_some_and(|r| r["data"]["result"][0]["value"][1] == "1")
+        });
+        scraped
+    }
+
+    /// A Prometheus API answer, or `None` while it does not answer.
+    fn get(&self, path: &str) -> Option<serde_json::Value> {
+        self.http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .ok()?
+            .json::<serde_json::Value>()
+            .ok()
+    }
+
+    /// The alert rules once every one has been evaluated after a scrape of Warden's metrics.
+    fn evaluated_rules(&self) -> Vec<serde_json::Value> {
+        wait_until(PATIENCE, "Prometheus to scrape a Warden metric", || {
+            self.get("/query?query=warden_circuit_breaker_tripped")
+                .is_some_and(|r| r["data"]["result"][0]["value"][1] == "0")
+        });
+        let mut rules = Vec::new();
+        wait_until(PATIENCE, "every alert rule to be evaluated", || {
+            let Some(answer) = self.get("/rules") else {
+                return false;
+            };
+            rules = answer["data"]["groups"][0]["rules"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            !rules.is_empty()
+                && rules.iter().all(|r| {
+                    r["health"] != "unknown" && r["lastEvaluation"] != "0001-01-01T00:00:00Z"
+                })
+        });
+        rules
+    }
+}
+
+/// How long Prometheus and Warden get to start, scrape and evaluate.
+const PATIENCE: Duration = Duration::from_secs(60);
+
 #[test]
 fn a_real_prometheus_scrapes_warden_and_evaluates_every_alert_rule() {
     let Some(prometheus) = prometheus_tool("prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (warden_port, prometheus_port) = (free_port(), free_port());
-    let config = dir.path().join("warden.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[database]\nurl = \"sqlite://{}\"\n[api]\nlisten = \"127.0.0.1:{warden_port}\"\n",
-            dir.path().join("warden.db").display()
-        ),
-    )
-    .unwrap();
-    let _warden = Running(
-        Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .args(["--brokers", "127.0.0.1:1"])
-            .env("WARDEN_APPEAL_SECRET", "operations-test-secret-0123456789")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let alerts = Path::new(env!("CARGO_MANIFEST_DIR")).join(ALERTS);
-    let prometheus_config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &prometheus_config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n\
-             scrape_configs:\n  - job_name: warden\n    static_configs:\n      - targets: ['127.0.0.1:{warden_port}']\n",
-            alerts.display()
-        ),
-    )
-    .unwrap();
-    let _prometheus = Running(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", prometheus_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let http = reqwest::blocking::Client::new();
-    let api = format!("http://127.0.0.1:{prometheus_port}/api/v1");
-    let get = |path: &str| -> Option<serde_json::Value> {
-        http.get(format!("{api}{path}"))
-            .send()
-            .ok()?
-            .json::<serde_json::Value>()
-            .ok()
-    };
-    let patience = Duration::from_secs(60);
-    wait_until(patience, "Prometheus to scrape Warden", || {
-        get("/query?query=up%7Bjob%3D%22warden%22%7D")
-            .is_some_and(|r| r["data"]["result"][0]["value"][1] == "1")
-    });
-    wait_until(patience, "Prometheus to scrape a Warden metric", || {
-        get("/query?query=warden_circuit_breaker_tripped")
-            .is_some_and(|r| r["data"]["result"][0]["value"][1] == "0")
-    });
-    // Every rule evaluated at least once after the first scrape, each without error.
-    let mut rules = Vec::new();
-    wait_until(patience, "every alert rule to be evaluated", || {
-        let Some(answer) = get("/rules") else {
-            return false;
-        };
-        rules = answer["data"]["groups"][0]["rules"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        !rules.is_empty()
-            && rules
-                .iter()
-                .all(|r| r["health"] != "unknown" && r["lastEvaluation"] != "0001-01-01T00:00:00Z")
-    });
+    let rules = Scraped::start(&prometheus, dir.path()).evaluated_rules();
     assert_eq!(rules.len(), 7);
     for rule in &rules {
         assert_eq!(rule["health"], "ok", "{rule}");
     }
     // Nothing is wrong with an idle Warden: no alert fires.
     assert!(rules.iter().all(|r| r["state"] == "inactive"), "{rules:?}");
+}
+
+/// An appeal that has waited 73 hours, past the 72 promised to account holders, fires the SLA
+/// alert in a real Prometheus, from the gauge Warden sets from its store at each scrape.
+#[test]
+fn an_appeal_waiting_past_its_sla_fires_the_alert() {
+    let Some(prometheus) = prometheus_tool("prometheus") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+    let opened_at = time::OffsetDateTime::now_utc() - time::Duration::hours(73);
+    let opened_at = (opened_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = Store::connect(&url).await.unwrap();
+        let case = new_case("AC1", "SM-AC1", opened_at - 60_000);
+        store.open_case(&case).await.unwrap();
+        let case = store.case(&case.case_id()).await.unwrap().unwrap();
+        store
+            .open_appeal(&case, "I sent no spam", opened_at, &[])
+            .await
+            .unwrap();
+    });
+    let scraped = Scraped::start(&prometheus, dir.path());
+    let mut state = String::new();
+    wait_until(PATIENCE, "the appeal SLA alert to fire", || {
+        let rules = scraped.evaluated_rules();
+        let rule = rules
+            .iter()
+            .find(|r| r["name"] == "WardenAppealQueuePastSLA")
+            .expect("the shipped alert rules have the SLA alert");
+        state = rule["state"].as_str().unwrap_or_default().to_owned();
+        state == "firing"
+    });
+    let age = scraped
+        .get("/query?query=warden_appeal_age_seconds")
+        .expect("Prometheus answers");
+    let age: f64 = age["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(age >= 73.0 * 3600.0, "the gauge says {age} s");
 }

@@ -187,9 +187,14 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Prometheus text format; the open-appeals gauge is read from the store at each scrape.
+/// Prometheus text format; the appeal queue's gauges (how many are open, how long the oldest
+/// has waited) are read from the store at each scrape.
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     METRICS.appeals_open.set(state.store.open_appeals().await?);
+    let oldest = state.store.oldest_open_appeal().await?;
+    METRICS
+        .appeal_age_seconds
+        .set(oldest.map_or(0, |opened_at| (now_ms() - opened_at).max(0) / 1000));
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
