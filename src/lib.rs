@@ -4,6 +4,8 @@
 //! scored by `rules`, and turned into a verdict by `scoring` under the `policy`.
 
 pub mod api;
+pub mod case;
+pub mod clock;
 pub mod config;
 pub mod dataset;
 pub mod enforce;

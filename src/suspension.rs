@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 
 use serde::Deserialize;
 
-use crate::message::Action;
+use crate::message::{Action, Category};
+use crate::rules::{Rule, Severity};
 use crate::signals::Snapshot;
 
 /// Whether the account policy acts or only reports.
@@ -145,6 +146,41 @@ pub struct MessageEvidence {
     /// The model's fraud probability, when a model scored.
     pub model_fraud: Option<f64>,
     pub has_url: bool,
+}
+
+/// How one scored message counts against its account: the account policy's reading of a
+/// verdict, kept here so that the stream processor only reports what was scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageWeight {
+    /// Flagged or blocked with an enforced rule behind it. The model alone does not count: it
+    /// flags many legitimate transactional templates, and an account that repeats one would
+    /// pile up "abuse".
+    pub abusive: bool,
+    /// An enforced acceptable-use rule hit: against the policy whoever agreed to receive it.
+    pub policy_violation: bool,
+    pub blocked: bool,
+    /// An enforced fraud rule of high severity hit.
+    pub high_severity_fraud: bool,
+}
+
+impl MessageWeight {
+    /// Weighs a message by its action and the enforced rules that hit it (shadow rules never
+    /// count).
+    pub fn of<'r>(action: Action, enforced_hits: impl IntoIterator<Item = &'r Rule>) -> Self {
+        let (mut any_rule, mut policy_violation, mut high_severity_fraud) = (false, false, false);
+        for rule in enforced_hits {
+            any_rule = true;
+            policy_violation |= rule.category == Category::Aup;
+            high_severity_fraud |=
+                rule.category == Category::Fraud && rule.severity == Severity::High;
+        }
+        MessageWeight {
+            abusive: action != Action::Allow && any_rule,
+            policy_violation,
+            blocked: action == Action::Block,
+            high_severity_fraud,
+        }
+    }
 }
 
 /// Why an account is suspended: a stable code and the words the holder is shown.
@@ -359,6 +395,46 @@ impl CircuitBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rule set with a high-severity fraud rule, a medium one and an AUP rule.
+    fn weighing_rules() -> crate::rules::RuleSet {
+        let rule = |id: &str, category: &str, severity: &str, phrase: &str| {
+            format!(
+                "[[rule]]\nid = \"{id}\"\ncategory = \"{category}\"\nseverity = \"{severity}\"\n\
+                 weight = 0.9\ndescription = \"A test rule\"\nkeywords = [\"{phrase}\"]\n\
+                 examples.match = [\"{phrase}\"]\nexamples.no_match = [\"hello\"]\n\n"
+            )
+        };
+        let source = rule("fraud.fee", "fraud", "high", "pay the fee")
+            + &rule("fraud.prize", "fraud", "medium", "you won")
+            + &rule("aup.weapons", "aup", "medium", "buy a gun");
+        crate::rules::RuleSet::compile(&source).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn only_rule_backed_flags_weigh_against_an_account() {
+        let set = weighing_rules();
+        let [fee, prize, weapons] = [0, 1, 2].map(|i| set.rule(i));
+        let weigh = |action, hits: &[&Rule]| MessageWeight::of(action, hits.iter().copied());
+        // The model alone flagged it: nothing counts.
+        assert_eq!(
+            weigh(Action::Flag, &[]),
+            MessageWeight {
+                abusive: false,
+                policy_violation: false,
+                blocked: false,
+                high_severity_fraud: false
+            }
+        );
+        // A rule hit on an allowed message does not count either.
+        assert!(!weigh(Action::Allow, &[prize]).abusive);
+        let flagged = weigh(Action::Flag, &[prize]);
+        assert!(flagged.abusive && !flagged.high_severity_fraud && !flagged.blocked);
+        let blocked = weigh(Action::Block, &[prize, fee]);
+        assert!(blocked.abusive && blocked.blocked && blocked.high_severity_fraud);
+        assert!(weigh(Action::Flag, &[weapons]).policy_violation);
+        assert!(!weigh(Action::Block, &[fee]).policy_violation);
+    }
 
     const T0: i64 = 1_796_000_000;
 

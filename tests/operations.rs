@@ -236,8 +236,8 @@ fn an_appeal_waiting_past_its_sla_fires_the_alert() {
     };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("warden.db").display());
-    let opened_at = time::OffsetDateTime::now_utc() - time::Duration::hours(73);
-    let opened_at = (opened_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let opened_at =
+        warden::clock::unix_ms(time::OffsetDateTime::now_utc() - time::Duration::hours(73));
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = Store::connect(&url).await.unwrap();
         let case = new_case("AC1", "SM-AC1", opened_at - 60_000);

@@ -241,17 +241,19 @@ store_test!(
             .await
             .unwrap();
         let decided = store
-            .decide(&NewDecision {
-                case_id: overturned.case_id.clone(),
-                actor: "reviewer:alice".into(),
-                outcome: Outcome::Overturn,
-                note: "legitimate".into(),
-                at: t0 + DAY,
-                events: Vec::new(),
-            })
+            .decide(
+                &NewDecision {
+                    case_id: overturned.case_id.clone(),
+                    actor: "reviewer:alice".into(),
+                    outcome: Outcome::Overturn,
+                    note: "legitimate".into(),
+                    at: t0 + DAY,
+                },
+                |_| Vec::new(),
+            )
             .await
             .unwrap();
-        assert_eq!(decided, Deciding::Decided);
+        assert!(matches!(decided, Deciding::Decided(_)), "{decided:?}");
         store
             .manual_reinstate("AC3", "admin:root", "court order", t0 + DAY, |_| Vec::new())
             .await
@@ -335,3 +337,52 @@ store_test!(
         );
     }
 );
+
+/// The stream processor retries only what can pass: a database that is busy or unreachable, not
+/// a constraint or a row that cannot decode. Real SQLite errors of each kind, and sqlx's own.
+#[tokio::test]
+async fn store_errors_are_transient_only_when_trying_again_can_help() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use warden::store::StoreError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("busy.db"))
+        .create_if_missing(true)
+        .busy_timeout(std::time::Duration::ZERO);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let duplicate = sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(!StoreError::Database(duplicate).is_transient());
+    // One connection holds the write lock; the other's write finds the database busy.
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let busy = sqlx::query("INSERT INTO t VALUES (2)")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(StoreError::Database(busy).is_transient());
+    sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+
+    assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_transient());
+    assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_transient());
+    let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+    assert!(!StoreError::Json(json).is_transient());
+}

@@ -90,9 +90,7 @@ impl AppState {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub(crate) use crate::clock::now_ms;
 
 /// Unix ms as RFC 3339.
 pub(crate) fn rfc3339(ms: i64) -> String {

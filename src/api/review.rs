@@ -11,13 +11,11 @@ use super::auth::Reviewer;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, now_ms, rfc3339};
+use crate::case::{Notice, Owed, Refusal, Step};
 use crate::enforce::events;
 use crate::metrics::METRICS;
 use crate::signals::{AccountState, Signals, Snapshot};
-use crate::store::{
-    AppealStatus, CaseStatus, Claim, Claiming, Deciding, NewDecision, OutboxEvent, OutboxTopic,
-    Outcome,
-};
+use crate::store::{Claim, Claiming, Deciding, NewDecision, OutboxEvent, OutboxTopic, Outcome};
 
 /// Longest decision note, in characters.
 const MAX_NOTE_CHARS: usize = 2_000;
@@ -228,59 +226,55 @@ pub async fn decide(
     let appeal = store.appeal_of_case(&case_id).await?;
     let actor = reviewer.actor();
     let at = OffsetDateTime::now_utc();
-    // The events this decision owes, for the case as read; the store writes them only if the
-    // decision is recorded (it checks again under the case's lock).
-    let mut owed = Vec::new();
-    match &appeal {
-        Some(appeal) if appeal.status == AppealStatus::Open => {
-            if outcome == Outcome::Overturn {
-                owed.push((
-                    OutboxTopic::AccountActions,
-                    events::account_action(&case, "reinstate", &actor, at),
-                ));
-            }
-            owed.push((
-                OutboxTopic::Notices,
-                events::appeal_decided_notice(&case, &appeal.appeal_id, outcome.as_str(), note, at),
-            ));
-        }
-        _ if case.status == CaseStatus::InReview && outcome == Outcome::Uphold => {
-            owed.push((
-                OutboxTopic::AccountActions,
-                events::account_action(&case, "suspend", &actor, at),
-            ));
-            owed.push((
-                OutboxTopic::Notices,
-                events::suspended_notice(&case, &state.appeal, at),
-            ));
-        }
-        _ => {}
-    }
     let decision = NewDecision {
         case_id: case_id.clone(),
-        actor,
+        actor: actor.clone(),
         outcome,
         note: note.to_owned(),
         at: now_ms(),
-        events: owed
-            .into_iter()
-            .map(|(topic, json)| {
-                OutboxEvent::new(
-                    topic,
-                    &case.account_id,
-                    String::from_utf8(json).expect("JSON is UTF-8"),
-                )
-            })
-            .collect(),
     };
-    match store.decide(&decision).await? {
-        Deciding::Decided => {
+    // The lifecycle says which events the step owes (`case::decide`); they are rendered here
+    // and written by the store in the decision's transaction.
+    let events_for = |step: &Step| {
+        step.owes
+            .iter()
+            .map(|owed| {
+                let (topic, json) = match owed {
+                    Owed::AccountAction(action) => (
+                        OutboxTopic::AccountActions,
+                        events::account_action(&case, action.as_str(), &actor, at),
+                    ),
+                    Owed::Notice(Notice::Suspended) => (
+                        OutboxTopic::Notices,
+                        events::suspended_notice(&case, &state.appeal, at),
+                    ),
+                    Owed::Notice(Notice::AppealDecided) => {
+                        let appeal_id = appeal.as_ref().map_or("", |a| a.appeal_id.as_str());
+                        (
+                            OutboxTopic::Notices,
+                            events::appeal_decided_notice(
+                                &case,
+                                appeal_id,
+                                outcome.as_str(),
+                                note,
+                                at,
+                            ),
+                        )
+                    }
+                };
+                let json = String::from_utf8(json).expect("JSON is UTF-8");
+                OutboxEvent::new(topic, &case.account_id, json)
+            })
+            .collect()
+    };
+    match store.decide(&decision, events_for).await? {
+        Deciding::Decided(step) => {
             tracing::info!(case_id, outcome = outcome.as_str(), "case decided");
             METRICS
                 .appeal_decisions
                 .with_label_values(&[outcome.as_str()])
                 .inc();
-            if outcome == Outcome::Overturn && case.status == CaseStatus::Suspended {
+            if step.reinstates {
                 METRICS
                     .reinstatements
                     .with_label_values(&["reviewer"])
@@ -288,16 +282,16 @@ pub async fn decide(
             }
             state.outbox.notify_one();
         }
-        Deciding::AlreadyDecided => {}
-        Deciding::DecidedOtherwise(earlier) => {
+        Deciding::Refused(Refusal::AlreadyDecided) => {}
+        Deciding::Refused(Refusal::DecidedOtherwise(earlier)) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "already_decided",
                 format!("the case was already decided: {}", earlier.as_str()),
             ));
         }
-        Deciding::HeldByOther(claim) => return Err(claimed_by_another(claim)),
-        Deciding::NothingToDecide => {
+        Deciding::Refused(Refusal::HeldByOther(claim)) => return Err(claimed_by_another(claim)),
+        Deciding::Refused(Refusal::NothingToDecide) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "nothing_to_decide",

@@ -62,7 +62,7 @@ pub fn run(args: BreakerArgs) -> anyhow::Result<ExitCode> {
                 let now = OffsetDateTime::now_utc();
                 store
                     .record_breaker(&BreakerEvent {
-                        at: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+                        at: warden::clock::unix_ms(now),
                         tripped: false,
                         actor: format!("admin:{by}"),
                         detail: reason,

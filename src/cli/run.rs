@@ -111,7 +111,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .context("cannot load the cases")?;
         let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?
             .with_scorer_updates(updates);
-        processor.run(shutdown).await;
+        processor.run(shutdown).await?;
         if let Some(api) = api {
             api.await?.context("the review API failed")?;
         }
@@ -201,7 +201,7 @@ async fn purge_on_schedule(
 ) {
     let every = std::time::Duration::from_secs(retention.purge_every_minutes * 60);
     loop {
-        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now = warden::clock::now_ms();
         match store.purge(&retention, now).await {
             Ok(purged) => tracing::info!(?purged, "retention applied"),
             Err(error) => tracing::warn!(%error, "retention purge failed; next try on schedule"),
@@ -225,7 +225,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<ExitCode> {
     service.validate().context("invalid settings")?;
     runtime()?.block_on(async {
         let store = open_store(&service).await?;
-        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now = warden::clock::now_ms();
         let purged = store.purge(&service.retention, now).await?;
         println!("{}", serde_json::to_string(&purged)?);
         anyhow::Ok(ExitCode::SUCCESS)

@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 
 use time::OffsetDateTime;
 
+use crate::clock::now_ms;
 use crate::message::{Action, FeedbackKind, Scores, Verdict};
 use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
@@ -136,10 +137,6 @@ const EVICT_EVERY: u32 = 100_000;
 
 /// Checkpoints older than the longest window (plus its slack) hold nothing current.
 const CHECKPOINT_RETENTION_MS: i64 = 2 * 3_600 * 1_000;
-
-fn now_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
 
 impl Enforcer {
     /// Loads the suspended accounts and the cases whose events are still owed.
@@ -501,7 +498,7 @@ impl Enforcer {
         let now = OffsetDateTime::now_utc();
         let case_ids: Vec<&str> = pending.iter().map(|p| p.case_id.as_str()).collect();
         self.store
-            .mark_notified(&case_ids, (now.unix_timestamp_nanos() / 1_000_000) as i64)
+            .mark_notified(&case_ids, crate::clock::unix_ms(now))
             .await
     }
 

@@ -13,12 +13,11 @@ use time::OffsetDateTime;
 
 use crate::config::Topics;
 use crate::enforce::Facts;
-use crate::message::{Category, FeedbackEvent, FeedbackKind, MessageEvent, Verdict};
+use crate::message::{FeedbackEvent, FeedbackKind, MessageEvent, Verdict};
 use crate::privacy::{Secret, recipient_hash};
-use crate::rules::Severity;
 use crate::scoring::{Scorer, Scratch};
 use crate::signals::{Observation, simhash};
-use crate::suspension::MessageEvidence;
+use crate::suspension::{MessageEvidence, MessageWeight};
 
 /// The input topic a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,16 +238,12 @@ fn facts(
     verdict: &Verdict,
     model: Option<crate::message::Scores>,
 ) -> Facts {
-    let enforced = || {
-        scratch
-            .matches
-            .iter()
-            .map(|index| scorer.rules().rule(index))
-            .filter(|rule| rule.enforced())
-    };
-    let high_severity_fraud =
-        enforced().any(|rule| rule.category == Category::Fraud && rule.severity == Severity::High);
-    let policy_violation = enforced().any(|rule| rule.category == Category::Aup);
+    let enforced = scratch
+        .matches
+        .iter()
+        .map(|index| scorer.rules().rule(index))
+        .filter(|rule| rule.enforced());
+    let weight = MessageWeight::of(verdict.action, enforced);
     let mut domains = [None; 4];
     let registrable = scratch
         .extracted
@@ -257,25 +252,22 @@ fn facts(
     for (slot, domain) in domains.iter_mut().zip(registrable) {
         *slot = Some(xxhash_rust::xxh3::xxh3_64(domain.as_bytes()));
     }
-    // Only rule-backed flags count against an account: the model alone flags many legitimate
-    // transactional templates, and an account that repeats one would pile up "abuse".
-    let abusive = verdict.action != crate::message::Action::Allow && !verdict.rule_hits.is_empty();
     Facts {
         model,
         body: event.body.clone(),
-        sent_at_ms: (event.sent_at.unix_timestamp_nanos() / 1_000_000) as i64,
+        sent_at_ms: crate::clock::unix_ms(event.sent_at),
         observation: Observation {
             at: event.sent_at.unix_timestamp(),
             recipient: recipient_hash(recipient_key, &event.to),
             simhash: simhash(scratch.normalized.folded()),
             domains,
-            abusive,
-            policy_violation,
-            blocked: verdict.action == crate::message::Action::Block,
+            abusive: weight.abusive,
+            policy_violation: weight.policy_violation,
+            blocked: weight.blocked,
         },
         evidence: MessageEvidence {
             action: verdict.action,
-            high_severity_fraud,
+            high_severity_fraud: weight.high_severity_fraud,
             model_fraud: model.map(|m| m.fraud),
             has_url: scratch.extracted.has_url(),
         },

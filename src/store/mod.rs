@@ -17,9 +17,11 @@ mod review;
 pub use admin::{AccountExport, Erasure};
 pub use retention::{Purged, Retention};
 pub use review::{
-    Appeal, AppealStatus, CaseDetail, Claim, Claiming, Deciding, DecisionRecord, NewDecision,
-    OutboxEvent, OutboxTopic, Outcome, QueueItem, appeal_id,
+    Appeal, AppealStatus, CaseDetail, Claiming, Deciding, DecisionRecord, NewDecision, OutboxEvent,
+    OutboxTopic, QueueItem, appeal_id,
 };
+
+pub use crate::case::{CaseStatus, Claim, Outcome};
 
 use std::collections::HashMap;
 
@@ -44,37 +46,43 @@ pub enum StoreError {
     BackupUnsupported,
 }
 
-/// Where a case stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseStatus {
-    /// The account is suspended by automated decision.
-    Suspended,
-    /// Opened for a human to decide, the account not suspended (allowlisted, breaker open).
-    InReview,
-    Upheld,
-    Overturned,
-}
-
-impl CaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseStatus::Suspended => "suspended",
-            CaseStatus::InReview => "in_review",
-            CaseStatus::Upheld => "upheld",
-            CaseStatus::Overturned => "overturned",
+impl StoreError {
+    /// Whether trying again may succeed: the database unreachable, restarting, busy or out of
+    /// room, the pool out of connections, a transaction that lost a race. Everything else (a
+    /// constraint, a row that does not decode, stored JSON that does not parse, a schema the
+    /// migrations refuse) fails the same way every time, and retrying it would only hide it.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(database) => {
+                let code = database.code().unwrap_or_default();
+                if database
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    // SQLSTATE: connection exceptions, insufficient resources, serialization
+                    // failures and deadlocks, lock timeouts, a server shutting down.
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || ["40001", "40P01", "55P03", "57P01", "57P02", "57P03"]
+                            .contains(&code.as_ref())
+                } else {
+                    // SQLite's extended result code; its low byte is the primary code: BUSY,
+                    // LOCKED, IOERR, FULL, CANTOPEN.
+                    code.parse::<i32>()
+                        .is_ok_and(|code| [5, 6, 10, 13, 14].contains(&(code & 0xff)))
+                }
+            }
+            _ => false,
         }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [
-            CaseStatus::Suspended,
-            CaseStatus::InReview,
-            CaseStatus::Upheld,
-            CaseStatus::Overturned,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
     }
 }
 

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{AuditEntry, Case, CaseStatus, Store, StoreError, case_of, hex, insert_audit};
+use crate::case::{self, Claim, Outcome, Refusal, Standing, Step};
 
 /// An account holder's appeal against a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,33 +38,6 @@ impl AppealStatus {
         match self {
             AppealStatus::Open => "open",
             AppealStatus::Decided => "decided",
-        }
-    }
-}
-
-/// A reviewer's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The automated decision stands (for a case in review: the account is suspended).
-    Uphold,
-    /// It was wrong: the account is reinstated (for a case in review: nothing happens to it).
-    Overturn,
-}
-
-impl Outcome {
-    /// As stored and shown: `upheld` or `overturned`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Uphold => "upheld",
-            Outcome::Overturn => "overturned",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "upheld" => Some(Outcome::Uphold),
-            "overturned" => Some(Outcome::Overturn),
-            _ => None,
         }
     }
 }
@@ -106,13 +80,6 @@ impl OutboxEvent {
     }
 }
 
-/// Who holds a case, and until when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    pub reviewer: String,
-    pub expires_at: i64,
-}
-
 /// What a claim did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claiming {
@@ -130,22 +97,15 @@ pub struct NewDecision {
     pub outcome: Outcome,
     pub note: String,
     pub at: i64,
-    /// The events the decision owes, built for the case as it was read; written only if the
-    /// decision is recorded.
-    pub events: Vec<OutboxEvent>,
 }
 
 /// What recording a decision did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deciding {
-    Decided,
-    /// The same outcome was recorded before: nothing more was written.
-    AlreadyDecided,
-    /// A different outcome was recorded before.
-    DecidedOtherwise(Outcome),
-    HeldByOther(Claim),
-    /// The case has no open appeal and is not in review.
-    NothingToDecide,
+    /// Recorded, with the step the lifecycle took (see [`crate::case::decide`]).
+    Decided(Step),
+    /// Not recorded; nothing was written.
+    Refused(Refusal),
     NoSuchCase,
 }
 
@@ -491,11 +451,16 @@ impl Store {
         }))
     }
 
-    /// Records a reviewer's decision, with its events, labels and audit entry, if the case
-    /// awaits one and no one else holds it. Overturning a suspension reinstates the account
-    /// (the case closes as `overturned`) and labels its evidence as legitimate; upholding a
-    /// case in review suspends the account.
-    pub async fn decide(&self, decision: &NewDecision) -> Result<Deciding, StoreError> {
+    /// Records a reviewer's decision on a case, if the case's lifecycle allows it
+    /// ([`crate::case::decide`], asked under the case's lock), in one transaction: the new
+    /// status, the decision, the appeal closed, evidence labelled, the audit entry and the
+    /// events `events_for` builds for the step (the outbox), so that a decision and what it
+    /// owes are written together or not at all.
+    pub async fn decide(
+        &self,
+        decision: &NewDecision,
+        events_for: impl FnOnce(&Step) -> Vec<OutboxEvent>,
+    ) -> Result<Deciding, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !lock_case(&mut tx, &decision.case_id).await? {
             return Ok(Deciding::NoSuchCase);
@@ -511,34 +476,30 @@ impl Store {
         let account_id: String = row.try_get("account_id")?;
         let status: String = row.try_get("status")?;
         let appeal_status: Option<String> = row.try_get("appeal_status")?;
-        let appealed = appeal_status.as_deref() == Some("open");
-        let in_review = status == CaseStatus::InReview.as_str();
-        if !appealed && !in_review {
-            // Decided already (a repeated request gets the same answer), or never asked.
-            let earlier = self.decisions_in(&mut tx, &decision.case_id).await?;
-            return Ok(match earlier.last() {
-                Some(last) if last.outcome == decision.outcome => Deciding::AlreadyDecided,
-                Some(last) => Deciding::DecidedOtherwise(last.outcome),
-                None => Deciding::NothingToDecide,
-            });
-        }
-        if let Some(held) = live_claim(
-            row.try_get("claimed_by")?,
-            row.try_get("claim_expires_at")?,
-            decision.at,
-        ) && held.reviewer != decision.actor
-        {
-            return Ok(Deciding::HeldByOther(held));
-        }
-        let new_status = match decision.outcome {
-            Outcome::Overturn => CaseStatus::Overturned,
-            Outcome::Uphold => CaseStatus::Suspended,
+        let earlier = self.decisions_in(&mut tx, &decision.case_id).await?;
+        let standing = Standing {
+            status: CaseStatus::parse(&status).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Decode(
+                    format!("unknown case status {status:?}").into(),
+                ))
+            })?,
+            appeal_open: appeal_status.as_deref() == Some("open"),
+            claim: live_claim(
+                row.try_get("claimed_by")?,
+                row.try_get("claim_expires_at")?,
+                decision.at,
+            ),
+            decided: earlier.last().map(|last| last.outcome),
+        };
+        let step = match case::decide(&standing, decision.outcome, &decision.actor) {
+            Ok(step) => step,
+            Err(refusal) => return Ok(Deciding::Refused(refusal)),
         };
         sqlx::query(
             "UPDATE cases SET status = $1, updated_at = $2, claimed_by = NULL, \
              claim_expires_at = NULL WHERE case_id = $3",
         )
-        .bind(new_status.as_str())
+        .bind(step.status.as_str())
         .bind(decision.at)
         .bind(&decision.case_id)
         .execute(&mut *tx)
@@ -554,7 +515,7 @@ impl Store {
         .bind(decision.at)
         .execute(&mut *tx)
         .await?;
-        if appealed {
+        if step.closes_appeal {
             sqlx::query(
                 "UPDATE appeals SET status = 'decided', outcome = $1, explanation = $2, \
                  decided_at = $3 WHERE case_id = $4",
@@ -566,7 +527,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        if decision.outcome == Outcome::Overturn {
+        if step.labels_evidence_ham {
             sqlx::query(
                 "INSERT INTO labels (message_id, case_id, label, excerpt, at) \
                  SELECT message_id, case_id, 'ham', excerpt, $1 FROM evidence \
@@ -577,26 +538,20 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for event in &decision.events {
+        for event in &events_for(&step) {
             insert_event(&mut tx, event, decision.at).await?;
         }
         let entry = AuditEntry {
             at: decision.at,
             actor: decision.actor.clone(),
-            action: match (decision.outcome, in_review) {
-                (Outcome::Overturn, false) => "overturn_and_reinstate",
-                (Outcome::Overturn, true) => "dismiss",
-                (Outcome::Uphold, false) => "uphold",
-                (Outcome::Uphold, true) => "suspend",
-            }
-            .into(),
+            action: step.audit_action.into(),
             case_id: Some(decision.case_id.clone()),
             account_id,
             detail: decision.note.clone(),
         };
         insert_audit(&mut tx, &entry).await?;
         tx.commit().await?;
-        Ok(Deciding::Decided)
+        Ok(Deciding::Decided(step))
     }
 
     async fn decisions_in(

@@ -1,0 +1,342 @@
+//! The case lifecycle: where a case stands, who may move it, and what each step owes the
+//! account holder and the messaging pipeline. Pure: no IO, no clock. The store reads a case's
+//! standing under its lock, asks [`decide`] for the step, and applies that step in the same
+//! transaction, events included (the outbox); the API only turns requests and refusals into
+//! HTTP.
+//!
+//! ```text
+//!  automated decision ──► Suspended ──appeal──► Suspended + open appeal ─┬─uphold───► Suspended (appeal decided)
+//!                     └─► InReview (allowlisted, breaker tripped)         └─overturn─► Overturned: reinstated
+//!                           ├─uphold───► Suspended: suspend, notice with appeal link
+//!                           └─overturn─► Overturned: dismissed, nothing sent
+//! ```
+//!
+//! To change what a decision emits, change [`decide`]'s `owes`.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// The account is suspended by automated decision.
+    Suspended,
+    /// Opened for a human to decide, the account not suspended (allowlisted, breaker open).
+    InReview,
+    Upheld,
+    Overturned,
+}
+
+impl CaseStatus {
+    const ALL: [CaseStatus; 4] = [
+        CaseStatus::Suspended,
+        CaseStatus::InReview,
+        CaseStatus::Upheld,
+        CaseStatus::Overturned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Suspended => "suspended",
+            CaseStatus::InReview => "in_review",
+            CaseStatus::Upheld => "upheld",
+            CaseStatus::Overturned => "overturned",
+        }
+    }
+
+    /// The status as stored, or `None` for a word that names none.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The automated decision stands (for a case in review: the account is suspended).
+    Uphold,
+    /// It was wrong: the account is reinstated (for a case in review: nothing happens to it).
+    Overturn,
+}
+
+impl Outcome {
+    /// As stored and shown: `upheld` or `overturned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Uphold => "upheld",
+            Outcome::Overturn => "overturned",
+        }
+    }
+
+    /// The outcome as stored, or `None` for a word that names none.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "upheld" => Some(Outcome::Uphold),
+            "overturned" => Some(Outcome::Overturn),
+            _ => None,
+        }
+    }
+}
+
+/// Who holds a case, and until when (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub reviewer: String,
+    pub expires_at: i64,
+}
+
+/// What the messaging pipeline is told to do to an account (`account-actions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAction {
+    Suspend,
+    Reinstate,
+}
+
+impl AccountAction {
+    /// As sent on `account-actions`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountAction::Suspend => "suspend",
+            AccountAction::Reinstate => "reinstate",
+        }
+    }
+}
+
+/// What the account holder is told (`notices`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Suspended: why, and how to appeal.
+    Suspended,
+    /// The holder's appeal was decided: the outcome and the reviewer's explanation.
+    AppealDecided,
+}
+
+/// One event a step owes, written to the outbox with the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owed {
+    AccountAction(AccountAction),
+    Notice(Notice),
+}
+
+/// A case as a decision finds it, read under the case's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub status: CaseStatus,
+    /// The holder has an appeal waiting for a decision.
+    pub appeal_open: bool,
+    /// A reviewer's claim that has not expired.
+    pub claim: Option<Claim>,
+    /// The last outcome recorded for the case, if it was decided before.
+    pub decided: Option<Outcome>,
+}
+
+/// A reviewer's decision that may be made: everything the store writes for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub status: CaseStatus,
+    /// The open appeal is closed with the outcome and the note as its explanation.
+    pub closes_appeal: bool,
+    /// The case's evidence becomes `ham` training labels: reviewers said it was not abuse.
+    pub labels_evidence_ham: bool,
+    /// The suspended account is reinstated (counted in `warden_reinstatements_total`).
+    pub reinstates: bool,
+    /// The audit trail's word for the step.
+    pub audit_action: &'static str,
+    /// The events the step owes, in the order they are sent.
+    pub owes: Vec<Owed>,
+}
+
+/// Why a decision is not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The same outcome was recorded before: nothing more is written.
+    AlreadyDecided,
+    /// A different outcome was recorded before.
+    DecidedOtherwise(Outcome),
+    /// Another reviewer's claim has not expired.
+    HeldByOther(Claim),
+    /// The case has no open appeal and is not in review.
+    NothingToDecide,
+}
+
+/// The step `reviewer` deciding `outcome` on a case that stands as `standing` takes, or why it
+/// may not. A case in review, or one with an open appeal, waits for a decision; any other was
+/// decided before (repeating that decision is harmless) or never asked for one.
+pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<Step, Refusal> {
+    let in_review = standing.status == CaseStatus::InReview;
+    if !standing.appeal_open && !in_review {
+        return Err(match standing.decided {
+            Some(earlier) if earlier == outcome => Refusal::AlreadyDecided,
+            Some(earlier) => Refusal::DecidedOtherwise(earlier),
+            None => Refusal::NothingToDecide,
+        });
+    }
+    if let Some(claim) = &standing.claim
+        && claim.reviewer != reviewer
+    {
+        return Err(Refusal::HeldByOther(claim.clone()));
+    }
+    let owes = if standing.appeal_open {
+        // The holder asked: they hear the outcome either way, and an overturn lifts the
+        // suspension first.
+        let mut owes = Vec::new();
+        if outcome == Outcome::Overturn {
+            owes.push(Owed::AccountAction(AccountAction::Reinstate));
+        }
+        owes.push(Owed::Notice(Notice::AppealDecided));
+        owes
+    } else if outcome == Outcome::Uphold {
+        // In review, upheld: the suspension the automated decision held back, with its notice.
+        vec![
+            Owed::AccountAction(AccountAction::Suspend),
+            Owed::Notice(Notice::Suspended),
+        ]
+    } else {
+        // In review, overturned: the account was never suspended; nothing to tell anyone.
+        Vec::new()
+    };
+    Ok(Step {
+        status: match outcome {
+            Outcome::Overturn => CaseStatus::Overturned,
+            Outcome::Uphold => CaseStatus::Suspended,
+        },
+        closes_appeal: standing.appeal_open,
+        labels_evidence_ham: outcome == Outcome::Overturn,
+        reinstates: outcome == Outcome::Overturn && standing.status == CaseStatus::Suspended,
+        audit_action: match (outcome, in_review) {
+            (Outcome::Overturn, false) => "overturn_and_reinstate",
+            (Outcome::Overturn, true) => "dismiss",
+            (Outcome::Uphold, false) => "uphold",
+            (Outcome::Uphold, true) => "suspend",
+        },
+        owes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standing(status: CaseStatus, appeal_open: bool) -> Standing {
+        Standing {
+            status,
+            appeal_open,
+            claim: None,
+            decided: None,
+        }
+    }
+
+    #[test]
+    fn an_overturned_appeal_reinstates_and_tells_the_holder() {
+        let step = decide(
+            &standing(CaseStatus::Suspended, true),
+            Outcome::Overturn,
+            "reviewer:alice",
+        )
+        .unwrap();
+        assert_eq!(step.status, CaseStatus::Overturned);
+        assert_eq!(
+            step.owes,
+            [
+                Owed::AccountAction(AccountAction::Reinstate),
+                Owed::Notice(Notice::AppealDecided)
+            ]
+        );
+        assert!(step.closes_appeal && step.labels_evidence_ham && step.reinstates);
+        assert_eq!(step.audit_action, "overturn_and_reinstate");
+    }
+
+    #[test]
+    fn an_upheld_appeal_only_tells_the_holder() {
+        let step = decide(
+            &standing(CaseStatus::Suspended, true),
+            Outcome::Uphold,
+            "reviewer:alice",
+        )
+        .unwrap();
+        assert_eq!(step.status, CaseStatus::Suspended);
+        assert_eq!(step.owes, [Owed::Notice(Notice::AppealDecided)]);
+        assert!(step.closes_appeal && !step.labels_evidence_ham && !step.reinstates);
+        assert_eq!(step.audit_action, "uphold");
+    }
+
+    #[test]
+    fn a_case_in_review_upheld_suspends_and_overturned_is_dismissed_quietly() {
+        let upheld = decide(
+            &standing(CaseStatus::InReview, false),
+            Outcome::Uphold,
+            "reviewer:alice",
+        )
+        .unwrap();
+        assert_eq!(upheld.status, CaseStatus::Suspended);
+        assert_eq!(
+            upheld.owes,
+            [
+                Owed::AccountAction(AccountAction::Suspend),
+                Owed::Notice(Notice::Suspended)
+            ]
+        );
+        assert_eq!(upheld.audit_action, "suspend");
+        let dismissed = decide(
+            &standing(CaseStatus::InReview, false),
+            Outcome::Overturn,
+            "reviewer:alice",
+        )
+        .unwrap();
+        assert_eq!(dismissed.status, CaseStatus::Overturned);
+        assert!(dismissed.owes.is_empty() && !dismissed.reinstates && !dismissed.closes_appeal);
+        assert_eq!(dismissed.audit_action, "dismiss");
+    }
+
+    #[test]
+    fn decided_or_unasked_cases_are_refused_and_a_repeat_is_recognized() {
+        let decided = Standing {
+            decided: Some(Outcome::Overturn),
+            ..standing(CaseStatus::Overturned, false)
+        };
+        assert_eq!(
+            decide(&decided, Outcome::Overturn, "reviewer:bob"),
+            Err(Refusal::AlreadyDecided)
+        );
+        assert_eq!(
+            decide(&decided, Outcome::Uphold, "reviewer:bob"),
+            Err(Refusal::DecidedOtherwise(Outcome::Overturn))
+        );
+        assert_eq!(
+            decide(
+                &standing(CaseStatus::Suspended, false),
+                Outcome::Uphold,
+                "reviewer:bob"
+            ),
+            Err(Refusal::NothingToDecide)
+        );
+    }
+
+    #[test]
+    fn only_the_claiming_reviewer_decides_a_claimed_case() {
+        let claim = Claim {
+            reviewer: "reviewer:alice".into(),
+            expires_at: 1,
+        };
+        let claimed = Standing {
+            claim: Some(claim.clone()),
+            ..standing(CaseStatus::Suspended, true)
+        };
+        assert_eq!(
+            decide(&claimed, Outcome::Uphold, "reviewer:bob"),
+            Err(Refusal::HeldByOther(claim))
+        );
+        assert!(decide(&claimed, Outcome::Uphold, "reviewer:alice").is_ok());
+    }
+
+    #[test]
+    fn statuses_and_outcomes_read_back_as_stored() {
+        for status in CaseStatus::ALL {
+            assert_eq!(CaseStatus::parse(status.as_str()), Some(status));
+        }
+        for outcome in [Outcome::Uphold, Outcome::Overturn] {
+            assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(CaseStatus::parse("open"), None);
+    }
+}
