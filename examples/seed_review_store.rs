@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             actor: "automated".into(),
             at,
         };
-        store.open_case(&case).await?;
+        store.open_case(&case, &[]).await?;
         let stored = store
             .case(&case.case_id())
             .await?

@@ -11,7 +11,8 @@
 //!                           └─overturn─► Overturned: dismissed, nothing sent
 //! ```
 //!
-//! To change what a decision emits, change [`decide`]'s `owes`.
+//! To change what a decision emits, change [`decide`]'s `owes` (and [`opening_owes`] for what
+//! opening a case emits); `enforce::events::owed` renders them.
 
 use serde::{Deserialize, Serialize};
 
@@ -157,6 +158,27 @@ pub enum Refusal {
     HeldByOther(Claim),
     /// The case has no open appeal and is not in review.
     NothingToDecide,
+}
+
+/// What opening a case owes: a suspension tells the pipeline and the holder (with the
+/// appeal link); a case opened for review tells no one until a reviewer upholds it.
+pub fn opening_owes(status: CaseStatus) -> Vec<Owed> {
+    match status {
+        CaseStatus::Suspended => vec![
+            Owed::AccountAction(AccountAction::Suspend),
+            Owed::Notice(Notice::Suspended),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// What an admin's reinstatement owes: lifting a suspension that was carried out; a case in
+/// review just closes.
+pub fn reinstating_owes(status: CaseStatus) -> Vec<Owed> {
+    match status {
+        CaseStatus::Suspended => vec![Owed::AccountAction(AccountAction::Reinstate)],
+        _ => Vec::new(),
+    }
 }
 
 /// The step `reviewer` deciding `outcome` on a case that stands as `standing` takes, or why it
@@ -327,6 +349,18 @@ mod tests {
             Err(Refusal::HeldByOther(claim))
         );
         assert!(decide(&claimed, Outcome::Uphold, "reviewer:alice").is_ok());
+    }
+
+    #[test]
+    fn a_suspension_is_announced_and_a_case_in_review_is_not() {
+        assert_eq!(
+            opening_owes(CaseStatus::Suspended),
+            [
+                Owed::AccountAction(AccountAction::Suspend),
+                Owed::Notice(Notice::Suspended)
+            ]
+        );
+        assert!(opening_owes(CaseStatus::InReview).is_empty());
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl Harness {
             ..new_case(account, &format!("SM-{account}"), 1_795_996_800_000)
         };
         let case_id = case.case_id();
-        self.store.open_case(&case).await.unwrap();
+        self.store.open_case(&case, &[]).await.unwrap();
         let token = token_for(
             &case_id,
             account,

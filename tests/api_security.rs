@@ -132,7 +132,7 @@ impl Server {
             ..new_case(account, &format!("SM-{account}"), 1_795_996_800_000)
         };
         let case_id = case.case_id();
-        self.store.open_case(&case).await.unwrap();
+        self.store.open_case(&case, &[]).await.unwrap();
         let grant = AppealGrant {
             case_id: case_id.clone(),
             account_id: account.into(),

@@ -241,7 +241,7 @@ fn an_appeal_waiting_past_its_sla_fires_the_alert() {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = Store::connect(&url).await.unwrap();
         let case = new_case("AC1", "SM-AC1", opened_at - 60_000);
-        store.open_case(&case).await.unwrap();
+        store.open_case(&case, &[]).await.unwrap();
         let case = store.case(&case.case_id()).await.unwrap().unwrap();
         store
             .open_appeal(&case, "I sent no spam", opened_at, &[])

@@ -37,19 +37,19 @@ store_test!(
     a_replayed_decision_opens_one_case_with_one_audit_entry,
     |store: Store| async move {
         let case = new_case("AC1", "SM1", 1_000);
-        let Opening::Opened { case_id } = store.open_case(&case).await.unwrap() else {
+        let Opening::Opened { case_id } = store.open_case(&case, &[]).await.unwrap() else {
             panic!("the first opening opens");
         };
         // The same decision replayed, and a later trigger while the case is active.
         assert_eq!(
-            store.open_case(&case).await.unwrap(),
+            store.open_case(&case, &[]).await.unwrap(),
             Opening::AlreadyActive {
                 case_id: case_id.clone()
             }
         );
         assert_eq!(
             store
-                .open_case(&new_case("AC1", "SM2", 2_000))
+                .open_case(&new_case("AC1", "SM2", 2_000), &[])
                 .await
                 .unwrap(),
             Opening::AlreadyActive {
@@ -77,7 +77,7 @@ store_test!(
     evidence_is_stored_as_given_and_holds_no_raw_number,
     |store: Store| async move {
         let case = new_case("AC1", "SM1", 1_000);
-        let Opening::Opened { case_id } = store.open_case(&case).await.unwrap() else {
+        let Opening::Opened { case_id } = store.open_case(&case, &[]).await.unwrap() else {
             panic!("opened");
         };
         let evidence = store.evidence(&case_id).await.unwrap();
@@ -97,7 +97,7 @@ store_test!(
             let store = store.clone();
             async move {
                 store
-                    .open_case(&new_case("AC9", &format!("SM{i}"), i))
+                    .open_case(&new_case("AC9", &format!("SM{i}"), i), &[])
                     .await
             }
         }))
@@ -231,7 +231,7 @@ store_test!(
         // but under a legal hold.
         for account in ["AC1", "AC2", "AC3"] {
             store
-                .open_case(&new_case(account, &format!("SM-{account}"), t0))
+                .open_case(&new_case(account, &format!("SM-{account}"), t0), &[])
                 .await
                 .unwrap();
         }

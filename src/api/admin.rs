@@ -12,12 +12,11 @@ use super::auth::Admin;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, now_ms, rfc3339};
+use crate::case;
 use crate::enforce::events;
 use crate::message::Scores;
 use crate::metrics::METRICS;
-use crate::store::{
-    AuditEntry, CaseStatus, Erasure, NewCase, Opening, OutboxEvent, OutboxTopic, StoredReason,
-};
+use crate::store::{AuditEntry, CaseStatus, Erasure, NewCase, Opening, StoredReason};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,14 +26,6 @@ pub struct Reason {
 
 fn reason_text(request: &Reason) -> Result<&str, ApiError> {
     input::text("reason", &request.reason, 1_000)
-}
-
-fn event(topic: OutboxTopic, account_id: &str, json: Vec<u8>) -> OutboxEvent {
-    OutboxEvent::new(
-        topic,
-        account_id,
-        String::from_utf8(json).expect("JSON is UTF-8"),
-    )
 }
 
 fn audit_json(entries: &[AuditEntry]) -> Vec<serde_json::Value> {
@@ -80,27 +71,15 @@ pub async fn suspend(
         actor: actor.clone(),
         at,
     };
-    let stored = crate::store::Case {
-        case_id: case.case_id(),
-        account_id: account_id.clone(),
-        status: CaseStatus::Suspended,
-        reasons: case.reasons.clone(),
-        opened_at: at,
-    };
-    let now = OffsetDateTime::now_utc();
-    let owed = [
-        event(
-            OutboxTopic::AccountActions,
-            &account_id,
-            events::account_action(&stored, "suspend", &actor, now),
-        ),
-        event(
-            OutboxTopic::Notices,
-            &account_id,
-            events::suspended_notice(&stored, &state.appeal, now),
-        ),
-    ];
-    match state.store.manual_suspend(&case, &owed).await? {
+    let owed = events::owed(
+        &case::opening_owes(case.status),
+        &case.as_case(),
+        &actor,
+        &state.appeal,
+        None,
+        OffsetDateTime::now_utc(),
+    );
+    match state.store.open_case(&case, &owed).await? {
         Opening::Opened { case_id } => {
             state.outbox.notify_one();
             Ok((
@@ -130,15 +109,8 @@ pub async fn reinstate(
     let closed = state
         .store
         .manual_reinstate(&account_id, &actor, reason, now_ms(), |case| {
-            match case.status {
-                // Only a suspension was carried out; a case in review just closes.
-                CaseStatus::Suspended => vec![event(
-                    OutboxTopic::AccountActions,
-                    &case.account_id,
-                    events::account_action(case, "reinstate", &actor, now),
-                )],
-                _ => Vec::new(),
-            }
+            let owes = case::reinstating_owes(case.status);
+            events::owed(&owes, case, &actor, &state.appeal, None, now)
         })
         .await?;
     let case = closed.ok_or_else(|| {

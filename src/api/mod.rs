@@ -83,6 +83,13 @@ impl AppState {
         }
     }
 
+    /// Shares the outbox's wake-up with the stream processor of the same process, so that one
+    /// deliverer sends every case event.
+    pub fn with_outbox(mut self, outbox: Arc<Notify>) -> Self {
+        self.outbox = outbox;
+        self
+    }
+
     /// Lets admins reload rules and policy through `reload`.
     pub fn with_reload(mut self, reload: Reload) -> Self {
         self.reload = Some(reload);

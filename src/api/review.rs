@@ -11,11 +11,11 @@ use super::auth::Reviewer;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, now_ms, rfc3339};
-use crate::case::{Notice, Owed, Refusal, Step};
+use crate::case::{Refusal, Step};
 use crate::enforce::events;
 use crate::metrics::METRICS;
 use crate::signals::{AccountState, Signals, Snapshot};
-use crate::store::{Claim, Claiming, Deciding, NewDecision, OutboxEvent, OutboxTopic, Outcome};
+use crate::store::{Claim, Claiming, Deciding, NewDecision, Outcome};
 
 /// Longest decision note, in characters.
 const MAX_NOTE_CHARS: usize = 2_000;
@@ -236,36 +236,12 @@ pub async fn decide(
     // The lifecycle says which events the step owes (`case::decide`); they are rendered here
     // and written by the store in the decision's transaction.
     let events_for = |step: &Step| {
-        step.owes
-            .iter()
-            .map(|owed| {
-                let (topic, json) = match owed {
-                    Owed::AccountAction(action) => (
-                        OutboxTopic::AccountActions,
-                        events::account_action(&case, action.as_str(), &actor, at),
-                    ),
-                    Owed::Notice(Notice::Suspended) => (
-                        OutboxTopic::Notices,
-                        events::suspended_notice(&case, &state.appeal, at),
-                    ),
-                    Owed::Notice(Notice::AppealDecided) => {
-                        let appeal_id = appeal.as_ref().map_or("", |a| a.appeal_id.as_str());
-                        (
-                            OutboxTopic::Notices,
-                            events::appeal_decided_notice(
-                                &case,
-                                appeal_id,
-                                outcome.as_str(),
-                                note,
-                                at,
-                            ),
-                        )
-                    }
-                };
-                let json = String::from_utf8(json).expect("JSON is UTF-8");
-                OutboxEvent::new(topic, &case.account_id, json)
-            })
-            .collect()
+        let decision = appeal.as_ref().map(|appeal| events::AppealDecision {
+            appeal_id: &appeal.appeal_id,
+            outcome,
+            explanation: note,
+        });
+        events::owed(&step.owes, &case, &actor, &state.appeal, decision, at)
     };
     match store.decide(&decision, events_for).await? {
         Deciding::Decided(step) => {

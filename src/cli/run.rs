@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use warden::api::auth::ReviewerDirectory;
 use warden::api::{self, AppState};
@@ -94,11 +94,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let store = open_store(&service).await?;
         let appeal = appeal_settings(&service, appeal_secret);
         let shutdown = shutdown_on_signal();
+        // One outbox for every case event, automated or human, and one deliverer per process:
+        // the API's when it runs here, else one of its own.
+        let outbox = Arc::new(Notify::new());
         let api = match service.api.listen.is_empty() {
-            true => None,
+            true => {
+                tokio::spawn(api::outbox::deliver(
+                    store.clone(),
+                    event_producer(&service)?,
+                    service.topics.clone(),
+                    Arc::clone(&outbox),
+                    shutdown.clone(),
+                ));
+                None
+            }
             false => {
                 let (store, appeal, stop) = (store.clone(), appeal.clone(), shutdown.clone());
-                Some(start_api(&service, store, appeal, stop, Some(reload)).await?)
+                let wake = Arc::clone(&outbox);
+                Some(start_api(&service, store, appeal, stop, Some(reload), wake).await?)
             }
         };
         tokio::spawn(purge_on_schedule(
@@ -106,7 +119,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             service.retention.clone(),
             shutdown.clone(),
         ));
-        let enforcer = Enforcer::start(store, scorer.policy().suspension().clone(), appeal)
+        let policy = scorer.policy().suspension().clone();
+        let enforcer = Enforcer::start(store, policy, appeal, outbox)
             .await
             .context("cannot load the cases")?;
         let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?
@@ -129,7 +143,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open_store(&service).await?;
         let appeal = appeal_settings(&service, appeal_secret);
-        let api = start_api(&service, store, appeal, shutdown_on_signal(), None).await?;
+        let wake = Arc::new(Notify::new());
+        let api = start_api(&service, store, appeal, shutdown_on_signal(), None, wake).await?;
         api.await?.context("the review API failed")?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
@@ -173,11 +188,13 @@ async fn start_api(
     appeal: AppealSettings,
     shutdown: watch::Receiver<bool>,
     reload: Option<api::Reload>,
+    outbox: Arc<Notify>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let reviewers = ReviewerDirectory::open(service.api.reviewers_file.clone().into())
         .context("cannot read the reviewers file")?;
     let producer = event_producer(service)?;
-    let mut state = AppState::new(store, appeal, reviewers, service.api.clone(), producer);
+    let mut state =
+        AppState::new(store, appeal, reviewers, service.api.clone(), producer).with_outbox(outbox);
     if let Some(reload) = reload {
         state = state.with_reload(reload);
     }

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use super::AppealSettings;
 use super::token::{AppealGrant, sign};
-use crate::store::{Case, StoredReason};
+use crate::case::{Notice as NoticeKind, Outcome, Owed};
+use crate::store::{Case, OutboxEvent, OutboxTopic, StoredReason};
 
 #[derive(Serialize)]
 struct AccountAction<'a> {
@@ -124,4 +125,51 @@ pub fn appeal_decided_notice(
         explanation: Some(explanation),
         at,
     })
+}
+
+/// The decision an `appeal_decided` notice reports.
+#[derive(Debug, Clone, Copy)]
+pub struct AppealDecision<'a> {
+    pub appeal_id: &'a str,
+    pub outcome: Outcome,
+    pub explanation: &'a str,
+}
+
+/// The outbox records for what a step of `case` owes (`case::Owed`), by `actor` at `at`: the
+/// one place the lifecycle's words become the pipeline's and the holder's records. `decision`
+/// is needed for an appeal-decided notice only.
+pub fn owed(
+    owes: &[Owed],
+    case: &Case,
+    actor: &str,
+    appeal: &AppealSettings,
+    decision: Option<AppealDecision<'_>>,
+    at: OffsetDateTime,
+) -> Vec<OutboxEvent> {
+    owes.iter()
+        .filter_map(|owed| {
+            let (topic, json) = match owed {
+                Owed::AccountAction(action) => (
+                    OutboxTopic::AccountActions,
+                    account_action(case, action.as_str(), actor, at),
+                ),
+                Owed::Notice(NoticeKind::Suspended) => {
+                    (OutboxTopic::Notices, suspended_notice(case, appeal, at))
+                }
+                Owed::Notice(NoticeKind::AppealDecided) => {
+                    let decision = decision?;
+                    let notice = appeal_decided_notice(
+                        case,
+                        decision.appeal_id,
+                        decision.outcome.as_str(),
+                        decision.explanation,
+                        at,
+                    );
+                    (OutboxTopic::Notices, notice)
+                }
+            };
+            let json = String::from_utf8(json).expect("JSON is UTF-8");
+            Some(OutboxEvent::new(topic, &case.account_id, json))
+        })
+        .collect()
 }

@@ -11,8 +11,10 @@ pub mod events;
 pub mod token;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 use crate::clock::now_ms;
 use crate::message::{Action, FeedbackKind, Scores, Verdict};
@@ -21,7 +23,8 @@ use crate::privacy::{Secret, excerpt};
 use crate::signals::Snapshot;
 use crate::signals::{Observation, Signals};
 use crate::store::{
-    BreakerEvent, Case, CaseStatus, Evidence, NewCase, Opening, Store, StoreError, StoredReason,
+    BreakerEvent, Case, CaseStatus, Evidence, NewCase, Opening, OutboxEvent, Store, StoreError,
+    StoredReason,
 };
 use crate::suspension::{
     AccountDecision, CircuitBreaker, MessageEvidence, Reason, SuspensionPolicy,
@@ -49,27 +52,6 @@ pub struct AppealSettings {
     pub days: i64,
 }
 
-/// An event to produce: `account-actions` or `notices`, keyed by account.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub kind: EventKind,
-    pub account_id: String,
-    pub json: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    AccountAction,
-    Notice,
-}
-
-/// A case whose events are to be delivered, then marked sent.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub case_id: String,
-    pub events: Vec<Event>,
-}
-
 /// Signals, the account policy, the breaker and the store, for one stream processor.
 pub struct Enforcer {
     store: Store,
@@ -84,6 +66,8 @@ pub struct Enforcer {
     /// case that feedback opens after the account's messages were decided.
     last_abusive: HashMap<String, LastAbusive>,
     appeal: AppealSettings,
+    /// Wakes the outbox's deliverer when a case wrote events.
+    outbox: Arc<Notify>,
     /// Messages observed since idle accounts were last evicted.
     since_eviction: u32,
     /// Wall-clock Unix ms since which the breaker has been tripped here, and whether that trip
@@ -144,7 +128,8 @@ impl Enforcer {
         store: Store,
         policy: SuspensionPolicy,
         appeal: AppealSettings,
-    ) -> Result<(Self, Vec<Pending>), StoreError> {
+        outbox: Arc<Notify>,
+    ) -> Result<Self, StoreError> {
         let (mut suspended, mut in_review) = (HashSet::new(), HashSet::new());
         for (account, is_suspended) in store.active_accounts().await? {
             match is_suspended {
@@ -161,16 +146,26 @@ impl Enforcer {
             in_review,
             last_abusive: HashMap::new(),
             appeal,
+            outbox,
             since_eviction: 0,
             tripped_since_ms: None,
             trip_unrecorded: false,
             cases_synced_ms: now_ms(),
         };
         enforcer.sync_breaker().await?;
-        let owed = enforcer.store.unnotified_cases().await?;
-        let pending = owed.iter().map(|case| enforcer.pending(case)).collect();
+        let unannounced = enforcer.store.unnotified_cases().await?;
+        for case in &unannounced {
+            let events = enforcer.opening_events(case);
+            enforcer
+                .store
+                .enqueue_owed(&case.case_id, &events, now_ms())
+                .await?;
+        }
+        if !unannounced.is_empty() {
+            enforcer.outbox.notify_one();
+        }
         enforcer.restore_signals().await?;
-        Ok((enforcer, pending))
+        Ok(enforcer)
     }
 
     /// Loads the signal checkpoints of accounts not live here: at start, and after a
@@ -341,9 +336,10 @@ impl Enforcer {
         );
     }
 
-    /// Opens the case (durably) and returns its events. Safe to retry after a store error,
-    /// and under replay: an account with an active case gets nothing new.
-    pub async fn open(&mut self, case: &NewCase) -> Result<Option<Pending>, StoreError> {
+    /// Opens the case durably, with the events its opening owes in the outbox, and wakes the
+    /// outbox's deliverer. Safe to retry after a store error, and under replay: an account with
+    /// an active case gets nothing new.
+    pub async fn open(&mut self, case: &NewCase) -> Result<(), StoreError> {
         // A trip is recorded before the first case it sends to review.
         if let (true, Some(at)) = (self.trip_unrecorded, self.tripped_since_ms) {
             self.store
@@ -356,7 +352,8 @@ impl Enforcer {
                 .await?;
             self.trip_unrecorded = false;
         }
-        match self.store.open_case(case).await? {
+        let events = self.opening_events(&case.as_case());
+        match self.store.open_case(case, &events).await? {
             Opening::Opened { case_id } => {
                 // One count per suspension, under its first (strongest) reason, so that the
                 // sum over reasons is the number of suspensions.
@@ -375,12 +372,10 @@ impl Enforcer {
                     status = case.status.as_str(),
                     "case opened"
                 );
-                let stored = self
-                    .store
-                    .case(&case_id)
-                    .await?
-                    .expect("the case was just opened");
-                Ok(Some(self.pending(&stored)))
+                if !events.is_empty() {
+                    self.outbox.notify_one();
+                }
+                Ok(())
             }
             // A replay, or a case opened by another instance before a rebalance: remember the
             // account so that its next messages do not ask again.
@@ -391,7 +386,7 @@ impl Enforcer {
                         _ => self.in_review.insert(active.account_id),
                     };
                 }
-                Ok(None)
+                Ok(())
             }
         }
     }
@@ -493,37 +488,12 @@ impl Enforcer {
         Ok(())
     }
 
-    /// Records that these cases' events were acknowledged.
-    pub async fn delivered(&self, pending: &[Pending]) -> Result<(), StoreError> {
-        let now = OffsetDateTime::now_utc();
-        let case_ids: Vec<&str> = pending.iter().map(|p| p.case_id.as_str()).collect();
-        self.store
-            .mark_notified(&case_ids, crate::clock::unix_ms(now))
-            .await
-    }
-
-    /// The events a case owes: a suspension's account action and notice; a review case's none
-    /// (the account is not suspended, so there is nothing to tell or carry out yet).
-    fn pending(&self, case: &Case) -> Pending {
-        let mut events = Vec::new();
-        if case.status == CaseStatus::Suspended {
-            let at =
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(case.opened_at) * 1_000_000)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            events.push(Event {
-                kind: EventKind::AccountAction,
-                account_id: case.account_id.clone(),
-                json: events::account_action(case, "suspend", "automated", at),
-            });
-            events.push(Event {
-                kind: EventKind::Notice,
-                account_id: case.account_id.clone(),
-                json: events::suspended_notice(case, &self.appeal, at),
-            });
-        }
-        Pending {
-            case_id: case.case_id.clone(),
-            events,
-        }
+    /// The events opening `case` owes (`case::opening_owes`), by the automated decision, at
+    /// the case's opening.
+    fn opening_events(&self, case: &Case) -> Vec<OutboxEvent> {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(case.opened_at) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let owes = crate::case::opening_owes(case.status);
+        events::owed(&owes, case, "automated", &self.appeal, None, at)
     }
 }

@@ -1,6 +1,7 @@
-//! Delivery of a batch's outputs: verdicts and dead letters in record order, then the cases'
-//! events; every send acknowledged before the batch's offsets are stored, a record the broker
-//! refuses for good turned into a dead letter, and nothing committed if shutdown comes first.
+//! Delivery of a batch's outputs: verdicts and dead letters in record order; every send
+//! acknowledged before the batch's offsets are stored, a record the broker refuses for good
+//! turned into a dead letter, and nothing committed if shutdown comes first. (Cases' events
+//! are not here: they are written to the outbox with the case, and `api::outbox` sends them.)
 
 use std::time::Duration;
 
@@ -19,7 +20,6 @@ use super::client::{commit, is_permanent};
 use super::decide::{Decision, Input, Record};
 use super::replay::Recorded;
 use super::retry::{Backoff, Halt};
-use crate::enforce::{EventKind, Pending};
 
 /// One record to produce.
 pub(super) struct Output {
@@ -28,29 +28,26 @@ pub(super) struct Output {
     code: Option<&'static str>,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
-    /// The input record it answers, if any (case events answer none).
-    record: Option<usize>,
+    /// The input record it answers.
+    record: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum OutputTopic {
     Verdicts,
     DeadLetters,
-    AccountActions,
-    Notices,
 }
 
 impl Processor {
     /// Encodes the batch's outputs: verdicts (as recorded, when they are) and dead letters in
-    /// record order, then the cases' events.
+    /// record order. (Cases' events go through the outbox, written with the case.)
     pub(super) fn outputs(
         &self,
         records: &[Record],
         decisions: Vec<Decision>,
         mut recorded: Recorded,
-        pending: &[Pending],
     ) -> Vec<Output> {
-        let mut outputs: Vec<Output> = decisions
+        decisions
             .into_iter()
             .enumerate()
             .filter_map(|(index, decision)| match decision {
@@ -62,7 +59,7 @@ impl Processor {
                         Some(json) => json.into_bytes(),
                         None => serde_json::to_vec(&verdict).expect("a verdict always serializes"),
                     },
-                    record: Some(index),
+                    record: index,
                 }),
                 Decision::Feedback { .. } => None,
                 Decision::DeadLetter { json, code } => Some(Output {
@@ -70,23 +67,10 @@ impl Processor {
                     code: Some(code),
                     key: records[index].key.clone(),
                     payload: json,
-                    record: Some(index),
+                    record: index,
                 }),
             })
-            .collect();
-        for event in pending.iter().flat_map(|p| &p.events) {
-            outputs.push(Output {
-                code: None,
-                topic: match event.kind {
-                    EventKind::AccountAction => OutputTopic::AccountActions,
-                    EventKind::Notice => OutputTopic::Notices,
-                },
-                key: Some(event.account_id.as_bytes().to_vec()),
-                payload: event.json.clone(),
-                record: None,
-            });
-        }
-        outputs
+            .collect()
     }
 
     /// Produces every output and waits for acknowledgements. Failed sends are retried with
@@ -110,7 +94,7 @@ impl Processor {
                     Ok(()) => {}
                     Err(error) if is_permanent(&error) => {
                         tracing::error!(%error, topic = ?output.topic, "the broker refused an output record");
-                        retry.extend(self.refused(records, &output, &error));
+                        retry.push(self.refused(records, &output, &error));
                     }
                     Err(error) => {
                         last_error = Some(error);
@@ -142,9 +126,9 @@ impl Processor {
     }
 
     /// What to send instead of an output the broker refused for good (too large, invalid).
-    fn refused(&self, records: &[Record], output: &Output, error: &KafkaError) -> Option<Output> {
+    fn refused(&self, records: &[Record], output: &Output, error: &KafkaError) -> Output {
         let now = OffsetDateTime::now_utc();
-        let index = output.record?;
+        let index = output.record;
         let record = &records[index];
         let topic = record.input.topic(&self.config.topics);
         let letter = match output.topic {
@@ -171,18 +155,17 @@ impl Processor {
                     now,
                 )
             }
-            OutputTopic::AccountActions | OutputTopic::Notices => return None,
         };
         let Decision::DeadLetter { json, code } = letter else {
             unreachable!("dead_letter builds a dead letter")
         };
-        Some(Output {
+        Output {
             topic: OutputTopic::DeadLetters,
             code: Some(code),
             key: record.key.clone(),
             payload: json,
-            record: Some(index),
-        })
+            record: index,
+        }
     }
 
     async fn send(&self, output: &Output) -> Result<(), KafkaError> {
@@ -190,8 +173,6 @@ impl Processor {
         let topic = match output.topic {
             OutputTopic::Verdicts => &topics.verdicts,
             OutputTopic::DeadLetters => &topics.dead_letters,
-            OutputTopic::AccountActions => &topics.account_actions,
-            OutputTopic::Notices => &topics.notices,
         };
         let mut record = FutureRecord::to(topic).payload(output.payload.as_slice());
         if let Some(key) = &output.key {

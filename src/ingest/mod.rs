@@ -40,7 +40,7 @@ use tokio::time::Instant;
 pub use client::{GroupContext, event_producer};
 
 use crate::config::ServiceConfig;
-use crate::enforce::{Enforcer, Pending};
+use crate::enforce::Enforcer;
 use crate::metrics::METRICS;
 use crate::privacy::Secret;
 use crate::scoring::Scorer;
@@ -95,8 +95,6 @@ pub struct Processor {
     config: ServiceConfig,
     /// Signals, account policy and store; `None` scores without enforcement.
     enforcer: Option<Enforcer>,
-    /// Cases whose events were owed at startup (the outbox).
-    owed: Vec<Pending>,
     /// Raised by the rebalance callback when partitions are assigned.
     assigned: Arc<AtomicBool>,
     /// Input partitions read past the redelivered records since the last assignment: their
@@ -125,7 +123,7 @@ impl Processor {
         service: ServiceConfig,
         scorer: Scorer,
         recipient_key: Secret,
-        enforcer: Option<(Enforcer, Vec<Pending>)>,
+        enforcer: Option<Enforcer>,
     ) -> Result<Self, IngestError> {
         let assigned = Arc::new(AtomicBool::new(false));
         let consumer: StreamConsumer<GroupContext> = consumer_config(&service.kafka)
@@ -158,10 +156,6 @@ impl Processor {
             .num_threads(threads)
             .thread_name(|i| format!("warden-score-{i}"))
             .build()?;
-        let (enforcer, owed) = match enforcer {
-            Some((enforcer, owed)) => (Some(enforcer), owed),
-            None => (None, Vec::new()),
-        };
         Ok(Self {
             consumer,
             producer,
@@ -174,7 +168,6 @@ impl Processor {
             pool: Arc::new(pool),
             config: service,
             enforcer,
-            owed,
             assigned,
             past_redelivery: HashSet::new(),
             last_checkpoint: Instant::now(),
@@ -225,7 +218,7 @@ impl Processor {
             enforcement = self.enforcer.is_some(),
             "stream processor started"
         );
-        let mut halted = self.send_owed(&shutdown).await.err();
+        let mut halted = None;
         while halted.is_none() {
             let records = tokio::select! {
                 biased;
@@ -274,23 +267,8 @@ impl Processor {
         failure.map_or(Ok(summary), Err)
     }
 
-    /// Sends the events of cases opened before a restart and not yet marked sent (the outbox).
-    async fn send_owed(&mut self, shutdown: &watch::Receiver<bool>) -> Result<(), Halt> {
-        let owed = std::mem::take(&mut self.owed);
-        if owed.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(
-            cases = owed.len(),
-            "sending the events of cases opened before a restart"
-        );
-        let outputs = self.outputs(&[], Vec::new(), Vec::new(), &owed);
-        self.deliver(&[], outputs, shutdown).await?;
-        self.mark_delivered(&owed, shutdown).await
-    }
-
-    /// One batch, as in the module's diagram: decide, look up what is recorded, enforce,
-    /// record, deliver, mark the cases' events sent, store the offsets.
+    /// One batch, as in the module's diagram: decide, look up what is recorded, enforce (cases
+    /// and their events written to the outbox), record, deliver, store the offsets.
     async fn process(
         &mut self,
         records: Vec<Record>,
@@ -308,16 +286,15 @@ impl Processor {
         let mut decisions = self.decide(records.clone()).await;
         // Exactly one decision per message (with a store): see `Recorded`.
         let mut recorded = self.recorded(&records, &decisions, shutdown).await?;
-        let pending = self.enforce(&mut decisions, &recorded, shutdown).await?;
+        self.enforce(&mut decisions, &recorded, shutdown).await?;
         let count = |f: fn(&Decision) -> bool| decisions.iter().filter(|d| f(d)).count() as u64;
         let dead_letters = count(|d| matches!(d, Decision::DeadLetter { .. }));
         let feedback = count(|d| matches!(d, Decision::Feedback { .. }));
         let tally = BatchTally::of(&decisions, &recorded);
         self.record(&decisions, &mut recorded, shutdown).await?;
-        let outputs = self.outputs(&records, decisions, recorded, &pending);
+        let outputs = self.outputs(&records, decisions, recorded);
         self.deliver(&records, outputs, shutdown).await?;
         tracing::debug!(records = records.len(), dead_letters, "batch delivered");
-        self.mark_delivered(&pending, shutdown).await?;
         self.store_offsets(&records);
         tally.record();
         self.checkpoint_if_due().await;
@@ -337,11 +314,10 @@ impl Processor {
         decisions: &mut [Decision],
         recorded: &Recorded,
         shutdown: &watch::Receiver<bool>,
-    ) -> Result<Vec<Pending>, Halt> {
-        let mut pending = Vec::new();
+    ) -> Result<(), Halt> {
         let max_backoff_ms = self.config.stream.retry_backoff_max_ms;
         let Some(enforcer) = self.enforcer.as_mut() else {
-            return Ok(pending);
+            return Ok(());
         };
         for (index, decision) in decisions.iter_mut().enumerate() {
             let case = match decision {
@@ -362,35 +338,15 @@ impl Processor {
             let Some(case) = case else {
                 continue;
             };
-            let opened = until_stored(
+            until_stored(
                 "cannot write the case",
                 max_backoff_ms,
                 shutdown,
                 async || enforcer.open(&case).await,
             )
             .await?;
-            pending.extend(opened);
         }
-        Ok(pending)
-    }
-
-    /// Marks cases' events as sent.
-    async fn mark_delivered(
-        &self,
-        pending: &[Pending],
-        shutdown: &watch::Receiver<bool>,
-    ) -> Result<(), Halt> {
-        let Some(enforcer) = &self.enforcer else {
-            return Ok(());
-        };
-        let max_backoff_ms = self.config.stream.retry_backoff_max_ms;
-        until_stored(
-            "cannot mark cases' events sent",
-            max_backoff_ms,
-            shutdown,
-            async || enforcer.delivered(pending).await,
-        )
-        .await
+        Ok(())
     }
 
     /// Checkpoints the enforcer's signals, and reads the breaker's state, every

@@ -4,10 +4,7 @@
 use sqlx::Row;
 
 use super::review::{Appeal, OutboxEvent, appeal_of};
-use super::{
-    AuditEntry, Case, CaseStatus, Evidence, NewCase, Opening, Store, StoreError, case_of,
-    insert_audit, insert_case,
-};
+use super::{AuditEntry, Case, CaseStatus, Evidence, Store, StoreError, case_of, insert_audit};
 
 /// What is kept about one account.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,32 +24,6 @@ pub enum Erasure {
 }
 
 impl Store {
-    /// Opens a suspension by a person, with its events, already marked notified (the outbox
-    /// carries them, not the stream processor's restart path).
-    pub async fn manual_suspend(
-        &self,
-        case: &NewCase,
-        events: &[OutboxEvent],
-    ) -> Result<Opening, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !insert_case(&mut tx, case).await? {
-            tx.rollback().await?;
-            return self.already_active(case).await;
-        }
-        sqlx::query("UPDATE cases SET notified_at = $1 WHERE case_id = $2")
-            .bind(case.at)
-            .bind(case.case_id())
-            .execute(&mut *tx)
-            .await?;
-        for event in events {
-            super::review::insert_event(&mut tx, event, case.at).await?;
-        }
-        tx.commit().await?;
-        Ok(Opening::Opened {
-            case_id: case.case_id(),
-        })
-    }
-
     /// Closes the account's active case as overturned by a person, with its events. `None` if
     /// the account has no active case.
     pub async fn manual_reinstate(

@@ -128,6 +128,17 @@ impl NewCase {
         let digest = Sha256::digest(format!("{}|{}", self.account_id, self.trigger_message_id));
         format!("CS{}", hex(&digest[..12]))
     }
+
+    /// The case as it will be stored, for the events its opening owes.
+    pub fn as_case(&self) -> Case {
+        Case {
+            case_id: self.case_id(),
+            account_id: self.account_id.clone(),
+            status: self.status,
+            reasons: self.reasons.clone(),
+            opened_at: self.at,
+        }
+    }
 }
 
 /// What opening a case did.
@@ -295,13 +306,27 @@ impl Store {
         Ok(recorded)
     }
 
-    /// Opens a case with its evidence and audit entry, in one transaction, unless the account
-    /// already has an active case (or this very case exists: a replay).
-    pub async fn open_case(&self, case: &NewCase) -> Result<Opening, StoreError> {
+    /// Opens a case with its evidence, audit entry and the events its opening owes (the
+    /// outbox), in one transaction, unless the account already has an active case (or this
+    /// very case exists: a replay, which writes nothing).
+    pub async fn open_case(
+        &self,
+        case: &NewCase,
+        events: &[OutboxEvent],
+    ) -> Result<Opening, StoreError> {
         let mut tx = self.pool.begin().await?;
         if !insert_case(&mut tx, case).await? {
             tx.rollback().await?;
             return self.already_active(case).await;
+        }
+        // The outbox carries its events: nothing is owed at a restart.
+        sqlx::query("UPDATE cases SET notified_at = $1 WHERE case_id = $2")
+            .bind(case.at)
+            .bind(case.case_id())
+            .execute(&mut *tx)
+            .await?;
+        for event in events {
+            review::insert_event(&mut tx, event, case.at).await?;
         }
         tx.commit().await?;
         Ok(Opening::Opened {
@@ -448,27 +473,34 @@ impl Store {
             .collect()
     }
 
-    /// Marks cases' events (account action, notice) as acknowledged by the broker, in one
-    /// transaction.
-    pub async fn mark_notified(&self, case_ids: &[&str], at: i64) -> Result<(), StoreError> {
-        if case_ids.is_empty() {
-            return Ok(());
-        }
+    /// Moves a case's owed events into the outbox and marks the case notified, in one
+    /// transaction: for cases a version before the one outbox opened and had not announced.
+    pub async fn enqueue_owed(
+        &self,
+        case_id: &str,
+        events: &[OutboxEvent],
+        at: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for case_id in case_ids {
-            sqlx::query(
-                "UPDATE cases SET notified_at = $1 WHERE case_id = $2 AND notified_at IS NULL",
-            )
-            .bind(at)
-            .bind(*case_id)
-            .execute(&mut *tx)
-            .await?;
+        let marked = sqlx::query(
+            "UPDATE cases SET notified_at = $1 WHERE case_id = $2 AND notified_at IS NULL",
+        )
+        .bind(at)
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked == 1 {
+            for event in events {
+                review::insert_event(&mut tx, event, at).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Active cases whose events are not yet acknowledged: the outbox to send at startup.
+    /// Active cases whose events were never written to the outbox (opened by a version before
+    /// it carried them): moved there at startup.
     pub async fn unnotified_cases(&self) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
