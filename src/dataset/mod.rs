@@ -9,13 +9,21 @@
 //! source and label. The division is decided per normalized text, after merging, so one text
 //! can never sit on two sides. The same seed and files always give the same division, which is
 //! how `warden eval --heldout` finds the rows a model never saw.
+//!
+//! `sources` is the catalogue of files with the label policy applied to each; `split` divides
+//! the merged examples. This module holds the vocabulary, reading and merging.
+
+mod sources;
+mod split;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+pub use sources::{shared_sources, written_sources};
+pub use split::{Part, Split, Unit, by_source};
 
 use crate::text::normalize;
 
@@ -80,15 +88,6 @@ pub enum Domain {
     Tweets,
 }
 
-/// The three parts of the data: fitted on, used to choose and calibrate, and held out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Part {
-    Fit,
-    Validation,
-    Test,
-}
-
 /// How a source's rows are divided between fit, validation and test.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "by", deny_unknown_fields)]
@@ -145,134 +144,6 @@ impl Source {
             split: SplitBy::Text,
         }
     }
-}
-
-/// The shared datasets, as `../shared/data/README.md` describes them, with the label policy of
-/// models/README.md applied to each.
-pub fn shared_sources(data_dir: &Path) -> Vec<Source> {
-    let relabel = |pairs: &[(&str, Option<Label>)]| -> BTreeMap<String, Option<Label>> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-    };
-    let tweeteval_citation = "Barbieri, Camacho-Collados, Espinosa-Anke & Neves, \"TweetEval: \
-        Unified Benchmark and Comparative Evaluation for Tweet Classification\", Findings of \
-        EMNLP 2020; Basile et al., \"SemEval-2019 Task 5: Multilingual Detection of Hate Speech \
-        Against Immigrants and Women in Twitter\", SemEval 2019; released without restrictions";
-    vec![
-        Source::plain(
-            "uci_sms_spam",
-            data_dir.join("sms_spam_collection/SMSSpamCollection"),
-            Domain::Sms,
-            "Almeida, Gómez Hidalgo & Yamakami, \"Contributions to the Study of SMS Spam \
-             Filtering: New Collection and Results\", DocEng 2011; UCI SMS Spam Collection v.1, \
-             doi 10.24432/C5CC84, CC BY 4.0",
-        ),
-        Source::plain(
-            "mishra_soni_smishing",
-            data_dir.join("sms_phishing/sms_phishing_uci_overlap.tsv"),
-            Domain::Sms,
-            "Mishra & Soni, \"SMS Phishing Dataset for Machine Learning and Pattern \
-             Recognition\", Mendeley Data 2022, doi 10.17632/f45bkkt8pr.1, CC BY 4.0 (rows whose \
-             text is also in the UCI collection)",
-        ),
-        Source::plain(
-            "davidson_hate_offensive",
-            data_dir.join("hate_offensive/davidson2017.tsv"),
-            Domain::Tweets,
-            "Davidson, Warmsley, Macy & Weber, \"Automated Hate Speech Detection and the Problem \
-             of Offensive Language\", ICWSM 2017, MIT licence",
-        ),
-        Source {
-            split: SplitBy::Train,
-            ..Source::plain(
-                "tweeteval_hate_train",
-                data_dir.join("tweeteval_hate/train.tsv"),
-                Domain::Tweets,
-                tweeteval_citation,
-            )
-        },
-        // TweetEval's validation file is this repository's test for the benchmark (its own
-        // test split is held out elsewhere), so nothing is chosen on it.
-        Source {
-            split: SplitBy::Test,
-            ..Source::plain(
-                "tweeteval_hate_validation",
-                data_dir.join("tweeteval_hate/validation.tsv"),
-                Domain::Tweets,
-                tweeteval_citation,
-            )
-        },
-        // The gateway set has no ham, and its labels are heuristic: gambling and brand
-        // promotions are spam, the rest fraud, as given.
-        Source {
-            split: SplitBy::Column {
-                column: "campaign".to_owned(),
-            },
-            ..Source::plain(
-                "ncsu_gateway_smishing",
-                data_dir.join("sms_gateway_smishing/ncsu_gateway_smishing.tsv"),
-                Domain::Sms,
-                "Nahapetyan, Prasad, Childs, Oest, Ladwig, Kapravelos & Reaves, \"On SMS \
-                 Phishing Tactics and Infrastructure\", IEEE S&P 2024 (wspr-ncsu/sms-phishing), \
-                 MIT licence",
-            )
-        },
-        // The Indian set's own label calls every commercial message spam; its sublabels are
-        // mapped to the label policy instead. The investment group's chat lines are the shills
-        // of a stock-tip scam: fraud, as the data's README has them.
-        Source {
-            label_column: "sublabel".to_owned(),
-            relabel: relabel(&[
-                ("a2p_otp", Some(Label::Ham)),
-                ("a2p_transactional", Some(Label::Ham)),
-                ("a2p_notification", Some(Label::Ham)),
-                ("ham_personal", Some(Label::Ham)),
-                ("a2p_promo", Some(Label::Spam)),
-                ("a2p_promo_credit", Some(Label::Spam)),
-                ("a2p_promo_gambling", Some(Label::Spam)),
-                ("suspected_scam", Some(Label::Fraud)),
-                ("ham_chat_investment_group_suspected", Some(Label::Fraud)),
-            ]),
-            split: SplitBy::FirstWords { words: 3 },
-            ..Source::plain(
-                "india_a2p",
-                data_dir.join("india_a2p/india_sms.tsv"),
-                Domain::Sms,
-                "JuniorAlive, \"India Spam SMS Classification\" (2024, \
-                 junioralive/india-spam-sms-classification), MIT licence; sublabels by pattern",
-            )
-        },
-        // HateXplain's `toxic` merges hate with offensive language; offensive language alone is
-        // not an AUP violation here, so `toxic` is not read as hate (models/README.md).
-        Source {
-            relabel: relabel(&[("toxic", None)]),
-            split: SplitBy::Official {
-                column: "split".to_owned(),
-            },
-            ..Source::plain(
-                "hatexplain",
-                data_dir.join("hatexplain/hatexplain_binary.tsv"),
-                Domain::Tweets,
-                "Mathew, Saha, Yimam, Biemann, Goyal & Mukherjee, \"HateXplain: A Benchmark \
-                 Dataset for Explainable Hate Speech Detection\", AAAI 2021, MIT licence",
-            )
-        },
-    ]
-}
-
-/// Legitimate application-to-person messages written by the team from templates
-/// (`scripts/written_a2p.py`), since no licensed corpus of today's A2P traffic exists: one-time
-/// codes, delivery notices on the carriers' own domains, bank and service alerts, reminders.
-/// Training rows only (fit or validation, never test), kept apart from every public figure.
-pub fn written_sources(repo_dir: &Path) -> Vec<Source> {
-    vec![Source {
-        split: SplitBy::Train,
-        ..Source::plain(
-            "warden_written_a2p",
-            repo_dir.join("models/written_a2p_ham.tsv"),
-            Domain::Sms,
-            "Written by the Warden team from templates (scripts/written_a2p.py); not real traffic",
-        )
-    }]
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -403,19 +274,6 @@ pub fn read_labelled(path: &Path) -> Result<Vec<(Label, String)>, DatasetError> 
         .collect())
 }
 
-/// What the split keeps together for one example.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unit {
-    /// The text alone, stratified within its first source and label.
-    Text,
-    /// A campaign or template: all its texts on one side.
-    Group(String),
-    /// Placed by its source: an official split, or a file that is all training or all test.
-    Fixed(Part),
-    /// On the training side; fit or validation text by text.
-    TrainSide,
-}
-
 /// One deduplicated, labelled text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
@@ -500,116 +358,6 @@ pub fn load(sources: &[Source]) -> Result<Vec<Example>, DatasetError> {
     let mut examples: Vec<Example> = merged.into_values().collect();
     examples.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(examples)
-}
-
-/// The division of examples into fit, validation and test (indices, ascending).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Split {
-    pub fit: Vec<usize>,
-    pub validation: Vec<usize>,
-    pub test: Vec<usize>,
-}
-
-impl Split {
-    /// Divides examples by their units: `test_share` of each stratum (or of the groups) is
-    /// test, then `validation_share` of the rest is validation, each step ordered by a hash
-    /// seeded with `seed` (then `seed + 1`).
-    pub fn new(examples: &[Example], seed: u64, test_share: f64, validation_share: f64) -> Self {
-        let mut parts = vec![Part::Fit; examples.len()];
-        // Texts: within each (first source, label), the first share in hash order.
-        let mut strata: HashMap<(usize, Label), Vec<usize>> = HashMap::new();
-        for (index, example) in examples.iter().enumerate() {
-            match &example.unit {
-                Unit::Text => strata
-                    .entry((example.sources[0], example.label))
-                    .or_default()
-                    .push(index),
-                Unit::Group(group) => {
-                    parts[index] = if share_of(group, seed) < test_share {
-                        Part::Test
-                    } else if share_of(group, seed.wrapping_add(1)) < validation_share {
-                        Part::Validation
-                    } else {
-                        Part::Fit
-                    }
-                }
-                Unit::Fixed(part) => parts[index] = *part,
-                Unit::TrainSide => {}
-            }
-        }
-        let first_of = |stratum: &[usize], seed: u64, share: f64| -> Vec<usize> {
-            let mut ordered: Vec<(u64, usize)> = stratum
-                .iter()
-                .map(|&i| (xxh3_64_with_seed(examples[i].key.as_bytes(), seed), i))
-                .collect();
-            ordered.sort_unstable();
-            let count = (ordered.len() as f64 * share).round() as usize;
-            ordered.into_iter().take(count).map(|(_, i)| i).collect()
-        };
-        for stratum in strata.values_mut() {
-            for i in first_of(stratum, seed, test_share) {
-                parts[i] = Part::Test;
-            }
-            stratum.retain(|&i| parts[i] != Part::Test);
-        }
-        // The training side of texts (and of files that are all training) is divided again.
-        for (index, example) in examples.iter().enumerate() {
-            if example.unit == Unit::TrainSide {
-                strata
-                    .entry((example.sources[0], example.label))
-                    .or_default()
-                    .push(index);
-            }
-        }
-        for stratum in strata.values() {
-            for i in first_of(stratum, seed.wrapping_add(1), validation_share) {
-                parts[i] = Part::Validation;
-            }
-        }
-        let of = |part: Part| -> Vec<usize> {
-            (0..examples.len()).filter(|&i| parts[i] == part).collect()
-        };
-        Split {
-            fit: of(Part::Fit),
-            validation: of(Part::Validation),
-            test: of(Part::Test),
-        }
-    }
-
-    pub fn rows(&self, part: Part) -> &[usize] {
-        match part {
-            Part::Fit => &self.fit,
-            Part::Validation => &self.validation,
-            Part::Test => &self.test,
-        }
-    }
-}
-
-/// The examples among `rows` that each source holds, in the sources' order (sources holding
-/// none are left out): per-source figures are measured on these, never on a pool.
-pub fn by_source<'e, 's>(
-    examples: &'e [Example],
-    rows: &[usize],
-    sources: &'s [Source],
-) -> Vec<(&'s Source, Vec<&'e Example>)> {
-    sources
-        .iter()
-        .enumerate()
-        .map(|(s, source)| {
-            let held: Vec<&Example> = rows
-                .iter()
-                .map(|&i| &examples[i])
-                .filter(|e| e.sources.contains(&s))
-                .collect();
-            (source, held)
-        })
-        .filter(|(_, held)| !held.is_empty())
-        .collect()
-}
-
-/// A group's place in [0, 1), by a seeded hash of its name.
-fn share_of(group: &str, seed: u64) -> f64 {
-    (xxh3_64_with_seed(group.as_bytes(), seed) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -704,86 +452,6 @@ mod tests {
             err.ends_with("nocol.tsv:1: no column \"campaign\" in the header"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn text_split_is_stratified_seeded_and_disjoint() {
-        let examples: Vec<_> = (0..200)
-            .map(|i| {
-                let label = if i % 4 == 0 { Label::Spam } else { Label::Ham };
-                Example::new(&format!("message {i}"), label, Domain::Sms)
-            })
-            .collect();
-        let split = Split::new(&examples, 7, 0.2, 0.25);
-        let Split {
-            fit,
-            validation,
-            test,
-        } = &split;
-        assert_eq!(fit.len() + validation.len() + test.len(), 200);
-        assert!(
-            test.iter()
-                .all(|i| !fit.contains(i) && !validation.contains(i))
-        );
-        let spam_in = |rows: &[usize]| {
-            rows.iter()
-                .filter(|&&i| examples[i].label == Label::Spam)
-                .count()
-        };
-        assert_eq!(spam_in(test), 10, "exactly 20 % of the 50 spam");
-        assert_eq!(spam_in(validation), 10, "a quarter of the other 40");
-        assert_eq!(test.len(), 40);
-        assert_eq!(
-            Split::new(&examples, 7, 0.2, 0.25),
-            split,
-            "same seed, same split"
-        );
-        assert_ne!(
-            Split::new(&examples, 8, 0.2, 0.25).test,
-            *test,
-            "another seed"
-        );
-    }
-
-    #[test]
-    fn groups_stay_on_one_side_and_fixed_parts_stay_put() {
-        let mut examples = Vec::new();
-        for campaign in 0..100 {
-            for variant in 0..5 {
-                let mut example = Example::new(
-                    &format!("campaign {campaign} variant {variant}"),
-                    Label::Fraud,
-                    Domain::Sms,
-                );
-                example.unit = Unit::Group(format!("gateway/{campaign}"));
-                examples.push(example);
-            }
-        }
-        let mut official = Example::new("an official test post", Label::Ham, Domain::Tweets);
-        official.unit = Unit::Fixed(Part::Test);
-        examples.push(official);
-        let split = Split::new(&examples, 1, 0.2, 0.2);
-        for part in [Part::Fit, Part::Validation, Part::Test] {
-            for &i in split.rows(part) {
-                if let Unit::Group(group) = &examples[i].unit {
-                    let same_group = examples
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| e.unit == Unit::Group(group.clone()));
-                    assert!(
-                        same_group
-                            .clone()
-                            .all(|(j, _)| split.rows(part).contains(&j))
-                    );
-                }
-            }
-        }
-        let test_groups = split.test.len() / 5;
-        assert!(
-            (10..=30).contains(&test_groups),
-            "{test_groups} of 100 campaigns in test"
-        );
-        assert!(split.test.contains(&500), "the official test row is test");
     }
 
     #[test]
