@@ -133,6 +133,12 @@ impl Harness {
         (case_id, token)
     }
 
+    /// What `/metrics` answers, in Prometheus text format.
+    async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -758,15 +764,7 @@ async fn metrics_and_health_answer_without_credentials(api: Harness) {
         (&json!(true), &json!(false))
     );
 
-    let text = api
-        .http
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = api.metrics().await;
     // Routes are labelled by pattern, never by the ids in the path.
     assert!(
         text.contains(r#"warden_http_requests_total{route="/v1/review/queue",status="200"}"#),
@@ -784,15 +782,7 @@ both_backends!(the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits)
 /// then, so tests running side by side agree on `warden_appeals_open`.)
 async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits(api: Harness) {
     let scrape = || async {
-        let text = api
-            .http
-            .get(api.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = api.metrics().await;
         let line = text
             .lines()
             .find(|l| l.starts_with("warden_appeal_age_seconds "))
