@@ -32,7 +32,7 @@ use common::database::{Backend, fresh, new_case};
 use warden::api::auth::{ReviewerDirectory, token_hash};
 use warden::api::openapi::{Access, endpoints};
 use warden::api::{self, AppState};
-use warden::config::{ApiConfig, Topics};
+use warden::config::ApiConfig;
 use warden::enforce::AppealSettings;
 use warden::enforce::token::{AppealGrant, sign};
 use warden::message::AccountId;
@@ -116,7 +116,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, shutdown) = watch::channel(false);
-        tokio::spawn(api::serve(listener, state, Topics::default(), shutdown));
+        tokio::spawn(api::serve(listener, state, shutdown));
         Some(Self {
             address,
             store,

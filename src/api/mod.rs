@@ -240,24 +240,16 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Serves `state` on `listener` until `shutdown`, and delivers the outbox meanwhile. At
-/// shutdown it stops accepting, lets each connection finish the request in hand, and waits for
-/// them.
+/// Serves `state` on `listener` until `shutdown`. At shutdown it stops accepting, lets each
+/// connection finish the request in hand, and waits for them. The outbox is delivered beside
+/// it by [`outbox::deliver`], which the caller runs (one per process).
 pub async fn serve(
     mut listener: tokio::net::TcpListener,
     state: AppState,
-    topics: crate::config::Topics,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     use axum::serve::Listener;
 
-    let deliverer = tokio::spawn(outbox::deliver(
-        state.store.clone(),
-        state.producer.clone(),
-        topics,
-        Arc::clone(&state.outbox),
-        shutdown.clone(),
-    ));
     let header_timeout = Duration::from_millis(state.settings.request_timeout_ms);
     let app = router(state);
     // Every connection holds a receiver; all are gone when every connection has closed.
@@ -296,6 +288,5 @@ pub async fn serve(
     }
     drop(open_rx);
     open_tx.closed().await;
-    let _ = deliverer.await;
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! Delivers the events review steps wrote to the outbox: produced with acknowledgement, then
-//! marked sent. Woken when a step writes, and every second in case a wake-up was missed or a
-//! delivery failed; a crash in between sends an event again (consumers key on its content).
+//! Delivers the events every step wrote to the outbox (cases opened by the stream, reviewers'
+//! and admins' steps): produced with acknowledgement, then marked sent. Woken when a step
+//! writes, and every second in case a wake-up was missed or a delivery failed; a crash in
+//! between sends an event again (consumers key on its content). When told to stop, it makes
+//! one last pass (bounded), so that what the last steps wrote leaves with the process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,12 +48,24 @@ pub async fn deliver(
             }
         };
         tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = shutdown.wait_for(|stop| *stop) => break,
             _ = wake.notified() => {}
             _ = tokio::time::sleep(pause) => {}
         }
     }
+    let last_pass = async {
+        while let Ok(events) = store.unsent_events(BATCH).await
+            && !events.is_empty()
+            && send(&store, &producer, &topics, &events).await.is_ok()
+        {}
+    };
+    if tokio::time::timeout(LAST_PASS, last_pass).await.is_err() {
+        tracing::warn!("outbox not emptied at shutdown; the rest is sent at the next start");
+    }
 }
+
+/// Longest the last pass at shutdown may take.
+const LAST_PASS: Duration = Duration::from_secs(10);
 
 async fn send(
     store: &Store,

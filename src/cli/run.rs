@@ -94,20 +94,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let store = open_store(&service).await?;
         let appeal = appeal_settings(&service, appeal_secret);
         let shutdown = shutdown_on_signal();
-        // One outbox for every case event, automated or human, and one deliverer per process:
-        // the API's when it runs here, else one of its own.
+        // One outbox for every case event, automated or human, and one deliverer per process.
+        // It stops after the stream processor, so that the last cases' events leave too.
         let outbox = Arc::new(Notify::new());
+        let (stop_outbox, outbox_stopped) = watch::channel(false);
+        let deliverer = tokio::spawn(api::outbox::deliver(
+            store.clone(),
+            event_producer(&service)?,
+            service.topics.clone(),
+            Arc::clone(&outbox),
+            outbox_stopped,
+        ));
         let api = match service.api.listen.is_empty() {
-            true => {
-                tokio::spawn(api::outbox::deliver(
-                    store.clone(),
-                    event_producer(&service)?,
-                    service.topics.clone(),
-                    Arc::clone(&outbox),
-                    shutdown.clone(),
-                ));
-                None
-            }
+            true => None,
             false => {
                 let (store, appeal, stop) = (store.clone(), appeal.clone(), shutdown.clone());
                 let wake = Arc::clone(&outbox);
@@ -125,7 +124,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .context("cannot load the cases")?;
         let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?
             .with_scorer_updates(updates);
-        processor.run(shutdown).await?;
+        let stopped = processor.run(shutdown).await;
+        stop_outbox.send_replace(true);
+        deliverer.await.context("the outbox deliverer failed")?;
+        stopped?;
         if let Some(api) = api {
             api.await?.context("the review API failed")?;
         }
@@ -144,8 +146,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let store = open_store(&service).await?;
         let appeal = appeal_settings(&service, appeal_secret);
         let wake = Arc::new(Notify::new());
-        let api = start_api(&service, store, appeal, shutdown_on_signal(), None, wake).await?;
+        let shutdown = shutdown_on_signal();
+        let deliverer = tokio::spawn(api::outbox::deliver(
+            store.clone(),
+            event_producer(&service)?,
+            service.topics.clone(),
+            Arc::clone(&wake),
+            shutdown.clone(),
+        ));
+        let api = start_api(&service, store, appeal, shutdown, None, wake).await?;
         api.await?.context("the review API failed")?;
+        deliverer.await.context("the outbox deliverer failed")?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }
@@ -202,12 +213,7 @@ async fn start_api(
         .await
         .with_context(|| format!("cannot listen on {}", service.api.listen))?;
     tracing::info!(address = %listener.local_addr()?, "review API listening");
-    Ok(tokio::spawn(api::serve(
-        listener,
-        state,
-        service.topics.clone(),
-        shutdown,
-    )))
+    Ok(tokio::spawn(api::serve(listener, state, shutdown)))
 }
 
 /// Applies the retention settings at start and every `purge_every_minutes` until shutdown.
