@@ -133,6 +133,12 @@ impl Harness {
         (case_id, token)
     }
 
+    /// The holder's appeal with the notice's `token`: `POST /v1/appeals`.
+    async fn appeal(&self, token: &str, statement: &str) -> (StatusCode, Value) {
+        let body = json!({"token": token, "statement": statement});
+        self.post("/v1/appeals", None, body).await
+    }
+
     /// What `/metrics` answers, in Prometheus text format.
     async fn metrics(&self) -> String {
         let response = self.http.get(self.url("/metrics")).send().await.unwrap();
@@ -381,13 +387,7 @@ both_backends!(every_caller_gets_exactly_what_their_credentials_allow);
 async fn every_caller_gets_exactly_what_their_credentials_allow(api: Harness) {
     let (case_one, token_one) = api.case("AC1", CaseStatus::Suspended).await;
     let (_, token_two) = api.case("AC2", CaseStatus::Suspended).await;
-    let (_, appeal) = api
-        .post(
-            "/v1/appeals",
-            None,
-            json!({"token": token_one, "statement": "mine"}),
-        )
-        .await;
+    let (_, appeal) = api.appeal(&token_one, "mine").await;
     let appeal_one = appeal["appeal_id"].as_str().unwrap().to_owned();
 
     // Reviewers' endpoints: no token, a malformed header, an unknown token.
@@ -429,13 +429,7 @@ async fn every_caller_gets_exactly_what_their_credentials_allow(api: Harness) {
     let (payload, _) = forged.split_once('.').unwrap();
     let (_, signature) = token_one.split_once('.').unwrap();
     let tampered = format!("{payload}.{signature}");
-    let (status, body) = api
-        .post(
-            "/v1/appeals",
-            None,
-            json!({"token": tampered, "statement": "x"}),
-        )
-        .await;
+    let (status, body) = api.appeal(&tampered, "x").await;
     assert_eq!(
         (status, error_code(&body)),
         (StatusCode::UNAUTHORIZED, "invalid_token")
@@ -445,13 +439,7 @@ async fn every_caller_gets_exactly_what_their_credentials_allow(api: Harness) {
         "AC1",
         OffsetDateTime::now_utc() - time::Duration::hours(1),
     );
-    let (status, body) = api
-        .post(
-            "/v1/appeals",
-            None,
-            json!({"token": expired, "statement": "late"}),
-        )
-        .await;
+    let (status, body) = api.appeal(&expired, "late").await;
     assert_eq!(
         (status, error_code(&body)),
         (StatusCode::UNAUTHORIZED, "token_expired")
@@ -517,13 +505,7 @@ async fn bad_requests_get_clear_json_errors(api: Harness) {
         (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
     );
 
-    let (status, body) = api
-        .post(
-            "/v1/appeals",
-            None,
-            json!({"token": token, "statement": "   "}),
-        )
-        .await;
+    let (status, body) = api.appeal(&token, "   ").await;
     assert_eq!(
         (status, error_code(&body)),
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
@@ -573,13 +555,7 @@ async fn appeals_are_rate_limited_per_client() {
     let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let (status, _) = api
-            .post(
-                "/v1/appeals",
-                None,
-                json!({"token": token, "statement": "please"}),
-            )
-            .await;
+        let (status, _) = api.appeal(&token, "please").await;
         statuses.push(status);
     }
     assert_eq!(
@@ -746,12 +722,7 @@ both_backends!(metrics_and_health_answer_without_credentials);
 
 async fn metrics_and_health_answer_without_credentials(api: Harness) {
     let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
-    api.post(
-        "/v1/appeals",
-        None,
-        json!({"token": token, "statement": "please"}),
-    )
-    .await;
+    api.appeal(&token, "please").await;
     let (status, _) = api.get("/v1/review/queue", Some(ALICE)).await;
     assert_eq!(status, StatusCode::OK);
     let (status, health) = api.get("/healthz", None).await;
@@ -793,13 +764,7 @@ async fn the_oldest_open_appeals_age_is_exported_and_grows_while_it_waits(api: H
             .unwrap()
     };
     let (_, token) = api.case("AC1", CaseStatus::Suspended).await;
-    let (status, _) = api
-        .post(
-            "/v1/appeals",
-            None,
-            json!({"token": token, "statement": "please"}),
-        )
-        .await;
+    let (status, _) = api.appeal(&token, "please").await;
     assert_eq!(status, StatusCode::CREATED);
     // Whole seconds: the gauge leaves 0 once the appeal has waited one.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
