@@ -10,6 +10,7 @@ pub mod config;
 pub mod dataset;
 pub mod enforce;
 pub mod eval;
+pub mod harness;
 pub mod ingest;
 pub mod message;
 pub mod metrics;

@@ -40,8 +40,10 @@ fn write_shipped_policy(path: &std::path::Path, replacements: &[(&str, &str)]) {
 fn setup(test: &str, partitions: i32) -> Option<(MutexGuard<'static, ()>, Broker, TopicNames)> {
     let serial = serial();
     let broker = Broker::start()?;
-    let topics = TopicNames::new(test);
-    topics.create(&broker, partitions);
+    let topics = TopicNames::prefixed(test);
+    topics
+        .create(&broker.address(), partitions)
+        .expect("topics created");
     Some((serial, broker, topics))
 }
 

@@ -10,19 +10,17 @@
 //! Peak memory is the `warden run` process's high-water resident set (`VmHWM`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::BaseProducer;
 
 use warden::dataset::read_labelled;
+use warden::harness::{Outgoing, Topics, WardenRun, client, reader_from_beginning, send};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -65,8 +63,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("nothing to send: the corpus and --messages must not be empty");
     }
     let run_id = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let topics = BenchTopics::new(run_id);
-    create_topics(&args.brokers, &topics, args.partitions)?;
+    let topics = Topics::prefixed(&format!("bench-{run_id}"));
+    topics.create(&args.brokers, args.partitions)?;
     let records: Vec<Outgoing<'_>> = (0..args.messages)
         .map(|i| {
             let (key, payload) = message(run_id, i, i % args.accounts, &texts[i % texts.len()]);
@@ -86,7 +84,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         true => &topics.messages,
         false => &topics.verdicts,
     };
-    let mut verdicts = open_reader(&args.brokers, read_topic, args.partitions)?;
+    let mut verdicts = reader_from_beginning(&args.brokers, read_topic)?;
     let config_dir = tempfile::tempdir().context("cannot create a temp dir")?;
     let config = config_dir.path().join("warden.toml");
     std::fs::write(&config, settings(&args.brokers, run_id, &topics))?;
@@ -97,8 +95,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         ..Tally::default()
     };
     let report = if args.rate == 0 {
-        send(&producer, &records, 0, &mut vec![None; records.len()])?;
-        let mut warden = Warden::start(&config)?;
+        send(&producer, &records, 0)?;
+        let mut warden = Warden::start(&config, &[])?;
         let arrivals = collect(
             &mut verdicts,
             args.messages,
@@ -126,7 +124,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         let mut warden = match args.broker_only {
             true => Warden::absent(),
-            false => Warden::start(&config)?,
+            false => Warden::start(&config, &[])?,
         };
         // One warm-up message proves the group has formed before the clock starts.
         let (key, payload) = message(run_id, usize::MAX, 0, &texts[0]);
@@ -135,7 +133,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             key,
             payload,
         };
-        send(&producer, &[warm_up], 0, &mut [None])?;
+        send(&producer, &[warm_up], 0)?;
         collect(
             &mut verdicts,
             1,
@@ -144,10 +142,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             &mut Tally::default(),
         )?;
         let (arrivals, sent_at) = std::thread::scope(|scope| {
-            let sender = scope.spawn(|| {
-                let mut sent_at = vec![None; records.len()];
-                send(&producer, &records, args.rate, &mut sent_at).map(|()| sent_at)
-            });
+            let sender = scope.spawn(|| send(&producer, &records, args.rate));
             let arrivals = collect(
                 &mut verdicts,
                 args.messages,
@@ -161,7 +156,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let mut latencies: Vec<Duration> = arrivals
             .iter()
             .zip(&sent_at)
-            .map(|(arrived, sent)| arrived.duration_since(sent.expect("every message was sent")))
+            .map(|(arrived, sent)| arrived.duration_since(*sent))
             .collect();
         latencies.sort();
         let quantile = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
@@ -182,88 +177,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) struct BenchTopics {
-    pub(super) messages: String,
-    pub(super) feedback: String,
-    pub(super) verdicts: String,
-    pub(super) dead_letters: String,
-    pub(super) account_actions: String,
-    pub(super) notices: String,
-}
-
-impl BenchTopics {
-    /// Fresh topic names for one run.
-    pub(super) fn new(run_id: i128) -> Self {
-        Self::named("bench", run_id)
-    }
-
-    /// Fresh topic names for one run of `command`.
-    pub(super) fn named(command: &str, run_id: i128) -> Self {
-        let name = |topic: &str| format!("{command}-{run_id}-{topic}");
-        Self {
-            messages: name("messages"),
-            feedback: name("feedback"),
-            verdicts: name("verdicts"),
-            dead_letters: name("dead-letters"),
-            account_actions: name("account-actions"),
-            notices: name("notices"),
-        }
-    }
-}
-
-impl BenchTopics {
-    /// The `[kafka]` and `[topics]` sections of `warden run` settings for these topics.
-    pub(super) fn settings(&self, brokers: &str, group: &str) -> String {
-        format!(
-            "[kafka]\nbrokers = \"{brokers}\"\ngroup = \"{group}\"\n\n[topics]\nmessages = \"{}\"\n\
-             feedback = \"{}\"\nverdicts = \"{}\"\ndead_letters = \"{}\"\naccount_actions = \"{}\"\n\
-             notices = \"{}\"\n",
-            self.messages,
-            self.feedback,
-            self.verdicts,
-            self.dead_letters,
-            self.account_actions,
-            self.notices
-        )
-    }
-}
-
-pub(super) fn client(brokers: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
-    config
-}
-
-pub(super) fn create_topics(
-    brokers: &str,
-    topics: &BenchTopics,
-    partitions: i32,
-) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = client(brokers).create()?;
-    let new = [
-        NewTopic::new(&topics.messages, partitions, TopicReplication::Fixed(1)),
-        NewTopic::new(&topics.feedback, partitions, TopicReplication::Fixed(1)),
-        NewTopic::new(&topics.verdicts, partitions, TopicReplication::Fixed(1)),
-        NewTopic::new(&topics.dead_letters, 1, TopicReplication::Fixed(1)),
-        NewTopic::new(
-            &topics.account_actions,
-            partitions,
-            TopicReplication::Fixed(1),
-        ),
-        NewTopic::new(&topics.notices, partitions, TopicReplication::Fixed(1)),
-    ];
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    for result in runtime.block_on(admin.create_topics(&new, &options))? {
-        result.map_err(|(topic, code)| anyhow::anyhow!("cannot create topic {topic}: {code}"))?;
-    }
-    Ok(())
-}
-
 /// The `warden run` settings for one bench run: its own group and topics.
-pub(super) fn settings(brokers: &str, run_id: i128, topics: &BenchTopics) -> String {
+pub(super) fn settings(brokers: &str, run_id: i128, topics: &Topics) -> String {
     topics.settings(brokers, &format!("bench-{run_id}")) + "\n[api]\nlisten = \"\"\n"
 }
 
@@ -279,76 +194,6 @@ fn message(run_id: i128, index: usize, account: usize, body: &str) -> (String, V
         "body": body,
     });
     (account_id, serde_json::to_vec(&record).expect("JSON"))
-}
-
-/// One record to produce.
-pub(super) struct Outgoing<'a> {
-    pub(super) topic: &'a str,
-    pub(super) key: String,
-    pub(super) payload: Vec<u8>,
-}
-
-/// Sends `records` in order, at `rate` per second (0: as fast as possible), noting each send
-/// time, and waits for every acknowledgement.
-pub(super) fn send<C: ProducerContext<DeliveryOpaque = ()>>(
-    producer: &BaseProducer<C>,
-    records: &[Outgoing<'_>],
-    rate: u32,
-    sent_at: &mut [Option<Instant>],
-) -> anyhow::Result<()> {
-    let start = Instant::now();
-    for (
-        index,
-        Outgoing {
-            topic,
-            key,
-            payload,
-        },
-    ) in records.iter().enumerate()
-    {
-        if rate > 0 {
-            let due = start + Duration::from_secs_f64(index as f64 / f64::from(rate));
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-        let mut record = BaseRecord::to(topic)
-            .key(key.as_str())
-            .payload(payload.as_slice());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, rejected)) => {
-                    producer.poll(Duration::from_millis(1));
-                    record = rejected;
-                }
-            }
-        }
-        sent_at[index] = Some(Instant::now());
-        producer.poll(Duration::ZERO);
-    }
-    producer
-        .flush(Duration::from_secs(60))
-        .context("the broker did not acknowledge the bench traffic")?;
-    Ok(())
-}
-
-pub(super) fn open_reader(
-    brokers: &str,
-    topic: &str,
-    partitions: i32,
-) -> anyhow::Result<BaseConsumer> {
-    let consumer: BaseConsumer = client(brokers)
-        .set("group.id", format!("{topic}-reader"))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "5")
-        .create()?;
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..partitions {
-        assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
-    }
-    consumer.assign(&assignment)?;
-    Ok(consumer)
 }
 
 /// Verdicts by action, and how many to print as they arrive.
@@ -415,26 +260,15 @@ fn collect(
 }
 
 /// The `warden run` under test, a child of this process (none with `--broker-only`).
-pub(super) struct Warden {
-    child: Option<Child>,
-}
+pub(super) struct Warden(Option<WardenRun>);
 
 impl Warden {
-    pub(super) fn start(config: &std::path::Path) -> anyhow::Result<Self> {
-        Self::start_with(config, &[])
-    }
-
-    /// Starts `warden run` with extra arguments (e.g. `--policy FILE`).
-    pub(super) fn start_with(
-        config: &std::path::Path,
-        extra: &[std::ffi::OsString],
-    ) -> anyhow::Result<Self> {
-        // A throwaway database and secrets beside the config: the bench measures, it keeps nothing.
+    /// Starts `warden run` with extra arguments (e.g. `--policy FILE`), a throwaway database
+    /// and secrets beside its config: the bench measures, it keeps nothing.
+    pub(super) fn start(config: &Path, extra: &[std::ffi::OsString]) -> anyhow::Result<Self> {
         let database = config.with_file_name("warden.db");
-        let child = Command::new(std::env::current_exe()?)
-            .arg("run")
-            .arg("--config")
-            .arg(config)
+        let mut command = WardenRun::command(&std::env::current_exe()?, config);
+        command
             .args(extra)
             .env(
                 "WARDEN_DATABASE_URL",
@@ -447,24 +281,17 @@ impl Warden {
             .env(
                 "WARDEN_RECIPIENT_KEY",
                 "bench-recipient-key-not-for-production",
-            )
-            .stdout(Stdio::null())
-            .spawn()
-            .context("cannot start warden run")?;
-        Ok(Self { child: Some(child) })
+            );
+        Ok(Self(Some(WardenRun::spawn(command)?)))
     }
 
     fn absent() -> Self {
-        Self { child: None }
+        Self(None)
     }
 
     pub(super) fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self
-            .child
-            .as_mut()
-            .map(Child::try_wait)
-            .transpose()?
-            .flatten()
+        if let Some(warden) = &mut self.0
+            && let Some(status) = warden.exited()?
         {
             bail!("warden run exited early: {status}");
         }
@@ -472,30 +299,15 @@ impl Warden {
     }
 
     /// Reads the peak resident memory, then stops the process with SIGTERM.
-    pub(super) fn stop(mut self) -> anyhow::Result<String> {
-        let Some(mut child) = self.child.take() else {
+    pub(super) fn stop(self) -> anyhow::Result<String> {
+        let Some(mut warden) = self.0 else {
             return Ok("n/a (broker only)".into());
         };
-        let pid = child.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let peak = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .map(|kb| kb.trim().to_owned())
-            .unwrap_or_else(|| "unknown".into());
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()?;
-        child.wait()?;
+        let peak = match warden.peak_kib() {
+            0 => "unknown".to_owned(),
+            kib => format!("{kib} kB"),
+        };
+        warden.terminate(Duration::from_secs(60))?;
         Ok(peak)
-    }
-}
-
-impl Drop for Warden {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }

@@ -5,9 +5,8 @@
 //! then where to look next, and stops everything on Ctrl-C.
 
 use std::collections::BTreeMap;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,7 +18,10 @@ use rdkafka::producer::BaseProducer;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::bench::{BenchTopics, client, create_topics, open_reader, send};
+use warden::harness::{
+    Tansu, Topics, WardenRun, client, listening, reader_from_beginning, send, tansu_binary,
+};
+
 use super::simulate::{generate, read_texts, stream};
 
 #[derive(Debug, clap::Args)]
@@ -44,37 +46,6 @@ pub struct DemoArgs {
     no_wait: bool,
 }
 
-/// A child process stopped when the demo ends: SIGTERM (a Ctrl-C in the terminal has already
-/// sent the whole process group SIGINT), then a bounded wait.
-pub(super) struct Stopped(Child, &'static str);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.0.id().to_string())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("{} did not stop in 10 s; killing it", self.1);
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn reachable(address: &str) -> bool {
-    address
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok())
-}
-
 /// Waits up to `limit` for `ready`.
 fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let start = Instant::now();
@@ -87,66 +58,26 @@ fn wait_for(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) -> any
     Ok(())
 }
 
-/// Starts tansu on the broker address, installing it first if it is not on the PATH.
-pub(super) fn start_tansu(brokers: &str, dir: &Path) -> anyhow::Result<Stopped> {
-    let tansu = dirs_cargo_bin().join("tansu");
-    let on_path = Command::new("tansu")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    let program: PathBuf = if on_path {
-        "tansu".into()
-    } else if tansu.is_file() {
-        tansu
-    } else {
-        eprintln!(
-            "demo: no broker at {brokers} and no tansu: installing it with cargo (once; about 15 minutes on 2 cores)"
-        );
-        let status = Command::new("cargo")
-            .args(["install", "tansu", "--version", "0.6.0", "--locked"])
-            .args(["--features", "dynostore,libsql"])
-            .status()
-            .context("cannot run cargo install tansu")?;
-        if !status.success() {
-            bail!("cargo install tansu failed ({status})");
+/// Starts tansu at the broker address, installing it with cargo first if this machine has none.
+pub(super) fn start_tansu(brokers: &str, dir: &Path) -> anyhow::Result<Tansu> {
+    let binary = match tansu_binary() {
+        Some(binary) => binary,
+        None => {
+            eprintln!(
+                "demo: no broker at {brokers} and no tansu: installing it with cargo (once; about 15 minutes on 2 cores)"
+            );
+            let status = Command::new("cargo")
+                .args(["install", "tansu", "--version", "0.6.0", "--locked"])
+                .args(["--features", "dynostore,libsql"])
+                .status()
+                .context("cannot run cargo install tansu")?;
+            if !status.success() {
+                bail!("cargo install tansu failed ({status})");
+            }
+            tansu_binary().context("cargo installed tansu where it cannot be found")?
         }
-        tansu
     };
-    let url = format!("tcp://{brokers}");
-    // Appended to: a restarted broker (`warden soak`) keeps its predecessor's log.
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("tansu.log"))?;
-    let child = Command::new(program)
-        .current_dir(dir)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "sqlite://tansu.db"])
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("cannot start tansu")?;
-    let child = Stopped(child, "tansu");
-    wait_for(Duration::from_secs(30), "the tansu broker", || {
-        reachable(brokers)
-    })?;
-    Ok(child)
-}
-
-fn dirs_cargo_bin() -> PathBuf {
-    std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .unwrap_or_default()
-        .join("bin")
+    Ok(Tansu::start(&binary, brokers, dir)?)
 }
 
 /// `warden run` with `config` and the run's local-only secrets, logging to `log`.
@@ -155,16 +86,13 @@ pub(super) fn spawn_warden_run(
     config: &Path,
     run_id: i128,
     log: std::fs::File,
-) -> anyhow::Result<Child> {
-    Command::new(exe)
-        .args(["run", "--config"])
-        .arg(config)
+) -> anyhow::Result<WardenRun> {
+    let mut command = WardenRun::command(exe, config);
+    command
         .env("WARDEN_APPEAL_SECRET", demo_secret(run_id, "appeals"))
         .env("WARDEN_RECIPIENT_KEY", demo_secret(run_id, "recipients"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .context("cannot start warden run")
+        .stderr(log);
+    Ok(WardenRun::spawn(command)?)
 }
 
 /// A demo-only secret: unguessable enough for a local demo, derived from the run.
@@ -203,7 +131,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
-    let _tansu = match reachable(&args.brokers) {
+    let _tansu = match listening(&args.brokers) {
         true => {
             eprintln!("demo: using the broker at {}", args.brokers);
             None
@@ -214,8 +142,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let run_id = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let topics = BenchTopics::named("demo", run_id);
-    create_topics(&args.brokers, &topics, 4)?;
+    let topics = Topics::prefixed(&format!("demo-{run_id}"));
+    topics.create(&args.brokers, 4)?;
 
     let reviewer = format!("demo-reviewer-{}", demo_secret(run_id, "reviewer"));
     let admin = format!("demo-admin-{}", demo_secret(run_id, "admin"));
@@ -245,8 +173,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     let log_path = dir.join("warden.log");
     let log = std::fs::File::create(&log_path)?;
-    let warden = spawn_warden_run(&std::env::current_exe()?, &config, run_id, log)?;
-    let mut warden = Stopped(warden, "warden run");
+    let mut warden = spawn_warden_run(&std::env::current_exe()?, &config, run_id, log)?;
     let base = format!("http://{}", args.listen);
     wait_for(Duration::from_secs(30), "warden run's API", || {
         ureq::get(&format!("{base}/healthz")).call().is_ok()
@@ -266,27 +193,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .set("linger.ms", "5")
         .create()
         .context("cannot create the producer")?;
-    let verdicts = open_reader(&args.brokers, &topics.verdicts, 4)?;
-    let actions = open_reader(&args.brokers, &topics.account_actions, 4)?;
-    let notices = open_reader(&args.brokers, &topics.notices, 4)?;
+    let verdicts = reader_from_beginning(&args.brokers, &topics.verdicts)?;
+    let actions = reader_from_beginning(&args.brokers, &topics.account_actions)?;
+    let notices = reader_from_beginning(&args.brokers, &topics.notices)?;
     let mut tally = Tally::default();
     let mut to_decide: Vec<(Instant, String)> = Vec::new();
     let outcome = std::thread::scope(|scope| -> anyhow::Result<()> {
-        let sender = scope.spawn(|| {
-            send(
-                &producer,
-                &records,
-                args.rate,
-                &mut vec![None; records.len()],
-            )
-        });
+        let sender = scope.spawn(|| send(&producer, &records, args.rate).map(drop));
         let mut last_print = Instant::now();
         let scored = |t: &Tally| t.actions.values().sum::<usize>();
         while scored(&tally) < messages.len() {
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            if let Ok(Some(status)) = warden.0.try_wait() {
+            if let Some(status) = warden.exited()? {
                 bail!("warden run exited ({status}); see {}", log_path.display());
             }
             drain(&verdicts, |v| {
@@ -344,7 +264,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{}", line(&tally, messages.len()));
             }
         }
-        sender.join().expect("the sender does not panic")
+        Ok(sender.join().expect("the sender does not panic")?)
     });
     outcome?;
     if stop.load(Ordering::SeqCst) {
@@ -372,7 +292,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     if !args.no_wait {
         while !stop.load(Ordering::SeqCst) {
-            if let Ok(Some(status)) = warden.0.try_wait() {
+            if let Some(status) = warden.exited()? {
                 bail!("warden run exited ({status}); see {}", log_path.display());
             }
             std::thread::sleep(Duration::from_millis(200));

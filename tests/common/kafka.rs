@@ -4,188 +4,91 @@
 //! dropped. Waits poll a condition against a deadline; nothing sleeps and hopes.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::producer::BaseProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use warden::harness::{Outgoing, Tansu, WardenRun, client, reader_from_beginning, send};
 
-/// The tansu binary: `$TANSU`, else `tansu` on the PATH or in `~/.cargo/bin`. `None` (test
-/// skipped, with a note) when absent, unless `WARDEN_REQUIRE_BROKER=1`, which CI sets.
+pub use warden::harness::{Received, Topics as TopicNames};
+
+/// The tansu binary, or `None` (test skipped, with a note) when absent, unless
+/// `WARDEN_REQUIRE_BROKER=1`, which CI sets.
 fn tansu() -> Option<PathBuf> {
-    let candidates = std::env::var_os("TANSU")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(std::env::var_os("PATH").into_iter().flat_map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("tansu"))
-                .collect::<Vec<_>>()
-        }))
-        .chain(std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin/tansu")));
-    for candidate in candidates {
-        if candidate.is_file() {
-            return Some(candidate);
+    let found = warden::harness::tansu_binary();
+    if found.is_none() {
+        if std::env::var_os("WARDEN_REQUIRE_BROKER").is_some_and(|v| v == "1") {
+            panic!("tansu is not installed and WARDEN_REQUIRE_BROKER=1");
         }
+        eprintln!(
+            "skipped: tansu is not installed (cargo install tansu --locked --features dynostore,libsql)"
+        );
     }
-    if std::env::var_os("WARDEN_REQUIRE_BROKER").is_some_and(|v| v == "1") {
-        panic!("tansu is not installed and WARDEN_REQUIRE_BROKER=1");
-    }
-    eprintln!(
-        "skipped: tansu is not installed (cargo install tansu --locked --features dynostore,libsql)"
-    );
-    None
+    found
 }
 
+/// A broker of this test's own, on a free port, its storage in a temp dir.
 pub struct Broker {
-    binary: PathBuf,
-    child: Option<Child>,
-    port: u16,
-    storage_url: String,
-    dir: tempfile::TempDir,
+    tansu: Tansu,
+    _dir: tempfile::TempDir,
 }
 
 impl Broker {
     /// Starts a broker, or returns `None` when tansu is absent (see [`tansu`]).
-    ///
-    /// Storage is SQLite, which survives a broker restart. tansu 0.6's in-memory engine is not
-    /// used: a fetch from an offset inside a stored batch skips the rest of that batch, so a
-    /// consumer resuming from a committed offset would silently miss records.
     pub fn start() -> Option<Self> {
         let binary = tansu()?;
         let dir = tempfile::tempdir().expect("temp dir");
-        // tansu reads the path relative to its working directory, which is `dir`.
-        let storage_url = "sqlite://tansu.db".to_owned();
-        let port = free_port();
-        let mut broker = Self {
-            binary,
-            child: None,
-            port,
-            storage_url,
-            dir,
-        };
-        broker.launch();
-        Some(broker)
+        let address = format!("127.0.0.1:{}", free_port());
+        let tansu = Tansu::start(&binary, &address, dir.path()).expect("tansu starts");
+        Some(Self { tansu, _dir: dir })
     }
 
     pub fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn launch(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::File::create(self.dir.path().join("tansu.log")).expect("log file");
-        let child = Command::new(&self.binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", &self.storage_url])
-            .current_dir(self.dir.path())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("tansu starts");
-        self.child = Some(child);
-        let addr: SocketAddr = self.address().parse().expect("address");
-        wait_until(Duration::from_secs(30), "the broker listens", || {
-            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-        });
+        self.tansu.address().to_owned()
     }
 
     /// Kills the broker (as a crash would).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.tansu.kill();
     }
 
     /// Starts the broker again on the same port and storage.
     pub fn restart(&mut self) {
-        self.stop();
-        self.launch();
-    }
-
-    pub fn create_topic(&self, name: &str, partitions: i32) {
-        let admin: AdminClient<DefaultClientContext> = client_config(&self.address())
-            .create()
-            .expect("admin client");
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let results = runtime
-            .block_on(admin.create_topics([&topic], &options))
-            .expect("create topics");
-        for result in results {
-            result.unwrap_or_else(|(topic, code)| panic!("create topic {topic}: {code}"));
-        }
+        self.tansu.restart().expect("tansu restarts");
     }
 
     /// Produces `(key, payload)` records and waits for every acknowledgement.
     pub fn produce(&self, topic: &str, records: &[(String, Vec<u8>)]) {
-        let producer: BaseProducer = client_config(&self.address())
+        let producer: BaseProducer = client(&self.address())
             .set("acks", "all")
             .set("linger.ms", "5")
             .create()
             .expect("producer");
-        for (key, payload) in records {
-            let mut record = BaseRecord::to(topic)
-                .key(key.as_str())
-                .payload(payload.as_slice());
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, rejected)) => {
-                        // Local queue full: serve delivery reports, then try again.
-                        producer.poll(Duration::from_millis(10));
-                        record = rejected;
-                    }
-                }
-            }
-        }
-        producer
-            .flush(Duration::from_secs(30))
-            .expect("all records acknowledged");
+        let outgoing: Vec<Outgoing<'_>> = records
+            .iter()
+            .map(|(key, payload)| Outgoing {
+                topic,
+                key: key.clone(),
+                payload: payload.clone(),
+            })
+            .collect();
+        send(&producer, &outgoing, 0).expect("all records acknowledged");
     }
 
     /// A reader of `topic` from its beginning, on every partition.
     pub fn reader(&self, topic: &str) -> TopicReader {
-        let consumer: BaseConsumer = client_config(&self.address())
-            .set("group.id", format!("test-reader-{topic}"))
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("reader");
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("metadata");
-        let mut assignment = TopicPartitionList::new();
-        for partition in metadata.topics()[0].partitions() {
-            assignment
-                .add_partition_offset(topic, partition.id(), Offset::Beginning)
-                .expect("offset");
-        }
-        consumer.assign(&assignment).expect("assign");
         TopicReader {
-            consumer,
+            consumer: reader_from_beginning(&self.address(), topic).expect("reader"),
             records: Vec::new(),
         }
     }
 
     /// A client that reads and commits `group`'s offsets without joining it.
     fn group_client(&self, group: &str) -> BaseConsumer {
-        client_config(&self.address())
+        client(&self.address())
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .create()
@@ -228,7 +131,7 @@ impl Broker {
 
     /// Records in `topic` now: the sum of its partitions' high watermarks.
     pub fn record_count(&self, topic: &str) -> i64 {
-        let consumer: BaseConsumer = client_config(&self.address()).create().expect("consumer");
+        let consumer: BaseConsumer = client(&self.address()).create().expect("consumer");
         let metadata = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .expect("metadata");
@@ -246,7 +149,7 @@ impl Broker {
 
     /// The broker's log, for failure messages.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default()
+        self.tansu.log()
     }
 }
 
@@ -262,15 +165,6 @@ impl Drop for Broker {
             }
         }
     }
-}
-
-/// One record read back: where it was and what it held.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<String>,
-    pub payload: serde_json::Value,
 }
 
 pub struct TopicReader {
@@ -302,15 +196,8 @@ impl TopicReader {
             if let Some(result) = self.consumer.poll(Duration::from_millis(100)) {
                 last_progress = Instant::now();
                 let message = result.expect("read");
-                let payload = message.payload().unwrap_or_default();
-                self.records.push(Received {
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    key: message
-                        .key()
-                        .map(|k| String::from_utf8_lossy(k).into_owned()),
-                    payload: serde_json::from_slice(payload).expect("JSON record"),
-                });
+                self.records
+                    .push(Received::read(&message).expect("JSON record"));
             }
         }
         &self.records
@@ -319,7 +206,7 @@ impl TopicReader {
 
 /// A `warden run` process, killed when dropped.
 pub struct Warden {
-    child: Option<Child>,
+    run: Option<WardenRun>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -353,10 +240,8 @@ impl Warden {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| dir.path().join("warden.db"));
         let log = dir.path().join("warden.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_warden"))
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
+        let mut command = WardenRun::command(Path::new(env!("CARGO_BIN_EXE_warden")), &config);
+        command
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env(
@@ -369,12 +254,9 @@ impl Warden {
                 "WARDEN_LOG",
                 std::env::var("WARDEN_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("warden starts");
+            .stderr(std::fs::File::create(&log).expect("log"));
         Self {
-            child: Some(child),
+            run: Some(WardenRun::spawn(command).expect("warden starts")),
             log,
             _dir: dir,
         }
@@ -382,34 +264,22 @@ impl Warden {
 
     /// SIGKILL: no drain, no commit, as in a crash.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut run) = self.run.take() {
+            run.kill();
         }
     }
 
     /// SIGTERM, then waits (bounded) for a clean exit and returns its status code.
     pub fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let pid = child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                return status.code();
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                let _ = child.kill();
-                panic!(
-                    "warden did not exit within 30 s of SIGTERM:\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut run = self.run.take()?;
+        let status = run.terminate(Duration::from_secs(30)).expect("kill runs");
+        let Some(status) = status else {
+            panic!(
+                "warden did not exit within 30 s of SIGTERM:\n{}",
+                self.log()
+            );
+        };
+        status.code()
     }
 
     pub fn log(&self) -> String {
@@ -473,39 +343,6 @@ listen = ""
     )
 }
 
-/// Topic names unique to one test.
-pub struct TopicNames {
-    pub messages: String,
-    pub feedback: String,
-    pub verdicts: String,
-    pub dead_letters: String,
-    pub account_actions: String,
-    pub notices: String,
-}
-
-impl TopicNames {
-    pub fn new(test: &str) -> Self {
-        Self {
-            messages: format!("{test}-messages"),
-            feedback: format!("{test}-feedback"),
-            verdicts: format!("{test}-verdicts"),
-            dead_letters: format!("{test}-dead-letters"),
-            account_actions: format!("{test}-account-actions"),
-            notices: format!("{test}-notices"),
-        }
-    }
-
-    /// Creates the topics, the input with `partitions` partitions.
-    pub fn create(&self, broker: &Broker, partitions: i32) {
-        broker.create_topic(&self.messages, partitions);
-        broker.create_topic(&self.feedback, partitions);
-        broker.create_topic(&self.verdicts, partitions);
-        broker.create_topic(&self.dead_letters, 1);
-        broker.create_topic(&self.account_actions, partitions);
-        broker.create_topic(&self.notices, partitions);
-    }
-}
-
 /// A valid `messages` record for account `account`, number `seq`, keyed by account.
 pub fn message(account: usize, seq: usize, body: &str) -> (String, Vec<u8>) {
     let account_id = format!("AC{account:04}");
@@ -530,12 +367,6 @@ pub fn wait_until(deadline: Duration, what: &str, mut condition: impl FnMut() ->
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn client_config(brokers: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
-    config
 }
 
 pub fn free_port() -> u16 {

@@ -20,22 +20,26 @@
 //!
 //! It exits non-zero when a check fails.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rdkafka::ClientContext;
 use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden::dataset::{Label, read_labelled};
 
-use super::bench::{BenchTopics, Outgoing, client, create_topics, open_reader, send};
+use warden::harness::{Outgoing, Received, Topics, WardenRun, client, reader_from_beginning, send};
+
 use super::demo::{spawn_warden_run, start_tansu};
+
+mod report;
+use report::Report;
 
 #[derive(Debug, clap::Args)]
 pub struct SoakArgs {
@@ -115,8 +119,8 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut broker = Some(start_tansu(&args.brokers, &dir)?);
-    let topics = BenchTopics::named("soak", run_id);
-    create_topics(&args.brokers, &topics, args.partitions)?;
+    let topics = Topics::prefixed(&format!("soak-{run_id}"));
+    topics.create(&args.brokers, args.partitions)?;
     let config = dir.join("warden.toml");
     std::fs::write(
         &config,
@@ -151,7 +155,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
     let mut memory = Vec::new();
     let stream = Duration::from_secs_f64(args.minutes * 60.0);
     let outcome = std::thread::scope(|scope| -> anyhow::Result<()> {
-        let sender = scope.spawn(|| send(&producer, &records, args.rate, &mut vec![None; sent]));
+        let sender = scope.spawn(|| send(&producer, &records, args.rate).map(drop));
         let start = Instant::now();
         let mut schedule = SCHEDULE.iter().peekable();
         let mut next_sample = start;
@@ -163,7 +167,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
                 println!("soak: {:>5.0} s  {fault:?}", start.elapsed().as_secs_f64());
                 match fault {
                     Fault::KillWarden { down_s } => {
-                        warden.kill();
+                        warden.run.kill();
                         std::thread::sleep(Duration::from_secs(down_s));
                         warden = Warden::start(&exe, &config, &dir, run_id)?;
                     }
@@ -178,7 +182,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
             }
             warden.check_alive()?;
             if Instant::now() >= next_sample {
-                let sample = (start.elapsed(), warden.life, warden.resident_kib());
+                let sample = (start.elapsed(), warden.life, warden.run.resident_kib());
                 // Every minute in the output too, so growth shows its shape, not only its size.
                 if memory.len() % 12 == 0 {
                     println!(
@@ -193,7 +197,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        sender.join().expect("the sender does not panic")
+        Ok(sender.join().expect("the sender does not panic")?)
     });
     outcome?;
     // Refused records go again until the broker takes them all (bounded: five rounds).
@@ -210,7 +214,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
                 payload,
             })
             .collect();
-        send(&producer, &again, 0, &mut vec![None; again.len()])?;
+        send(&producer, &again, 0)?;
     }
     let failures = producer.context().failures();
     println!(
@@ -244,7 +248,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
     let actions = read(&topics.account_actions, args.partitions, 0)?;
     let notices = read(&topics.notices, args.partitions, 0)?;
     let dead_letters = read(&topics.dead_letters, 1, 0)?;
-    warden.stop();
+    warden.run.terminate(Duration::from_secs(30))?;
     let cases = read_cases(&database_url)?;
     drop(broker);
 
@@ -267,7 +271,7 @@ pub fn run(args: SoakArgs) -> anyhow::Result<ExitCode> {
 /// - a producer that is not idempotent, one request in flight: tansu's SQLite storage panics on
 ///   an idempotent producer's batch after a broker restart. A retried send may then repeat a
 ///   verdict, which is the recorded one, and the checks count distinct messages.
-fn settings(brokers: &str, run_id: i128, topics: &BenchTopics, database_url: &str) -> String {
+fn settings(brokers: &str, run_id: i128, topics: &Topics, database_url: &str) -> String {
     topics.settings(brokers, &format!("soak-{run_id}"))
         + &format!(
             "\n[kafka.options]\n\"group.instance.id\" = \"soak-{run_id}-1\"\n\
@@ -366,7 +370,7 @@ fn read_topic(
     deadline: Duration,
     warden: &mut Warden,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
-    let reader: BaseConsumer = open_reader(brokers, topic, partitions)?;
+    let reader = reader_from_beginning(brokers, topic)?;
     let start = Instant::now();
     let mut records = Vec::new();
     let mut ids = BTreeSet::new();
@@ -405,13 +409,12 @@ fn read_topic(
         let Ok(message) = result else {
             continue;
         };
-        positions[message.partition() as usize] = message.offset();
-        let value: serde_json::Value =
-            serde_json::from_slice(message.payload().unwrap_or_default())?;
-        if let Some(id) = value["message_id"].as_str() {
+        let record = Received::read(&message)?;
+        positions[record.partition as usize] = record.offset;
+        if let Some(id) = record.payload["message_id"].as_str() {
             ids.insert(id.to_owned());
         }
-        records.push(value);
+        records.push(record.payload);
     }
 }
 
@@ -451,7 +454,7 @@ fn read_cases(database_url: &str) -> anyhow::Result<Vec<(String, String, String)
 
 /// The `warden run` under test; `life` counts its starts.
 struct Warden {
-    child: Child,
+    run: WardenRun,
     life: u32,
 }
 
@@ -460,54 +463,18 @@ impl Warden {
         static LIVES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let life = LIVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let log = std::fs::File::create(dir.join(format!("warden-{life}.log")))?;
-        let child = spawn_warden_run(exe, config, run_id, log)?;
-        Ok(Self { child, life })
+        let run = spawn_warden_run(exe, config, run_id, log)?;
+        Ok(Self { run, life })
     }
 
     fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(status) = self.child.try_wait()? {
+        if let Some(status) = self.run.exited()? {
             bail!(
                 "warden run (life {}) exited on its own: {status}",
                 self.life
             );
         }
         Ok(())
-    }
-
-    fn resident_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|kib| kib.trim().trim_end_matches(" kB").parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// SIGKILL: no chance to finish, commit or checkpoint.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then a bounded wait.
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        self.kill();
-    }
-}
-
-impl Drop for Warden {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -518,209 +485,6 @@ fn redact_password(url: &str) -> String {
             None => url.to_owned(),
         },
         _ => url.to_owned(),
-    }
-}
-
-/// What the topics and the database say after the soak.
-struct Report {
-    /// Distinct messages in the input topic.
-    inputs: usize,
-    verdict_records: usize,
-    missing: usize,
-    replayed: usize,
-    conflicting: Vec<String>,
-    cases: usize,
-    accounts_with_two_cases: Vec<String>,
-    legitimate_suspended: Vec<String>,
-    abusive_unsuspended: usize,
-    events_without_case: Vec<String>,
-    cases_without_event: Vec<String>,
-    cases_without_notice: Vec<String>,
-    duplicate_events: usize,
-    /// Resident memory of the longest life: one minute in, at its end, and its peak (KiB).
-    memory: (u32, u64, u64, u64),
-}
-
-impl Report {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        stored: &BTreeSet<String>,
-        abusive: &BTreeSet<String>,
-        verdicts: &[serde_json::Value],
-        actions: &[serde_json::Value],
-        notices: &[serde_json::Value],
-        cases: &[(String, String, String)],
-        memory: &[(Duration, u32, u64)],
-    ) -> Self {
-        let mut decisions: HashMap<&str, Vec<&serde_json::Value>> = HashMap::new();
-        for verdict in verdicts {
-            let id = verdict["message_id"].as_str().unwrap_or_default();
-            decisions.entry(id).or_default().push(verdict);
-        }
-        let missing = stored
-            .iter()
-            .filter(|id| !decisions.contains_key(id.as_str()))
-            .count();
-        let conflicting = decisions
-            .iter()
-            .filter(|(_, copies)| copies.iter().any(|c| *c != copies[0]))
-            .map(|(id, _)| (*id).to_owned())
-            .collect();
-
-        let mut cases_by_account: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (case_id, account, _) in cases {
-            cases_by_account.entry(account).or_default().push(case_id);
-        }
-        let suspended: BTreeSet<&str> = cases
-            .iter()
-            .filter(|(_, _, status)| status == "suspended")
-            .map(|(case_id, _, _)| case_id.as_str())
-            .collect();
-        let case_ids: BTreeSet<&str> = cases.iter().map(|(id, _, _)| id.as_str()).collect();
-        let suspend_events: Vec<&str> = actions
-            .iter()
-            .filter(|a| a["action"] == "suspend")
-            .filter_map(|a| a["case_id"].as_str())
-            .collect();
-        let evented: BTreeSet<&str> = suspend_events.iter().copied().collect();
-        let noticed: BTreeSet<&str> = notices
-            .iter()
-            .filter_map(|n| n["case_id"].as_str())
-            .collect();
-
-        let mut lives: BTreeMap<u32, Vec<(Duration, u64)>> = BTreeMap::new();
-        for &(at, life, kib) in memory {
-            lives.entry(life).or_default().push((at, kib));
-        }
-        let memory = lives
-            .iter()
-            .max_by_key(|(_, samples)| samples.len())
-            .map(|(&life, samples)| {
-                let born = samples[0].0;
-                // One minute in, or halfway through a shorter life.
-                let life_span = samples.last().map_or(Duration::ZERO, |s| s.0 - born);
-                let warm = Duration::from_secs(60).min(life_span / 2);
-                let settled = samples
-                    .iter()
-                    .find(|(at, _)| *at >= born + warm)
-                    .map_or(0, |s| s.1);
-                let end = samples.last().map_or(0, |s| s.1);
-                let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);
-                (life, settled, end, peak)
-            })
-            .unwrap_or_default();
-
-        Report {
-            inputs: stored.len(),
-            verdict_records: verdicts.len(),
-            missing,
-            replayed: verdicts.len() - decisions.len(),
-            conflicting,
-            cases: cases.len(),
-            accounts_with_two_cases: cases_by_account
-                .iter()
-                .filter(|(_, ids)| ids.len() > 1)
-                .map(|(account, _)| (*account).to_owned())
-                .collect(),
-            legitimate_suspended: cases_by_account
-                .keys()
-                .filter(|a| !abusive.contains(**a))
-                .map(|a| (*a).to_owned())
-                .collect(),
-            abusive_unsuspended: abusive
-                .iter()
-                .filter(|a| !cases_by_account.contains_key(a.as_str()))
-                .count(),
-            events_without_case: evented
-                .iter()
-                .filter(|id| !case_ids.contains(**id))
-                .map(|id| (*id).to_owned())
-                .collect(),
-            cases_without_event: suspended
-                .iter()
-                .filter(|id| !evented.contains(**id))
-                .map(|id| (*id).to_owned())
-                .collect(),
-            cases_without_notice: suspended
-                .iter()
-                .filter(|id| !noticed.contains(**id))
-                .map(|id| (*id).to_owned())
-                .collect(),
-            duplicate_events: suspend_events.len() - evented.len(),
-            memory,
-        }
-    }
-
-    fn memory_flat(&self) -> bool {
-        let (_, settled, end, _) = self.memory;
-        settled > 0 && end * 4 <= settled * 5
-    }
-
-    fn passed(&self) -> bool {
-        self.missing == 0
-            && self.conflicting.is_empty()
-            && self.accounts_with_two_cases.is_empty()
-            && self.events_without_case.is_empty()
-            && self.cases_without_event.is_empty()
-            && self.cases_without_notice.is_empty()
-            && self.memory_flat()
-    }
-
-    fn print(&self, sent: usize, failures: usize, dead_letters: usize) {
-        let check = |ok: bool| if ok { "ok" } else { "FAILED" };
-        println!("\nsoak report");
-        println!(
-            "  messages sent {sent} ({failures} refused by the broker at first and sent again), in the input topic {}",
-            self.inputs
-        );
-        println!(
-            "  verdict records {} ({} replayed copies), dead letters {dead_letters}",
-            self.verdict_records, self.replayed
-        );
-        println!(
-            "  every message has a verdict: {} ({} missing)",
-            check(self.missing == 0),
-            self.missing
-        );
-        println!(
-            "  one decision per message (replayed copies identical): {} ({} messages with differing copies{})",
-            check(self.conflicting.is_empty()),
-            self.conflicting.len(),
-            first_few(&self.conflicting)
-        );
-        println!(
-            "  cases {}; accounts with two cases: {} ({}{})",
-            self.cases,
-            check(self.accounts_with_two_cases.is_empty()),
-            self.accounts_with_two_cases.len(),
-            first_few(&self.accounts_with_two_cases)
-        );
-        println!(
-            "  suspension events without a case {}, suspended cases without an event {}, without a notice {}: {} ({} duplicate events from replays)",
-            self.events_without_case.len(),
-            self.cases_without_event.len(),
-            self.cases_without_notice.len(),
-            check(
-                self.events_without_case.is_empty()
-                    && self.cases_without_event.is_empty()
-                    && self.cases_without_notice.is_empty()
-            ),
-            self.duplicate_events
-        );
-        println!(
-            "  legitimate accounts suspended {}, abusive accounts not suspended {}",
-            self.legitimate_suspended.len(),
-            self.abusive_unsuspended
-        );
-        let (life, settled, end, peak) = self.memory;
-        println!(
-            "  memory over the longest life (#{life}): {} MiB one minute in, {} MiB at its end, peak {} MiB: {}",
-            settled / 1024,
-            end / 1024,
-            peak / 1024,
-            check(self.memory_flat())
-        );
-        println!("  {}", if self.passed() { "PASSED" } else { "FAILED" });
     }
 }
 
@@ -758,15 +522,5 @@ impl ProducerContext for DeliveryFailures {
                 .expect("not poisoned")
                 .push((key, payload));
         }
-    }
-}
-
-fn first_few(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        _ => format!(
-            ": {}",
-            items.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
-        ),
     }
 }
