@@ -14,7 +14,60 @@
 //! To change what a decision emits, change [`decide`]'s `owes` (and [`opening_owes`] for what
 //! opening a case emits); `enforce::events::owed` renders them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::message::AccountId;
+
+/// A case's id: `CS` and 24 lowercase hex digits, derived from the account and the trigger of
+/// the case ([`CaseId::derive`]), so that a replayed decision names the same case. Parsed once
+/// where an id comes from outside (an HTTP path, a token, a row).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CaseId(String);
+
+impl CaseId {
+    /// The id of the case that `trigger` (a message id, or a feedback or manual trigger) opens
+    /// for `account_id`: the same pair always gives the same id.
+    pub fn derive(account_id: &AccountId, trigger: &str) -> Self {
+        let digest = Sha256::digest(format!("{account_id}|{trigger}"));
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("CS{hex}"))
+    }
+
+    /// Accepts `CS` and 24 lowercase hex digits, the only shape [`CaseId::derive`] gives.
+    pub fn parse(raw: String) -> Result<Self, ParseError> {
+        let well_formed = raw.len() == 26
+            && raw.starts_with("CS")
+            && raw[2..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if well_formed {
+            Ok(Self(raw))
+        } else {
+            Err(ParseError::CaseId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a stored or given word is not a case id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a case id (`CS` and 24 lowercase hex digits)")]
+    CaseId,
+}
 
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,5 +425,31 @@ mod tests {
             assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
         }
         assert_eq!(CaseStatus::parse("open"), None);
+    }
+
+    #[test]
+    fn a_case_id_is_derived_and_parsed_in_one_shape() {
+        let account = AccountId::parse("account_id", "AC1".into()).unwrap();
+        let id = CaseId::derive(&account, "SM1");
+        assert_eq!(id.as_str().len(), 26);
+        assert_eq!(CaseId::parse(id.to_string()), Ok(id.clone()));
+        assert_eq!(CaseId::derive(&account, "SM1"), id);
+        assert_ne!(CaseId::derive(&account, "SM2"), id);
+        for bad in [
+            "",
+            "CS",
+            "CS0001",
+            "AP0123456789abcdef01234567",
+            "CS0123456789abcdef0123456",
+            "CS0123456789abcdef012345678",
+            "CS0123456789abcdeg01234567",
+            "CS0123456789ABCDEF01234567",
+        ] {
+            assert_eq!(
+                CaseId::parse(bad.into()),
+                Err(ParseError::CaseId),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -11,8 +11,9 @@ use super::auth::Reviewer;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, now_ms, rfc3339};
-use crate::case::{Refusal, Step};
+use crate::case::{CaseId, Refusal, Step};
 use crate::enforce::events;
+use crate::message::AccountId;
 use crate::metrics::METRICS;
 use crate::signals::{AccountState, Signals, Snapshot};
 use crate::store::{Claim, Claiming, Deciding, NewDecision, Outcome};
@@ -27,8 +28,8 @@ pub struct QueueQuery {
 
 #[derive(Serialize)]
 pub struct QueueEntry {
-    case_id: String,
-    account_id: String,
+    case_id: CaseId,
+    account_id: AccountId,
     /// `appeal` (a holder asked for review) or `review` (opened for a human: allowlisted
     /// account, or the circuit breaker was open).
     kind: &'static str,
@@ -98,7 +99,7 @@ pub async fn case(
     _reviewer: Reviewer,
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let case_id = input::record_id(case_id, "case")?;
+    let case_id = input::case_id(case_id)?;
     let store = &state.store;
     let detail = store
         .case_detail(&case_id, now_ms())
@@ -109,7 +110,7 @@ pub async fn case(
     let decisions = store.decisions(&case_id).await?;
     let history = store.audit_log(&detail.case.account_id).await?;
     let signals = store
-        .signal_state(Signals::account_key(&detail.case.account_id))
+        .signal_state(Signals::account_key(detail.case.account_id.as_str()))
         .await?
         .and_then(|(bytes, at)| AccountState::decode(&bytes).map(|s| (s.snapshot(), at)));
     let signals = signals.map(|(snapshot, at): (Snapshot, i64)| {
@@ -175,7 +176,7 @@ pub async fn claim(
     reviewer: Reviewer,
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let case_id = input::record_id(case_id, "case")?;
+    let case_id = input::case_id(case_id)?;
     let now = now_ms();
     let expires_at = now + state.settings.claim_minutes * 60_000;
     match state
@@ -217,7 +218,7 @@ pub async fn decide(
         }
     };
     let note = input::text("note", &request.note, MAX_NOTE_CHARS)?;
-    let case_id = input::record_id(case_id, "case")?;
+    let case_id = input::case_id(case_id)?;
     let store = &state.store;
     let case = store
         .case(&case_id)
@@ -245,7 +246,7 @@ pub async fn decide(
     };
     match store.decide(&decision, events_for).await? {
         Deciding::Decided(step) => {
-            tracing::info!(case_id, outcome = outcome.as_str(), "case decided");
+            tracing::info!(%case_id, outcome = outcome.as_str(), "case decided");
             METRICS
                 .appeal_decisions
                 .with_label_values(&[outcome.as_str()])

@@ -54,9 +54,9 @@ fn json(value: &impl Serialize) -> Vec<u8> {
 /// (`automated`, `reviewer:<name>`, `admin:<name>`).
 pub fn account_action(case: &Case, action: &'static str, by: &str, at: OffsetDateTime) -> Vec<u8> {
     json(&AccountAction {
-        account_id: &case.account_id,
+        account_id: case.account_id.as_str(),
         action,
-        case_id: &case.case_id,
+        case_id: case.case_id.as_str(),
         reason_codes: case.reasons.iter().map(|r| r.code.as_str()).collect(),
         by,
         at,
@@ -75,8 +75,8 @@ pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime
         },
     );
     json(&Notice {
-        account_id: &case.account_id,
-        case_id: &case.case_id,
+        account_id: case.account_id.as_str(),
+        case_id: case.case_id.as_str(),
         kind: "suspended",
         reasons: &case.reasons,
         appeal_url: Some(format!("{}?token={token}", appeal.base_url)),
@@ -91,8 +91,8 @@ pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime
 /// `notices`, kind `appeal_received`.
 pub fn appeal_received_notice(case: &Case, appeal_id: &str, at: OffsetDateTime) -> Vec<u8> {
     json(&Notice {
-        account_id: &case.account_id,
-        case_id: &case.case_id,
+        account_id: case.account_id.as_str(),
+        case_id: case.case_id.as_str(),
         kind: "appeal_received",
         reasons: &case.reasons,
         appeal_url: None,
@@ -114,8 +114,8 @@ pub fn appeal_decided_notice(
     at: OffsetDateTime,
 ) -> Vec<u8> {
     json(&Notice {
-        account_id: &case.account_id,
-        case_id: &case.case_id,
+        account_id: case.account_id.as_str(),
+        case_id: case.case_id.as_str(),
         kind: "appeal_decided",
         reasons: &case.reasons,
         appeal_url: None,

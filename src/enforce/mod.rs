@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::clock::now_ms;
-use crate::message::{Action, FeedbackKind, Scores, Verdict};
+use crate::message::{AccountId, Action, FeedbackKind, MessageId, Scores, Verdict};
 use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
 use crate::signals::Snapshot;
@@ -59,12 +59,12 @@ pub struct Enforcer {
     policy: SuspensionPolicy,
     breaker: CircuitBreaker,
     /// Accounts suspended now: their messages are blocked.
-    suspended: HashSet<String>,
+    suspended: HashSet<AccountId>,
     /// Accounts with a case in review: nothing new is opened for them.
-    in_review: HashSet<String>,
+    in_review: HashSet<AccountId>,
     /// Each account's latest abusive message of the last hour, redacted: the evidence for a
     /// case that feedback opens after the account's messages were decided.
-    last_abusive: HashMap<String, LastAbusive>,
+    last_abusive: HashMap<AccountId, LastAbusive>,
     appeal: AppealSettings,
     /// Wakes the outbox's deliverer when a case wrote events.
     outbox: Arc<Notify>,
@@ -80,7 +80,7 @@ pub struct Enforcer {
 
 /// A case opened by the automated policy.
 fn new_case(
-    account_id: String,
+    account_id: AccountId,
     trigger_message_id: String,
     status: CaseStatus,
     reasons: &[Reason],
@@ -201,8 +201,10 @@ impl Enforcer {
     /// from a suspended account is blocked and counted, and opens nothing. Returns the case to
     /// open, if any. Call once per message: signals count every call.
     pub fn assess(&mut self, verdict: &mut Verdict, facts: &Facts) -> Option<NewCase> {
-        let account_id = verdict.account_id.as_str().to_owned();
-        let snapshot = self.signals.observe(&account_id, &facts.observation);
+        let account_id = verdict.account_id.clone();
+        let snapshot = self
+            .signals
+            .observe(account_id.as_str(), &facts.observation);
         self.since_eviction += 1;
         if self.since_eviction >= EVICT_EVERY {
             self.since_eviction = 0;
@@ -216,7 +218,7 @@ impl Enforcer {
         // Redacting an excerpt costs: only for messages that may become evidence.
         let this_message = || LastAbusive {
             evidence: Evidence {
-                message_id: verdict.message_id.as_str().to_owned(),
+                message_id: verdict.message_id.clone(),
                 excerpt: excerpt(&facts.body),
                 rule_hits: verdict.rule_hits.clone(),
                 action: verdict.action.as_str().to_owned(),
@@ -243,7 +245,7 @@ impl Enforcer {
         }
         Some(new_case(
             account_id,
-            message.evidence.message_id.clone(),
+            message.evidence.message_id.to_string(),
             status,
             &reasons,
             message,
@@ -257,12 +259,12 @@ impl Enforcer {
     /// latest abusive message as its evidence.
     pub fn feedback(
         &mut self,
-        account_id: &str,
-        message_id: &str,
+        account_id: &AccountId,
+        message_id: &MessageId,
         kind: FeedbackKind,
         at: i64,
     ) -> Option<NewCase> {
-        let snapshot = self.signals.feedback(account_id, at, kind);
+        let snapshot = self.signals.feedback(account_id.as_str(), at, kind);
         if self.suspended.contains(account_id) {
             return None;
         }
@@ -277,7 +279,7 @@ impl Enforcer {
         // Named apart from any case a message of the same id could open.
         let trigger = format!("feedback:{}:{message_id}", kind.as_str());
         Some(new_case(
-            account_id.to_owned(),
+            account_id.clone(),
             trigger,
             status,
             &reasons,
@@ -289,7 +291,7 @@ impl Enforcer {
     /// The account policy's call for an account that is neither suspended nor in review.
     fn decide(
         &mut self,
-        account_id: &str,
+        account_id: &AccountId,
         snapshot: &Snapshot,
         message: &MessageEvidence,
         at_s: i64,
@@ -298,12 +300,16 @@ impl Enforcer {
             return None;
         }
         let was_tripped = self.breaker.tripped_at().is_some();
-        let decision = self
-            .policy
-            .decide(account_id, snapshot, message, &mut self.breaker, at_s);
+        let decision = self.policy.decide(
+            account_id.as_str(),
+            snapshot,
+            message,
+            &mut self.breaker,
+            at_s,
+        );
         if !was_tripped && self.breaker.tripped_at().is_some() {
             tracing::error!(
-                account_id,
+                %account_id,
                 "circuit breaker tripped: automated suspensions far above their baseline; \
                  new cases go to human review until an admin resets it (warden breaker reset)"
             );
@@ -314,7 +320,7 @@ impl Enforcer {
         match decision {
             AccountDecision::None => None,
             AccountDecision::WouldSuspend(reasons) => {
-                tracing::info!(account_id, reasons = ?reasons, "shadow mode: would suspend");
+                tracing::info!(%account_id, reasons = ?reasons, "shadow mode: would suspend");
                 None
             }
             AccountDecision::Suspend(reasons) => Some((CaseStatus::Suspended, reasons)),
@@ -367,8 +373,8 @@ impl Enforcer {
                     _ => self.in_review.insert(case.account_id.clone()),
                 };
                 tracing::info!(
-                    case_id,
-                    account_id = case.account_id,
+                    %case_id,
+                    account_id = %case.account_id,
                     status = case.status.as_str(),
                     "case opened"
                 );
@@ -420,7 +426,7 @@ impl Enforcer {
             .case_changes_since(self.cases_synced_ms - 10_000)
             .await?;
         self.cases_synced_ms = now;
-        let mut accounts: HashMap<String, Option<CaseStatus>> = HashMap::new();
+        let mut accounts: HashMap<AccountId, Option<CaseStatus>> = HashMap::new();
         for (account, status) in changes {
             let active = matches!(status, CaseStatus::Suspended | CaseStatus::InReview);
             let entry = accounts.entry(account).or_insert(None);
@@ -440,10 +446,10 @@ impl Enforcer {
             };
             if self.suspended.contains(&account) && !suspended {
                 tracing::info!(
-                    account_id = account,
+                    account_id = %account,
                     "account reinstated: its messages flow again"
                 );
-                self.signals.forgive(&account);
+                self.signals.forgive(account.as_str());
                 self.last_abusive.remove(&account);
             }
             match suspended {

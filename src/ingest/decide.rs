@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::config::Topics;
 use crate::enforce::Facts;
-use crate::message::{FeedbackEvent, FeedbackKind, MessageEvent, Verdict};
+use crate::message::{AccountId, FeedbackEvent, FeedbackKind, MessageEvent, MessageId, Verdict};
 use crate::privacy::{Secret, recipient_hash};
 use crate::scoring::{Scorer, Scratch};
 use crate::signals::{Observation, simhash};
@@ -57,8 +57,8 @@ pub enum Decision {
     /// Delivery feedback on one of the account's messages: it updates signals, and has no
     /// output of its own.
     Feedback {
-        account_id: String,
-        message_id: String,
+        account_id: AccountId,
+        message_id: MessageId,
         kind: FeedbackKind,
         /// When the pipeline learnt it, in Unix seconds.
         at: i64,
@@ -180,8 +180,8 @@ pub fn decide(
     if record.input == Input::Feedback {
         return match FeedbackEvent::decode(payload) {
             Ok(feedback) => Decision::Feedback {
-                account_id: feedback.account_id.as_str().to_owned(),
-                message_id: feedback.message_id.as_str().to_owned(),
+                account_id: feedback.account_id,
+                message_id: feedback.message_id,
                 kind: feedback.kind,
                 at: feedback.at.unix_timestamp(),
             },

@@ -9,15 +9,19 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{AuditEntry, Case, CaseStatus, Store, StoreError, case_of, hex, insert_audit};
+use super::{
+    AuditEntry, Case, CaseId, CaseStatus, Store, StoreError, account_id_of, case_id_of, case_of,
+    hex, insert_audit,
+};
 use crate::case::{self, Claim, Outcome, Refusal, Standing, Step};
+use crate::message::AccountId;
 
 /// An account holder's appeal against a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appeal {
     pub appeal_id: String,
-    pub case_id: String,
-    pub account_id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
     pub statement: String,
     pub status: AppealStatus,
     pub opened_at: i64,
@@ -47,7 +51,7 @@ impl AppealStatus {
 pub struct OutboxEvent {
     pub event_id: String,
     pub topic: OutboxTopic,
-    /// The record key: the account id.
+    /// The record key: the account id, as produced.
     pub key: String,
     pub payload: String,
 }
@@ -69,12 +73,12 @@ impl OutboxTopic {
 
 impl OutboxEvent {
     /// An event whose id derives from its content: written twice, it is stored once.
-    pub fn new(topic: OutboxTopic, key: &str, payload: String) -> Self {
+    pub fn new(topic: OutboxTopic, key: &AccountId, payload: String) -> Self {
         let digest = Sha256::digest(format!("{}|{key}|{payload}", topic.as_str()));
         Self {
             event_id: format!("EV{}", hex(&digest[..12])),
             topic,
-            key: key.to_owned(),
+            key: key.as_str().to_owned(),
             payload,
         }
     }
@@ -91,7 +95,7 @@ pub enum Claiming {
 /// A decision to record.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
-    pub case_id: String,
+    pub case_id: CaseId,
     /// `reviewer:<name>` or `admin:<name>`.
     pub actor: String,
     pub outcome: Outcome,
@@ -112,8 +116,8 @@ pub enum Deciding {
 /// One entry of the reviewers' queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueItem {
-    pub case_id: String,
-    pub account_id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
     pub appeal_id: Option<String>,
     /// Since when the case has waited for a human: the appeal, or the case's opening.
     pub waiting_since: i64,
@@ -141,7 +145,7 @@ pub struct DecisionRecord {
 }
 
 /// The appeal id of a case: one appeal per case, so it derives from the case.
-pub fn appeal_id(case_id: &str) -> String {
+pub fn appeal_id(case_id: &CaseId) -> String {
     let digest = Sha256::digest(format!("appeal|{case_id}"));
     format!("AP{}", hex(&digest[..12]))
 }
@@ -151,8 +155,8 @@ pub(super) fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
     let outcome: Option<String> = row.try_get("outcome")?;
     Ok(Appeal {
         appeal_id: row.try_get("appeal_id")?,
-        case_id: row.try_get("case_id")?,
-        account_id: row.try_get("account_id")?,
+        case_id: case_id_of(row)?,
+        account_id: account_id_of(row)?,
         statement: row.try_get("statement")?,
         status: if status == "open" {
             AppealStatus::Open
@@ -216,10 +220,10 @@ pub(super) async fn insert_event(
 /// that the checks that follow hold until commit. False if there is no such case.
 async fn lock_case(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    case_id: &str,
+    case_id: &CaseId,
 ) -> Result<bool, StoreError> {
     let locked = sqlx::query("UPDATE cases SET updated_at = updated_at WHERE case_id = $1")
-        .bind(case_id)
+        .bind(case_id.as_str())
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -243,8 +247,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT DO NOTHING",
         )
         .bind(&appeal_id)
-        .bind(&case.case_id)
-        .bind(&case.account_id)
+        .bind(case.case_id.as_str())
+        .bind(case.account_id.as_str())
         .bind(statement)
         .bind(at)
         .execute(&mut *tx)
@@ -285,14 +289,14 @@ impl Store {
         row.map(|row| appeal_of(&row)).transpose()
     }
 
-    pub async fn appeal_of_case(&self, case_id: &str) -> Result<Option<Appeal>, StoreError> {
+    pub async fn appeal_of_case(&self, case_id: &CaseId) -> Result<Option<Appeal>, StoreError> {
         self.appeal(&appeal_id(case_id)).await
     }
 
     /// A case with what reviewers see beyond the holder's view.
     pub async fn case_detail(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         now: i64,
     ) -> Result<Option<CaseDetail>, StoreError> {
         let row = sqlx::query(
@@ -300,7 +304,7 @@ impl Store {
              rules_version, updated_at, claimed_by, claim_expires_at FROM cases \
              WHERE case_id = $1",
         )
-        .bind(case_id)
+        .bind(case_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
@@ -321,9 +325,9 @@ impl Store {
     }
 
     /// The case's decisions, oldest first.
-    pub async fn decisions(&self, case_id: &str) -> Result<Vec<DecisionRecord>, StoreError> {
+    pub async fn decisions(&self, case_id: &CaseId) -> Result<Vec<DecisionRecord>, StoreError> {
         let rows = sqlx::query(DECISIONS_OF_CASE)
-            .bind(case_id)
+            .bind(case_id.as_str())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decision_of).collect()
@@ -385,8 +389,8 @@ impl Store {
             .chain(&in_review)
             .map(|row| {
                 Ok(QueueItem {
-                    case_id: row.try_get("case_id")?,
-                    account_id: row.try_get("account_id")?,
+                    case_id: case_id_of(row)?,
+                    account_id: account_id_of(row)?,
                     appeal_id: row.try_get("appeal_id")?,
                     waiting_since: row.try_get("waiting_since")?,
                     claim: live_claim(
@@ -406,7 +410,7 @@ impl Store {
     /// still live. Claiming again extends one's own claim.
     pub async fn claim(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         reviewer: &str,
         now: i64,
         expires_at: i64,
@@ -418,7 +422,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT account_id, claimed_by, claim_expires_at FROM cases WHERE case_id = $1",
         )
-        .bind(case_id)
+        .bind(case_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
         if let Some(held) = live_claim(
@@ -432,15 +436,15 @@ impl Store {
         sqlx::query("UPDATE cases SET claimed_by = $1, claim_expires_at = $2 WHERE case_id = $3")
             .bind(reviewer)
             .bind(expires_at)
-            .bind(case_id)
+            .bind(case_id.as_str())
             .execute(&mut *tx)
             .await?;
         let entry = AuditEntry {
             at: now,
             actor: reviewer.to_owned(),
             action: "claim".into(),
-            case_id: Some(case_id.to_owned()),
-            account_id: row.try_get("account_id")?,
+            case_id: Some(case_id.clone()),
+            account_id: account_id_of(&row)?,
             detail: format!("until {expires_at}"),
         };
         insert_audit(&mut tx, &entry).await?;
@@ -470,10 +474,10 @@ impl Store {
              a.status AS appeal_status FROM cases c \
              LEFT JOIN appeals a ON a.case_id = c.case_id WHERE c.case_id = $1",
         )
-        .bind(&decision.case_id)
+        .bind(decision.case_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        let account_id: String = row.try_get("account_id")?;
+        let account_id = account_id_of(&row)?;
         let status: String = row.try_get("status")?;
         let appeal_status: Option<String> = row.try_get("appeal_status")?;
         let earlier = self.decisions_in(&mut tx, &decision.case_id).await?;
@@ -501,14 +505,14 @@ impl Store {
         )
         .bind(step.status.as_str())
         .bind(decision.at)
-        .bind(&decision.case_id)
+        .bind(decision.case_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO decisions (case_id, outcome, reviewer, note, decided_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
-        .bind(&decision.case_id)
+        .bind(decision.case_id.as_str())
         .bind(decision.outcome.as_str())
         .bind(&decision.actor)
         .bind(&decision.note)
@@ -523,7 +527,7 @@ impl Store {
             .bind(decision.outcome.as_str())
             .bind(&decision.note)
             .bind(decision.at)
-            .bind(&decision.case_id)
+            .bind(decision.case_id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -534,7 +538,7 @@ impl Store {
                  WHERE case_id = $2 ON CONFLICT DO NOTHING",
             )
             .bind(decision.at)
-            .bind(&decision.case_id)
+            .bind(decision.case_id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -557,10 +561,10 @@ impl Store {
     async fn decisions_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        case_id: &str,
+        case_id: &CaseId,
     ) -> Result<Vec<DecisionRecord>, StoreError> {
         let rows = sqlx::query(DECISIONS_OF_CASE)
-            .bind(case_id)
+            .bind(case_id.as_str())
             .fetch_all(&mut **tx)
             .await?;
         rows.iter().map(decision_of).collect()
@@ -610,7 +614,7 @@ impl Store {
     pub async fn case_changes_since(
         &self,
         since: i64,
-    ) -> Result<Vec<(String, CaseStatus)>, StoreError> {
+    ) -> Result<Vec<(AccountId, CaseStatus)>, StoreError> {
         let rows = sqlx::query(
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
              WHERE updated_at >= $1 ORDER BY updated_at, case_id",
