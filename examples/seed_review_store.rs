@@ -5,7 +5,7 @@
 
 use warden::message::{AccountId, MessageId, Scores};
 use warden::privacy::excerpt;
-use warden::store::{CaseStatus, Evidence, NewCase, Store, StoredReason};
+use warden::store::{Actor, CaseStatus, Evidence, NewCase, Store, StoredReason};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     sent_at: at - m * 10_000,
                 })
                 .collect(),
-            actor: "automated".into(),
+            actor: Actor::Automated,
             at,
         };
         store.open_case(&case, &[]).await?;

@@ -62,11 +62,53 @@ impl fmt::Display for CaseId {
     }
 }
 
-/// Why a stored or given word is not a case id.
+/// Who took a step: the audit log's, the claims' and the events' `actor` (`by`), stored and
+/// sent as `automated`, `holder`, `reviewer:<name>` or `admin:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// Warden's account policy, in the stream processor.
+    Automated,
+    /// The account holder, appealing with the token from their notice.
+    Holder,
+    /// A reviewer, by their name in the reviewers file.
+    Reviewer(String),
+    /// An admin, by their name in the reviewers file (or given to `warden breaker reset`).
+    Admin(String),
+}
+
+impl Actor {
+    /// The actor as stored, or why it names none.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        match text {
+            "automated" => Ok(Actor::Automated),
+            "holder" => Ok(Actor::Holder),
+            _ => match text.split_once(':') {
+                Some(("reviewer", name)) => Ok(Actor::Reviewer(name.to_owned())),
+                Some(("admin", name)) => Ok(Actor::Admin(name.to_owned())),
+                _ => Err(ParseError::Actor),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Automated => f.write_str("automated"),
+            Actor::Holder => f.write_str("holder"),
+            Actor::Reviewer(name) => write!(f, "reviewer:{name}"),
+            Actor::Admin(name) => write!(f, "admin:{name}"),
+        }
+    }
+}
+
+/// Why a stored or given word is not a case id or an actor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("not a case id (`CS` and 24 lowercase hex digits)")]
     CaseId,
+    #[error("not an actor (`automated`, `holder`, `reviewer:<name>` or `admin:<name>`)")]
+    Actor,
 }
 
 /// Where a case stands.
@@ -135,7 +177,7 @@ impl Outcome {
 /// Who holds a case, and until when (Unix ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    pub reviewer: String,
+    pub reviewer: Actor,
     pub expires_at: i64,
 }
 
@@ -237,7 +279,7 @@ pub fn reinstating_owes(status: CaseStatus) -> Vec<Owed> {
 /// The step `reviewer` deciding `outcome` on a case that stands as `standing` takes, or why it
 /// may not. A case in review, or one with an open appeal, waits for a decision; any other was
 /// decided before (repeating that decision is harmless) or never asked for one.
-pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<Step, Refusal> {
+pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &Actor) -> Result<Step, Refusal> {
     let in_review = standing.status == CaseStatus::InReview;
     if !standing.appeal_open && !in_review {
         return Err(match standing.decided {
@@ -247,7 +289,7 @@ pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<S
         });
     }
     if let Some(claim) = &standing.claim
-        && claim.reviewer != reviewer
+        && claim.reviewer != *reviewer
     {
         return Err(Refusal::HeldByOther(claim.clone()));
     }
@@ -292,6 +334,14 @@ pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<S
 mod tests {
     use super::*;
 
+    fn alice() -> Actor {
+        Actor::Reviewer("alice".into())
+    }
+
+    fn bob() -> Actor {
+        Actor::Reviewer("bob".into())
+    }
+
     fn standing(status: CaseStatus, appeal_open: bool) -> Standing {
         Standing {
             status,
@@ -306,7 +356,7 @@ mod tests {
         let step = decide(
             &standing(CaseStatus::Suspended, true),
             Outcome::Overturn,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(step.status, CaseStatus::Overturned);
@@ -326,7 +376,7 @@ mod tests {
         let step = decide(
             &standing(CaseStatus::Suspended, true),
             Outcome::Uphold,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(step.status, CaseStatus::Suspended);
@@ -340,7 +390,7 @@ mod tests {
         let upheld = decide(
             &standing(CaseStatus::InReview, false),
             Outcome::Uphold,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(upheld.status, CaseStatus::Suspended);
@@ -355,7 +405,7 @@ mod tests {
         let dismissed = decide(
             &standing(CaseStatus::InReview, false),
             Outcome::Overturn,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(dismissed.status, CaseStatus::Overturned);
@@ -370,18 +420,18 @@ mod tests {
             ..standing(CaseStatus::Overturned, false)
         };
         assert_eq!(
-            decide(&decided, Outcome::Overturn, "reviewer:bob"),
+            decide(&decided, Outcome::Overturn, &bob()),
             Err(Refusal::AlreadyDecided)
         );
         assert_eq!(
-            decide(&decided, Outcome::Uphold, "reviewer:bob"),
+            decide(&decided, Outcome::Uphold, &bob()),
             Err(Refusal::DecidedOtherwise(Outcome::Overturn))
         );
         assert_eq!(
             decide(
                 &standing(CaseStatus::Suspended, false),
                 Outcome::Uphold,
-                "reviewer:bob"
+                &bob()
             ),
             Err(Refusal::NothingToDecide)
         );
@@ -390,7 +440,7 @@ mod tests {
     #[test]
     fn only_the_claiming_reviewer_decides_a_claimed_case() {
         let claim = Claim {
-            reviewer: "reviewer:alice".into(),
+            reviewer: alice(),
             expires_at: 1,
         };
         let claimed = Standing {
@@ -398,10 +448,10 @@ mod tests {
             ..standing(CaseStatus::Suspended, true)
         };
         assert_eq!(
-            decide(&claimed, Outcome::Uphold, "reviewer:bob"),
+            decide(&claimed, Outcome::Uphold, &bob()),
             Err(Refusal::HeldByOther(claim))
         );
-        assert!(decide(&claimed, Outcome::Uphold, "reviewer:alice").is_ok());
+        assert!(decide(&claimed, Outcome::Uphold, &alice()).is_ok());
     }
 
     #[test]
@@ -425,6 +475,26 @@ mod tests {
             assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
         }
         assert_eq!(CaseStatus::parse("open"), None);
+    }
+
+    #[test]
+    fn actors_read_back_as_stored() {
+        for text in [
+            "automated",
+            "holder",
+            "reviewer:alice",
+            "admin:root",
+            "admin:a:b",
+        ] {
+            assert_eq!(Actor::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(
+            Actor::parse("reviewer:alice"),
+            Ok(Actor::Reviewer("alice".into()))
+        );
+        for bad in ["", "system", "Automated", "alice", "owner:alice"] {
+            assert_eq!(Actor::parse(bad), Err(ParseError::Actor), "{bad:?}");
+        }
     }
 
     #[test]

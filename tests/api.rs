@@ -312,7 +312,7 @@ async fn appeal_to_overturn(api: Harness) {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.actor, e.action))
+        .map(|e| (e.actor.to_string(), e.action))
         .collect();
     for expected in [
         ("automated", "suspend"),

@@ -8,8 +8,8 @@ mod common;
 
 use common::database::{Backend, account, fresh, new_case};
 use warden::store::{
-    BreakerEvent, CaseId, CaseStatus, Deciding, NewDecision, Opening, Outcome, Purged, Retention,
-    Store,
+    Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewDecision, Opening, Outcome, Purged,
+    Retention, Store,
 };
 
 /// Runs one async test body against both backends.
@@ -60,7 +60,7 @@ store_test!(
         let log = store.audit_log(&account("AC1")).await.unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].action, "suspend");
-        assert_eq!(log[0].actor, "automated");
+        assert_eq!(log[0].actor.to_string(), "automated");
         assert_eq!(log[0].detail, "repeated_blocked_messages");
 
         let stored = store.case(&case_id).await.unwrap().unwrap();
@@ -206,7 +206,7 @@ store_test!(
         let trip = BreakerEvent {
             at: 1_000,
             tripped: true,
-            actor: "automated".into(),
+            actor: Actor::Automated,
             detail: "surge".into(),
         };
         store.record_breaker(&trip).await.unwrap();
@@ -216,7 +216,7 @@ store_test!(
         let reset = BreakerEvent {
             at: 2_000,
             tripped: false,
-            actor: "admin:alice".into(),
+            actor: Actor::Admin("alice".into()),
             detail: "bad rule rolled back".into(),
         };
         store.record_breaker(&reset).await.unwrap();
@@ -250,7 +250,7 @@ store_test!(
             .decide(
                 &NewDecision {
                     case_id: overturned.case_id.clone(),
-                    actor: "reviewer:alice".into(),
+                    actor: Actor::Reviewer("alice".into()),
                     outcome: Outcome::Overturn,
                     note: "legitimate".into(),
                     at: t0 + DAY,
@@ -263,7 +263,7 @@ store_test!(
         store
             .manual_reinstate(
                 &account("AC3"),
-                "admin:root",
+                &Actor::Admin("root".into()),
                 "court order",
                 t0 + DAY,
                 |_| Vec::new(),
@@ -271,7 +271,12 @@ store_test!(
             .await
             .unwrap();
         store
-            .set_legal_hold(&account("AC3"), "admin:root", "litigation", t0 + DAY)
+            .set_legal_hold(
+                &account("AC3"),
+                &Actor::Admin("root".into()),
+                "litigation",
+                t0 + DAY,
+            )
             .await
             .unwrap();
         store

@@ -50,7 +50,7 @@ pub struct ClaimView {
 impl From<Claim> for ClaimView {
     fn from(claim: Claim) -> Self {
         Self {
-            reviewer: claim.reviewer,
+            reviewer: claim.reviewer.to_string(),
             expires_at: rfc3339(claim.expires_at),
         }
     }
@@ -144,13 +144,13 @@ pub async fn case(
         })),
         "decisions": decisions.iter().map(|d| serde_json::json!({
             "outcome": d.outcome.as_str(),
-            "reviewer": d.reviewer,
+            "reviewer": d.reviewer.to_string(),
             "note": d.note,
             "decided_at": rfc3339(d.decided_at),
         })).collect::<Vec<_>>(),
         "history": history.iter().map(|h| serde_json::json!({
             "at": rfc3339(h.at),
-            "actor": h.actor,
+            "actor": h.actor.to_string(),
             "action": h.action,
             "case_id": h.case_id,
             "detail": h.detail,

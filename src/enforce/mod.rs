@@ -16,6 +16,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use crate::case::Actor;
 use crate::clock::now_ms;
 use crate::message::{AccountId, Action, FeedbackKind, MessageId, Scores, Verdict};
 use crate::metrics::METRICS;
@@ -102,7 +103,7 @@ fn new_case(
         model_version: message.model_version,
         rules_version: message.rules_version,
         evidence: vec![message.evidence],
-        actor: "automated".into(),
+        actor: Actor::Automated,
         at: at_ms,
     }
 }
@@ -352,7 +353,7 @@ impl Enforcer {
                 .record_breaker(&BreakerEvent {
                     at,
                     tripped: true,
-                    actor: "automated".into(),
+                    actor: Actor::Automated,
                     detail: "automated suspensions far above their baseline".into(),
                 })
                 .await?;
@@ -485,7 +486,7 @@ impl Enforcer {
                 self.tripped_since_ms = None;
                 METRICS.circuit_breaker_tripped.set(0);
                 tracing::info!(
-                    by = latest.actor,
+                    by = %latest.actor,
                     "circuit breaker reset: automated suspensions resume"
                 );
             }
@@ -500,6 +501,6 @@ impl Enforcer {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(case.opened_at) * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let owes = crate::case::opening_owes(case.status);
-        events::owed(&owes, case, "automated", &self.appeal, None, at)
+        events::owed(&owes, case, &Actor::Automated, &self.appeal, None, at)
     }
 }

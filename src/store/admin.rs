@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::review::{Appeal, OutboxEvent, appeal_of};
 use super::{
-    AuditEntry, Case, CaseId, CaseStatus, Evidence, Store, StoreError, case_of, insert_audit,
+    Actor, AuditEntry, Case, CaseId, CaseStatus, Evidence, Store, StoreError, case_of, insert_audit,
 };
 use crate::message::AccountId;
 
@@ -32,7 +32,7 @@ impl Store {
     pub async fn manual_reinstate(
         &self,
         account_id: &AccountId,
-        actor: &str,
+        actor: &Actor,
         reason: &str,
         at: i64,
         events: impl FnOnce(&Case) -> Vec<OutboxEvent>,
@@ -62,7 +62,7 @@ impl Store {
              VALUES ($1, 'overturned', $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(case.case_id.as_str())
-        .bind(actor)
+        .bind(actor.to_string())
         .bind(reason)
         .bind(at)
         .execute(&mut *tx)
@@ -72,7 +72,7 @@ impl Store {
         }
         let entry = AuditEntry {
             at,
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: "reinstate".into(),
             case_id: Some(case.case_id.clone()),
             account_id: account_id.clone(),
@@ -87,7 +87,7 @@ impl Store {
     pub async fn set_legal_hold(
         &self,
         account_id: &AccountId,
-        actor: &str,
+        actor: &Actor,
         reason: &str,
         at: i64,
     ) -> Result<(), StoreError> {
@@ -98,14 +98,14 @@ impl Store {
              reason = excluded.reason, set_at = excluded.set_at",
         )
         .bind(account_id.as_str())
-        .bind(actor)
+        .bind(actor.to_string())
         .bind(reason)
         .bind(at)
         .execute(&mut *tx)
         .await?;
         let entry = AuditEntry {
             at,
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: "legal_hold_set".into(),
             case_id: None,
             account_id: account_id.clone(),
@@ -120,7 +120,7 @@ impl Store {
     pub async fn lift_legal_hold(
         &self,
         account_id: &AccountId,
-        actor: &str,
+        actor: &Actor,
         at: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -133,7 +133,7 @@ impl Store {
         if lifted {
             let entry = AuditEntry {
                 at,
-                actor: actor.to_owned(),
+                actor: actor.clone(),
                 action: "legal_hold_lifted".into(),
                 case_id: None,
                 account_id: account_id.clone(),
@@ -158,7 +158,7 @@ impl Store {
     pub async fn erase_evidence(
         &self,
         account_id: &AccountId,
-        actor: &str,
+        actor: &Actor,
         at: i64,
     ) -> Result<Erasure, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -188,7 +188,7 @@ impl Store {
         .rows_affected();
         let entry = AuditEntry {
             at,
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: "erase_evidence".into(),
             case_id: None,
             account_id: account_id.clone(),

@@ -21,7 +21,7 @@ pub use review::{
     OutboxTopic, QueueItem, appeal_id,
 };
 
-pub use crate::case::{CaseId, CaseStatus, Claim, Outcome};
+pub use crate::case::{Actor, CaseId, CaseStatus, Claim, Outcome};
 
 use std::collections::HashMap;
 
@@ -120,8 +120,8 @@ pub struct NewCase {
     pub model_version: Option<String>,
     pub rules_version: String,
     pub evidence: Vec<Evidence>,
-    /// `automated`, `reviewer:<id>` or `admin:<id>`.
-    pub actor: String,
+    /// The automated policy, or the admin who suspended by hand.
+    pub actor: Actor,
     /// Unix milliseconds.
     pub at: i64,
 }
@@ -167,7 +167,7 @@ pub struct Case {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub at: i64,
-    pub actor: String,
+    pub actor: Actor,
     pub action: String,
     pub case_id: Option<CaseId>,
     pub account_id: AccountId,
@@ -180,8 +180,8 @@ pub struct BreakerEvent {
     /// Unix milliseconds, wall clock.
     pub at: i64,
     pub tripped: bool,
-    /// `automated` for a trip, `admin:<name>` for a reset.
-    pub actor: String,
+    /// `Automated` for a trip, an admin for a reset.
+    pub actor: Actor,
     pub detail: String,
 }
 
@@ -540,7 +540,7 @@ impl Store {
         )
         .bind(event.at)
         .bind(if event.tripped { "tripped" } else { "reset" })
-        .bind(&event.actor)
+        .bind(event.actor.to_string())
         .bind(&event.detail)
         .execute(&self.pool)
         .await?;
@@ -559,7 +559,7 @@ impl Store {
             Ok(BreakerEvent {
                 at: row.try_get("at")?,
                 tripped: row.try_get::<String, _>("event")? == "tripped",
-                actor: row.try_get("actor")?,
+                actor: actor_of(&row, "actor")?,
                 detail: row.try_get("detail")?,
             })
         })
@@ -579,7 +579,7 @@ impl Store {
             .map(|row| {
                 Ok(AuditEntry {
                     at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
+                    actor: actor_of(row, "actor")?,
                     action: row.try_get("action")?,
                     case_id: row
                         .try_get::<Option<String>, _>("case_id")?
@@ -670,7 +670,7 @@ async fn insert_audit(
     )
     .bind(hex(&digest[..16]))
     .bind(entry.at)
-    .bind(&entry.actor)
+    .bind(entry.actor.to_string())
     .bind(&entry.action)
     .bind(entry.case_id.as_ref().map(CaseId::to_string))
     .bind(entry.account_id.as_str())
@@ -716,6 +716,10 @@ fn case_id_of(row: &AnyRow) -> Result<CaseId, StoreError> {
 
 fn account_id_of(row: &AnyRow) -> Result<AccountId, StoreError> {
     parsed(row, "account_id", |raw| AccountId::parse("account_id", raw))
+}
+
+fn actor_of(row: &AnyRow, column: &str) -> Result<Actor, StoreError> {
+    parsed(row, column, |raw| Actor::parse(&raw))
 }
 
 fn hex(bytes: &[u8]) -> String {

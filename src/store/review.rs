@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::{
-    AuditEntry, Case, CaseId, CaseStatus, Store, StoreError, account_id_of, case_id_of, case_of,
-    hex, insert_audit,
+    Actor, AuditEntry, Case, CaseId, CaseStatus, Store, StoreError, account_id_of, actor_of,
+    case_id_of, case_of, decoded, hex, insert_audit,
 };
 use crate::case::{self, Claim, Outcome, Refusal, Standing, Step};
 use crate::message::AccountId;
@@ -96,8 +96,8 @@ pub enum Claiming {
 #[derive(Debug, Clone)]
 pub struct NewDecision {
     pub case_id: CaseId,
-    /// `reviewer:<name>` or `admin:<name>`.
-    pub actor: String,
+    /// A reviewer, or an admin acting as one.
+    pub actor: Actor,
     pub outcome: Outcome,
     pub note: String,
     pub at: i64,
@@ -139,7 +139,8 @@ pub struct CaseDetail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRecord {
     pub outcome: Outcome,
-    pub reviewer: String,
+    /// Who decided: a reviewer, or the admin who reinstated by hand.
+    pub reviewer: Actor,
     pub note: String,
     pub decided_at: i64,
 }
@@ -170,14 +171,18 @@ pub(super) fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
     })
 }
 
-fn live_claim(by: Option<String>, until: Option<i64>, now: i64) -> Option<Claim> {
-    match (by, until) {
+/// The claim the columns `claimed_by` and `claim_expires_at` of `row` hold, if it is live at
+/// `now`.
+fn live_claim(row: &sqlx::any::AnyRow, now: i64) -> Result<Option<Claim>, StoreError> {
+    let by: Option<String> = row.try_get("claimed_by")?;
+    let until: Option<i64> = row.try_get("claim_expires_at")?;
+    Ok(match (by, until) {
         (Some(reviewer), Some(expires_at)) if expires_at > now => Some(Claim {
-            reviewer,
+            reviewer: decoded("claimed_by", Actor::parse(&reviewer))?,
             expires_at,
         }),
         _ => None,
-    }
+    })
 }
 
 const DECISIONS_OF_CASE: &str = "SELECT outcome, reviewer, note, decided_at FROM decisions \
@@ -188,7 +193,7 @@ fn decision_of(row: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
     Ok(DecisionRecord {
         outcome: Outcome::parse(&outcome)
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown outcome `{outcome}`").into()))?,
-        reviewer: row.try_get("reviewer")?,
+        reviewer: actor_of(row, "reviewer")?,
         note: row.try_get("note")?,
         decided_at: row.try_get("decided_at")?,
     })
@@ -261,7 +266,7 @@ impl Store {
             }
             let entry = AuditEntry {
                 at,
-                actor: "holder".into(),
+                actor: Actor::Holder,
                 action: "appeal".into(),
                 case_id: Some(case.case_id.clone()),
                 account_id: case.account_id.clone(),
@@ -316,11 +321,7 @@ impl Store {
             model_version: row.try_get("model_version")?,
             rules_version: row.try_get("rules_version")?,
             updated_at: row.try_get("updated_at")?,
-            claim: live_claim(
-                row.try_get("claimed_by")?,
-                row.try_get("claim_expires_at")?,
-                now,
-            ),
+            claim: live_claim(&row, now)?,
         }))
     }
 
@@ -393,11 +394,7 @@ impl Store {
                     account_id: account_id_of(row)?,
                     appeal_id: row.try_get("appeal_id")?,
                     waiting_since: row.try_get("waiting_since")?,
-                    claim: live_claim(
-                        row.try_get("claimed_by")?,
-                        row.try_get("claim_expires_at")?,
-                        now,
-                    ),
+                    claim: live_claim(row, now)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -411,7 +408,7 @@ impl Store {
     pub async fn claim(
         &self,
         case_id: &CaseId,
-        reviewer: &str,
+        reviewer: &Actor,
         now: i64,
         expires_at: i64,
     ) -> Result<Claiming, StoreError> {
@@ -425,23 +422,20 @@ impl Store {
         .bind(case_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(held) = live_claim(
-            row.try_get("claimed_by")?,
-            row.try_get("claim_expires_at")?,
-            now,
-        ) && held.reviewer != reviewer
+        if let Some(held) = live_claim(&row, now)?
+            && held.reviewer != *reviewer
         {
             return Ok(Claiming::HeldByOther(held));
         }
         sqlx::query("UPDATE cases SET claimed_by = $1, claim_expires_at = $2 WHERE case_id = $3")
-            .bind(reviewer)
+            .bind(reviewer.to_string())
             .bind(expires_at)
             .bind(case_id.as_str())
             .execute(&mut *tx)
             .await?;
         let entry = AuditEntry {
             at: now,
-            actor: reviewer.to_owned(),
+            actor: reviewer.clone(),
             action: "claim".into(),
             case_id: Some(case_id.clone()),
             account_id: account_id_of(&row)?,
@@ -450,7 +444,7 @@ impl Store {
         insert_audit(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok(Claiming::Claimed(Claim {
-            reviewer: reviewer.to_owned(),
+            reviewer: reviewer.clone(),
             expires_at,
         }))
     }
@@ -488,11 +482,7 @@ impl Store {
                 ))
             })?,
             appeal_open: appeal_status.as_deref() == Some("open"),
-            claim: live_claim(
-                row.try_get("claimed_by")?,
-                row.try_get("claim_expires_at")?,
-                decision.at,
-            ),
+            claim: live_claim(&row, decision.at)?,
             decided: earlier.last().map(|last| last.outcome),
         };
         let step = match case::decide(&standing, decision.outcome, &decision.actor) {
@@ -514,7 +504,7 @@ impl Store {
         )
         .bind(decision.case_id.as_str())
         .bind(decision.outcome.as_str())
-        .bind(&decision.actor)
+        .bind(decision.actor.to_string())
         .bind(&decision.note)
         .bind(decision.at)
         .execute(&mut *tx)

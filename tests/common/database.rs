@@ -4,7 +4,7 @@
 
 use warden::message::{AccountId, MessageId, Scores};
 use warden::privacy::excerpt;
-use warden::store::{CaseStatus, Evidence, NewCase, Store, StoredReason};
+use warden::store::{Actor, CaseStatus, Evidence, NewCase, Store, StoredReason};
 
 /// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
 pub enum Backend {
@@ -77,7 +77,7 @@ pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
             action: "block".into(),
             sent_at: at,
         }],
-        actor: "automated".into(),
+        actor: Actor::Automated,
         at,
     }
 }
