@@ -1,6 +1,6 @@
 //! The case lifecycle: where a case stands, who may move it, and what each step owes the
 //! account holder and the messaging pipeline. Pure: no IO, no clock. The store reads a case's
-//! standing under its lock, asks [`decide`] for the step, and applies that step in the same
+//! standing under its lock, asks [`decision_step`] for the step, and applies that step in the same
 //! transaction, events included (the outbox); the API only turns requests and refusals into
 //! HTTP.
 //!
@@ -11,7 +11,7 @@
 //!                           └─overturn─► Overturned: dismissed, nothing sent
 //! ```
 //!
-//! To change what a decision emits, change [`decide`]'s `owes` (and [`opening_owes`] for what
+//! To change what a decision emits, change [`decision_step`]'s `owes` (and [`opening_owes`] for what
 //! opening a case emits); `enforce::events::owed` renders them.
 
 use std::fmt;
@@ -279,7 +279,11 @@ pub fn reinstating_owes(status: CaseStatus) -> Vec<Owed> {
 /// The step `reviewer` deciding `outcome` on a case that stands as `standing` takes, or why it
 /// may not. A case in review, or one with an open appeal, waits for a decision; any other was
 /// decided before (repeating that decision is harmless) or never asked for one.
-pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &Actor) -> Result<Step, Refusal> {
+pub fn decision_step(
+    standing: &Standing,
+    outcome: Outcome,
+    reviewer: &Actor,
+) -> Result<Step, Refusal> {
     let in_review = standing.status == CaseStatus::InReview;
     if !standing.appeal_open && !in_review {
         return Err(match standing.decided {
@@ -353,7 +357,7 @@ mod tests {
 
     #[test]
     fn an_overturned_appeal_reinstates_and_tells_the_holder() {
-        let step = decide(
+        let step = decision_step(
             &standing(CaseStatus::Suspended, true),
             Outcome::Overturn,
             &alice(),
@@ -373,7 +377,7 @@ mod tests {
 
     #[test]
     fn an_upheld_appeal_only_tells_the_holder() {
-        let step = decide(
+        let step = decision_step(
             &standing(CaseStatus::Suspended, true),
             Outcome::Uphold,
             &alice(),
@@ -387,7 +391,7 @@ mod tests {
 
     #[test]
     fn a_case_in_review_upheld_suspends_and_overturned_is_dismissed_quietly() {
-        let upheld = decide(
+        let upheld = decision_step(
             &standing(CaseStatus::InReview, false),
             Outcome::Uphold,
             &alice(),
@@ -402,7 +406,7 @@ mod tests {
             ]
         );
         assert_eq!(upheld.audit_action, "suspend");
-        let dismissed = decide(
+        let dismissed = decision_step(
             &standing(CaseStatus::InReview, false),
             Outcome::Overturn,
             &alice(),
@@ -420,15 +424,15 @@ mod tests {
             ..standing(CaseStatus::Overturned, false)
         };
         assert_eq!(
-            decide(&decided, Outcome::Overturn, &bob()),
+            decision_step(&decided, Outcome::Overturn, &bob()),
             Err(Refusal::AlreadyDecided)
         );
         assert_eq!(
-            decide(&decided, Outcome::Uphold, &bob()),
+            decision_step(&decided, Outcome::Uphold, &bob()),
             Err(Refusal::DecidedOtherwise(Outcome::Overturn))
         );
         assert_eq!(
-            decide(
+            decision_step(
                 &standing(CaseStatus::Suspended, false),
                 Outcome::Uphold,
                 &bob()
@@ -448,10 +452,10 @@ mod tests {
             ..standing(CaseStatus::Suspended, true)
         };
         assert_eq!(
-            decide(&claimed, Outcome::Uphold, &bob()),
+            decision_step(&claimed, Outcome::Uphold, &bob()),
             Err(Refusal::HeldByOther(claim))
         );
-        assert!(decide(&claimed, Outcome::Uphold, &alice()).is_ok());
+        assert!(decision_step(&claimed, Outcome::Uphold, &alice()).is_ok());
     }
 
     #[test]

@@ -247,7 +247,7 @@ store_test!(
             .await
             .unwrap();
         let decided = store
-            .decide(
+            .record_decision(
                 &NewDecision {
                     case_id: overturned.case_id.clone(),
                     actor: Actor::Reviewer("alice".into()),

@@ -202,7 +202,7 @@ pub struct DecisionRequest {
 
 /// `POST /v1/review/cases/{case_id}/decision` `{outcome: uphold|overturn, note}`. Repeating a
 /// decision answers as the first time; deciding otherwise afterwards is a conflict.
-pub async fn decide(
+pub async fn decide_case(
     State(state): State<AppState>,
     reviewer: Reviewer,
     Path(case_id): Path<String>,
@@ -234,7 +234,7 @@ pub async fn decide(
         note: note.to_owned(),
         at: now_ms(),
     };
-    // The lifecycle says which events the step owes (`case::decide`); they are rendered here
+    // The lifecycle says which events the step owes (`case::decision_step`); they are rendered here
     // and written by the store in the decision's transaction.
     let events_for = |step: &Step| {
         let decision = appeal.as_ref().map(|appeal| events::AppealDecision {
@@ -244,7 +244,7 @@ pub async fn decide(
         });
         events::owed(&step.owes, &case, &actor, &state.appeal, decision, at)
     };
-    match store.decide(&decision, events_for).await? {
+    match store.record_decision(&decision, events_for).await? {
         Deciding::Decided(step) => {
             tracing::info!(%case_id, outcome = outcome.as_str(), "case decided");
             METRICS

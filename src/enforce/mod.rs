@@ -232,7 +232,7 @@ impl Enforcer {
         if facts.observation.abusive {
             self.last_abusive.insert(account_id.clone(), this_message());
         }
-        let (status, reasons) = self.decide(
+        let (status, reasons) = self.case_to_open(
             &account_id,
             &snapshot,
             &facts.evidence,
@@ -276,7 +276,7 @@ impl Enforcer {
             model_fraud: None,
             has_url: false,
         };
-        let (status, reasons) = self.decide(account_id, &snapshot, &account_level, at)?;
+        let (status, reasons) = self.case_to_open(account_id, &snapshot, &account_level, at)?;
         // Named apart from any case a message of the same id could open.
         let trigger = format!("feedback:{}:{message_id}", kind.as_str());
         Some(new_case(
@@ -289,8 +289,9 @@ impl Enforcer {
         ))
     }
 
-    /// The account policy's call for an account that is neither suspended nor in review.
-    fn decide(
+    /// The case the account policy says to open (its status and reasons), if any, for an
+    /// account that is neither suspended nor in review.
+    fn case_to_open(
         &mut self,
         account_id: &AccountId,
         snapshot: &Snapshot,
@@ -301,7 +302,7 @@ impl Enforcer {
             return None;
         }
         let was_tripped = self.breaker.tripped_at().is_some();
-        let decision = self.policy.decide(
+        let decision = self.policy.decide_account(
             account_id.as_str(),
             snapshot,
             message,

@@ -140,7 +140,7 @@ pub fn decide_batch(
                     .iter()
                     .map(|&i| {
                         let decision =
-                            decide(scorer, recipient_key, topics, &records[i], &mut scratch);
+                            decide_record(scorer, recipient_key, topics, &records[i], &mut scratch);
                         (i, decision)
                     })
                     .collect()
@@ -159,7 +159,7 @@ pub fn decide_batch(
 
 /// Decodes and scores one record. A record that cannot be decoded, or whose scoring panics,
 /// becomes a dead letter: redelivering it would fail the same way and hold up its partition.
-pub fn decide(
+pub fn decide_record(
     scorer: &Scorer,
     recipient_key: &Secret,
     topics: &Topics,
@@ -199,7 +199,7 @@ pub fn decide(
     // A panic in scoring is a bug, but one message must not stop the stream: the scratch space
     // is reset before its next use, so nothing of the failed message leaks into the next.
     let decided = catch_unwind(AssertUnwindSafe(|| {
-        let (verdict, assessment) = scorer.decide(&event, scratch, now);
+        let (verdict, assessment) = scorer.verdict_with_assessment(&event, scratch, now);
         let facts = facts(
             scorer,
             recipient_key,

@@ -106,7 +106,7 @@ pub struct NewDecision {
 /// What recording a decision did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deciding {
-    /// Recorded, with the step the lifecycle took (see [`crate::case::decide`]).
+    /// Recorded, with the step the lifecycle took (see [`crate::case::decision_step`]).
     Decided(Step),
     /// Not recorded; nothing was written.
     Refused(Refusal),
@@ -450,11 +450,11 @@ impl Store {
     }
 
     /// Records a reviewer's decision on a case, if the case's lifecycle allows it
-    /// ([`crate::case::decide`], asked under the case's lock), in one transaction: the new
+    /// ([`crate::case::decision_step`], asked under the case's lock), in one transaction: the new
     /// status, the decision, the appeal closed, evidence labelled, the audit entry and the
     /// events `events_for` builds for the step (the outbox), so that a decision and what it
     /// owes are written together or not at all.
-    pub async fn decide(
+    pub async fn record_decision(
         &self,
         decision: &NewDecision,
         events_for: impl FnOnce(&Step) -> Vec<OutboxEvent>,
@@ -485,7 +485,7 @@ impl Store {
             claim: live_claim(&row, decision.at)?,
             decided: earlier.last().map(|last| last.outcome),
         };
-        let step = match case::decide(&standing, decision.outcome, &decision.actor) {
+        let step = match case::decision_step(&standing, decision.outcome, &decision.actor) {
             Ok(step) => step,
             Err(refusal) => return Ok(Deciding::Refused(refusal)),
         };
