@@ -3,9 +3,9 @@
 //!
 //!     cargo run --release --example seed_review_store -- sqlite:///tmp/review.db 10000
 
-use warden::message::Scores;
+use warden::message::{AccountId, MessageId, Scores};
 use warden::privacy::excerpt;
-use warden::store::{CaseStatus, Evidence, NewCase, Store, StoredReason};
+use warden::store::{Actor, CaseStatus, Evidence, NewCase, Store, StoredReason};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,9 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = 1_795_996_800_000_i64;
     for i in 0..cases {
         let at = start + i as i64 * 1_000;
-        let account = format!("ACload{i:06}");
         let case = NewCase {
-            account_id: account.clone(),
+            account_id: AccountId::parse("account_id", format!("ACload{i:06}"))?,
             trigger_message_id: format!("SMload{i:06}"),
             status: CaseStatus::Suspended,
             reasons: vec![StoredReason {
@@ -35,14 +34,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             rules_version: "load".into(),
             evidence: (0..3)
                 .map(|m| Evidence {
-                    message_id: format!("SMload{i:06}-{m}"),
+                    message_id: MessageId::parse("message_id", format!("SMload{i:06}-{m}"))
+                        .expect("a well-formed id"),
                     excerpt: excerpt("Your parcel is held: pay the fee at royalmail-fees.top/pay or call 07911 123456"),
                     rule_hits: vec!["fraud.delivery_fee".into(), "fraud.lookalike_delivery".into()],
                     action: "block".into(),
                     sent_at: at - m * 10_000,
                 })
                 .collect(),
-            actor: "automated".into(),
+            actor: Actor::Automated,
             at,
         };
         store.open_case(&case, &[]).await?;

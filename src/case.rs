@@ -1,6 +1,6 @@
 //! The case lifecycle: where a case stands, who may move it, and what each step owes the
 //! account holder and the messaging pipeline. Pure: no IO, no clock. The store reads a case's
-//! standing under its lock, asks [`decide`] for the step, and applies that step in the same
+//! standing under its lock, asks [`decision_step`] for the step, and applies that step in the same
 //! transaction, events included (the outbox); the API only turns requests and refusals into
 //! HTTP.
 //!
@@ -11,10 +11,105 @@
 //!                           └─overturn─► Overturned: dismissed, nothing sent
 //! ```
 //!
-//! To change what a decision emits, change [`decide`]'s `owes` (and [`opening_owes`] for what
+//! To change what a decision emits, change [`decision_step`]'s `owes` (and [`opening_owes`] for what
 //! opening a case emits); `enforce::events::owed` renders them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::message::AccountId;
+
+/// A case's id: `CS` and 24 lowercase hex digits, derived from the account and the trigger of
+/// the case ([`CaseId::derive`]), so that a replayed decision names the same case. Parsed once
+/// where an id comes from outside (an HTTP path, a token, a row).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CaseId(String);
+
+impl CaseId {
+    /// The id of the case that `trigger` (a message id, or a feedback or manual trigger) opens
+    /// for `account_id`: the same pair always gives the same id.
+    pub fn derive(account_id: &AccountId, trigger: &str) -> Self {
+        let digest = Sha256::digest(format!("{account_id}|{trigger}"));
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("CS{hex}"))
+    }
+
+    /// Accepts `CS` and 24 lowercase hex digits, the only shape [`CaseId::derive`] gives.
+    pub fn parse(raw: String) -> Result<Self, ParseError> {
+        let well_formed = raw.len() == 26
+            && raw.starts_with("CS")
+            && raw[2..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if well_formed {
+            Ok(Self(raw))
+        } else {
+            Err(ParseError::CaseId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who took a step: the audit log's, the claims' and the events' `actor` (`by`), stored and
+/// sent as `automated`, `holder`, `reviewer:<name>` or `admin:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// Warden's account policy, in the stream processor.
+    Automated,
+    /// The account holder, appealing with the token from their notice.
+    Holder,
+    /// A reviewer, by their name in the reviewers file.
+    Reviewer(String),
+    /// An admin, by their name in the reviewers file (or given to `warden breaker reset`).
+    Admin(String),
+}
+
+impl Actor {
+    /// The actor as stored, or why it names none.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        match text {
+            "automated" => Ok(Actor::Automated),
+            "holder" => Ok(Actor::Holder),
+            _ => match text.split_once(':') {
+                Some(("reviewer", name)) => Ok(Actor::Reviewer(name.to_owned())),
+                Some(("admin", name)) => Ok(Actor::Admin(name.to_owned())),
+                _ => Err(ParseError::Actor),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Automated => f.write_str("automated"),
+            Actor::Holder => f.write_str("holder"),
+            Actor::Reviewer(name) => write!(f, "reviewer:{name}"),
+            Actor::Admin(name) => write!(f, "admin:{name}"),
+        }
+    }
+}
+
+/// Why a stored or given word is not a case id or an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a case id (`CS` and 24 lowercase hex digits)")]
+    CaseId,
+    #[error("not an actor (`automated`, `holder`, `reviewer:<name>` or `admin:<name>`)")]
+    Actor,
+}
 
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +177,7 @@ impl Outcome {
 /// Who holds a case, and until when (Unix ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    pub reviewer: String,
+    pub reviewer: Actor,
     pub expires_at: i64,
 }
 
@@ -184,7 +279,11 @@ pub fn reinstating_owes(status: CaseStatus) -> Vec<Owed> {
 /// The step `reviewer` deciding `outcome` on a case that stands as `standing` takes, or why it
 /// may not. A case in review, or one with an open appeal, waits for a decision; any other was
 /// decided before (repeating that decision is harmless) or never asked for one.
-pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<Step, Refusal> {
+pub fn decision_step(
+    standing: &Standing,
+    outcome: Outcome,
+    reviewer: &Actor,
+) -> Result<Step, Refusal> {
     let in_review = standing.status == CaseStatus::InReview;
     if !standing.appeal_open && !in_review {
         return Err(match standing.decided {
@@ -194,7 +293,7 @@ pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<S
         });
     }
     if let Some(claim) = &standing.claim
-        && claim.reviewer != reviewer
+        && claim.reviewer != *reviewer
     {
         return Err(Refusal::HeldByOther(claim.clone()));
     }
@@ -239,6 +338,14 @@ pub fn decide(standing: &Standing, outcome: Outcome, reviewer: &str) -> Result<S
 mod tests {
     use super::*;
 
+    fn alice() -> Actor {
+        Actor::Reviewer("alice".into())
+    }
+
+    fn bob() -> Actor {
+        Actor::Reviewer("bob".into())
+    }
+
     fn standing(status: CaseStatus, appeal_open: bool) -> Standing {
         Standing {
             status,
@@ -250,10 +357,10 @@ mod tests {
 
     #[test]
     fn an_overturned_appeal_reinstates_and_tells_the_holder() {
-        let step = decide(
+        let step = decision_step(
             &standing(CaseStatus::Suspended, true),
             Outcome::Overturn,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(step.status, CaseStatus::Overturned);
@@ -270,10 +377,10 @@ mod tests {
 
     #[test]
     fn an_upheld_appeal_only_tells_the_holder() {
-        let step = decide(
+        let step = decision_step(
             &standing(CaseStatus::Suspended, true),
             Outcome::Uphold,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(step.status, CaseStatus::Suspended);
@@ -284,10 +391,10 @@ mod tests {
 
     #[test]
     fn a_case_in_review_upheld_suspends_and_overturned_is_dismissed_quietly() {
-        let upheld = decide(
+        let upheld = decision_step(
             &standing(CaseStatus::InReview, false),
             Outcome::Uphold,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(upheld.status, CaseStatus::Suspended);
@@ -299,10 +406,10 @@ mod tests {
             ]
         );
         assert_eq!(upheld.audit_action, "suspend");
-        let dismissed = decide(
+        let dismissed = decision_step(
             &standing(CaseStatus::InReview, false),
             Outcome::Overturn,
-            "reviewer:alice",
+            &alice(),
         )
         .unwrap();
         assert_eq!(dismissed.status, CaseStatus::Overturned);
@@ -317,18 +424,18 @@ mod tests {
             ..standing(CaseStatus::Overturned, false)
         };
         assert_eq!(
-            decide(&decided, Outcome::Overturn, "reviewer:bob"),
+            decision_step(&decided, Outcome::Overturn, &bob()),
             Err(Refusal::AlreadyDecided)
         );
         assert_eq!(
-            decide(&decided, Outcome::Uphold, "reviewer:bob"),
+            decision_step(&decided, Outcome::Uphold, &bob()),
             Err(Refusal::DecidedOtherwise(Outcome::Overturn))
         );
         assert_eq!(
-            decide(
+            decision_step(
                 &standing(CaseStatus::Suspended, false),
                 Outcome::Uphold,
-                "reviewer:bob"
+                &bob()
             ),
             Err(Refusal::NothingToDecide)
         );
@@ -337,7 +444,7 @@ mod tests {
     #[test]
     fn only_the_claiming_reviewer_decides_a_claimed_case() {
         let claim = Claim {
-            reviewer: "reviewer:alice".into(),
+            reviewer: alice(),
             expires_at: 1,
         };
         let claimed = Standing {
@@ -345,10 +452,10 @@ mod tests {
             ..standing(CaseStatus::Suspended, true)
         };
         assert_eq!(
-            decide(&claimed, Outcome::Uphold, "reviewer:bob"),
+            decision_step(&claimed, Outcome::Uphold, &bob()),
             Err(Refusal::HeldByOther(claim))
         );
-        assert!(decide(&claimed, Outcome::Uphold, "reviewer:alice").is_ok());
+        assert!(decision_step(&claimed, Outcome::Uphold, &alice()).is_ok());
     }
 
     #[test]
@@ -372,5 +479,51 @@ mod tests {
             assert_eq!(Outcome::parse(outcome.as_str()), Some(outcome));
         }
         assert_eq!(CaseStatus::parse("open"), None);
+    }
+
+    #[test]
+    fn actors_read_back_as_stored() {
+        for text in [
+            "automated",
+            "holder",
+            "reviewer:alice",
+            "admin:root",
+            "admin:a:b",
+        ] {
+            assert_eq!(Actor::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(
+            Actor::parse("reviewer:alice"),
+            Ok(Actor::Reviewer("alice".into()))
+        );
+        for bad in ["", "system", "Automated", "alice", "owner:alice"] {
+            assert_eq!(Actor::parse(bad), Err(ParseError::Actor), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_case_id_is_derived_and_parsed_in_one_shape() {
+        let account = AccountId::parse("account_id", "AC1".into()).unwrap();
+        let id = CaseId::derive(&account, "SM1");
+        assert_eq!(id.as_str().len(), 26);
+        assert_eq!(CaseId::parse(id.to_string()), Ok(id.clone()));
+        assert_eq!(CaseId::derive(&account, "SM1"), id);
+        assert_ne!(CaseId::derive(&account, "SM2"), id);
+        for bad in [
+            "",
+            "CS",
+            "CS0001",
+            "AP0123456789abcdef01234567",
+            "CS0123456789abcdef0123456",
+            "CS0123456789abcdef012345678",
+            "CS0123456789abcdeg01234567",
+            "CS0123456789ABCDEF01234567",
+        ] {
+            assert_eq!(
+                CaseId::parse(bad.into()),
+                Err(ParseError::CaseId),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -151,12 +151,12 @@ impl Scorer {
         scratch: &mut Scratch,
         decided_at: OffsetDateTime,
     ) -> Verdict {
-        self.decide(event, scratch, decided_at).0
+        self.verdict_with_assessment(event, scratch, decided_at).0
     }
 
     /// Scores one message: its verdict, and the assessment behind it. The rules that hit and
     /// what was extracted stay in `scratch` until its next use.
-    pub fn decide(
+    pub fn verdict_with_assessment(
         &self,
         event: &MessageEvent,
         scratch: &mut Scratch,

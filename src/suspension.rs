@@ -283,7 +283,7 @@ impl SuspensionPolicy {
     }
 
     /// Decides for one account after one message. `breaker` counts automated suspensions.
-    pub fn decide(
+    pub fn decide_account(
         &self,
         account_id: &str,
         signals: &Snapshot,
@@ -461,7 +461,7 @@ mod tests {
         let policy = SuspensionPolicy::default();
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
         let decide = |s: &Snapshot, e: &MessageEvidence, b: &mut CircuitBreaker| {
-            policy.decide("AC1", s, e, b, T0)
+            policy.decide_account("AC1", s, e, b, T0)
         };
         assert_eq!(
             decide(&snapshot(1, 1, 1), &evidence(Action::Block), &mut breaker),
@@ -496,7 +496,7 @@ mod tests {
             ..evidence(Action::Flag)
         };
         assert_eq!(
-            policy.decide("AC1", &snapshot(3, 10, 60), &with_link, &mut breaker, T0),
+            policy.decide_account("AC1", &snapshot(3, 10, 60), &with_link, &mut breaker, T0),
             AccountDecision::Suspend(vec![
                 Reason::RepeatedBlockedMessages,
                 Reason::RepeatedAbusiveMessages,
@@ -505,7 +505,7 @@ mod tests {
         );
         // Fan-out without any abusive verdict is a newsletter, not a reason.
         assert_eq!(
-            policy.decide("AC2", &snapshot(0, 0, 500), &with_link, &mut breaker, T0),
+            policy.decide_account("AC2", &snapshot(0, 0, 500), &with_link, &mut breaker, T0),
             AccountDecision::None
         );
     }
@@ -522,7 +522,7 @@ mod tests {
             ..Snapshot::default()
         };
         let flagged = evidence(Action::Flag);
-        let mut decide = |s: &Snapshot| policy.decide("AC1", s, &flagged, &mut breaker, T0);
+        let mut decide = |s: &Snapshot| policy.decide_account("AC1", s, &flagged, &mut breaker, T0);
         assert_eq!(
             decide(&with(20, 3, 1, 2)),
             AccountDecision::Suspend(vec![Reason::RecipientComplaints])
@@ -545,7 +545,7 @@ mod tests {
             ..Snapshot::default()
         };
         let flagged = evidence(Action::Flag);
-        let mut decide = |s: &Snapshot| policy.decide("AC1", s, &flagged, &mut breaker, T0);
+        let mut decide = |s: &Snapshot| policy.decide_account("AC1", s, &flagged, &mut breaker, T0);
         assert_eq!(
             decide(&with(5, 5)),
             AccountDecision::Suspend(vec![Reason::RepeatedPolicyViolations])
@@ -565,12 +565,12 @@ mod tests {
         let heavy = snapshot(5, 20, 0);
         let message = evidence(Action::Block);
         assert!(matches!(
-            policy.decide("ACvip", &heavy, &message, &mut breaker, T0),
+            policy.decide_account("ACvip", &heavy, &message, &mut breaker, T0),
             AccountDecision::Review(_)
         ));
         policy.mode = PolicyMode::Shadow;
         assert!(matches!(
-            policy.decide("AC1", &heavy, &message, &mut breaker, T0),
+            policy.decide_account("AC1", &heavy, &message, &mut breaker, T0),
             AccountDecision::WouldSuspend(_)
         ));
     }

@@ -11,14 +11,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use common::database::{Backend, fresh, new_case};
+use common::database::{Backend, account, fresh, new_case};
 use warden::api::auth::{ReviewerDirectory, token_hash};
 use warden::api::{self, AppState};
 use warden::config::ApiConfig;
 use warden::enforce::AppealSettings;
 use warden::enforce::token::{AppealGrant, sign};
 use warden::privacy::Secret;
-use warden::store::{CaseStatus, NewCase, OutboxTopic, Store};
+use warden::store::{CaseId, CaseStatus, NewCase, OutboxTopic, Store};
 
 /// One test body against both backends, as `tests/store.rs` does: SQLite always, PostgreSQL
 /// when `WARDEN_TEST_DATABASE_URL` is set (required in CI).
@@ -123,7 +123,7 @@ impl Harness {
             status,
             ..new_case(account, &format!("SM-{account}"), 1_795_996_800_000)
         };
-        let case_id = case.case_id();
+        let case_id = case.case_id().to_string();
         self.store.open_case(&case, &[]).await.unwrap();
         let token = token_for(
             &case_id,
@@ -184,8 +184,8 @@ fn token_for(case_id: &str, account: &str, expires_at: OffsetDateTime) -> String
     sign(
         &Secret::new(SECRET),
         &AppealGrant {
-            case_id: case_id.into(),
-            account_id: account.into(),
+            case_id: CaseId::parse(case_id.into()).unwrap(),
+            account_id: self::account(account),
             expires_at,
         },
     )
@@ -308,11 +308,11 @@ async fn appeal_to_overturn(api: Harness) {
 
     let actions: Vec<(String, String)> = api
         .store
-        .audit_log("AC1")
+        .audit_log(&account("AC1"))
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.actor, e.action))
+        .map(|e| (e.actor.to_string(), e.action))
         .collect();
     for expected in [
         ("automated", "suspend"),
@@ -325,7 +325,7 @@ async fn appeal_to_overturn(api: Harness) {
             "{expected:?} missing from {actions:?}"
         );
     }
-    assert_eq!(api.store.active_case("AC1").await.unwrap(), None);
+    assert_eq!(api.store.active_case(&account("AC1")).await.unwrap(), None);
 
     // The overturn left its evidence as a legitimate example, redacted, for training.
     let labels = api.store.labels().await.unwrap();

@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use common::database::{Backend, fresh, new_case};
+use common::database::{Backend, account, fresh, new_case};
 use warden::api::auth::{ReviewerDirectory, token_hash};
 use warden::api::openapi::{Access, endpoints};
 use warden::api::{self, AppState};
@@ -135,10 +135,10 @@ impl Server {
         self.store.open_case(&case, &[]).await.unwrap();
         let grant = AppealGrant {
             case_id: case_id.clone(),
-            account_id: account.into(),
+            account_id: self::account(account),
             expires_at: OffsetDateTime::now_utc() + time::Duration::days(30),
         };
-        (case_id, sign(&Secret::new(SECRET), &grant))
+        (case_id.to_string(), sign(&Secret::new(SECRET), &grant))
     }
 
     async fn send(&self, request: &[u8]) -> Reply {
@@ -676,7 +676,7 @@ async fn hostile_values_in_every_parameter(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .map(|(account, _)| account)
+        .map(|(account, _)| account.to_string())
         .collect();
     assert!(active.contains(&BYSTANDER.to_owned()), "{active:?}");
     assert_no_secret_in_logs(&tokens);

@@ -37,7 +37,8 @@ fn every_decoding_input_decodes_or_is_refused_and_scores() {
     for (path, bytes) in inputs("decode_message") {
         let _ = FeedbackEvent::decode(&bytes);
         if let Ok(event) = MessageEvent::decode(&bytes) {
-            let (verdict, _) = scorer.decide(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
+            let (verdict, _) =
+                scorer.verdict_with_assessment(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
             assert_eq!(verdict.message_id, event.message_id, "{}", path.display());
         }
     }
@@ -54,7 +55,8 @@ fn every_text_input_scores() {
             "channel": "sms", "to": "+15550000000", "body": body,
         });
         if let Ok(event) = MessageEvent::decode(&serde_json::to_vec(&record).unwrap()) {
-            let (verdict, _) = scorer.decide(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
+            let (verdict, _) =
+                scorer.verdict_with_assessment(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
             let scores = [
                 verdict.scores.spam,
                 verdict.scores.fraud,

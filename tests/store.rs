@@ -6,9 +6,10 @@
 
 mod common;
 
-use common::database::{Backend, fresh, new_case};
+use common::database::{Backend, account, fresh, new_case};
 use warden::store::{
-    BreakerEvent, CaseStatus, Deciding, NewDecision, Opening, Outcome, Purged, Retention, Store,
+    Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewDecision, Opening, Outcome, Purged,
+    Retention, Store,
 };
 
 /// Runs one async test body against both backends.
@@ -56,20 +57,25 @@ store_test!(
                 case_id: case_id.clone()
             }
         );
-        let log = store.audit_log("AC1").await.unwrap();
+        let log = store.audit_log(&account("AC1")).await.unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].action, "suspend");
-        assert_eq!(log[0].actor, "automated");
+        assert_eq!(log[0].actor.to_string(), "automated");
         assert_eq!(log[0].detail, "repeated_blocked_messages");
 
         let stored = store.case(&case_id).await.unwrap().unwrap();
         assert_eq!(stored.status, CaseStatus::Suspended);
         assert_eq!(stored.reasons, case.reasons);
         assert_eq!(
-            store.active_case("AC1").await.unwrap().unwrap().case_id,
+            store
+                .active_case(&account("AC1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .case_id,
             case_id
         );
-        assert!(store.active_case("AC2").await.unwrap().is_none());
+        assert!(store.active_case(&account("AC2")).await.unwrap().is_none());
     }
 );
 
@@ -107,7 +113,7 @@ store_test!(
             .filter(|o| matches!(o, Ok(Opening::Opened { .. })))
             .count();
         assert_eq!(opened, 1, "{openings:?}");
-        assert_eq!(store.audit_log("AC9").await.unwrap().len(), 1);
+        assert_eq!(store.audit_log(&account("AC9")).await.unwrap().len(), 1);
     }
 );
 
@@ -200,7 +206,7 @@ store_test!(
         let trip = BreakerEvent {
             at: 1_000,
             tripped: true,
-            actor: "automated".into(),
+            actor: Actor::Automated,
             detail: "surge".into(),
         };
         store.record_breaker(&trip).await.unwrap();
@@ -210,7 +216,7 @@ store_test!(
         let reset = BreakerEvent {
             at: 2_000,
             tripped: false,
-            actor: "admin:alice".into(),
+            actor: Actor::Admin("alice".into()),
             detail: "bad rule rolled back".into(),
         };
         store.record_breaker(&reset).await.unwrap();
@@ -235,16 +241,16 @@ store_test!(
                 .await
                 .unwrap();
         }
-        let overturned = store.active_case("AC1").await.unwrap().unwrap();
+        let overturned = store.active_case(&account("AC1")).await.unwrap().unwrap();
         store
             .open_appeal(&overturned, "my customers", t0 + 1_000, &[])
             .await
             .unwrap();
         let decided = store
-            .decide(
+            .record_decision(
                 &NewDecision {
                     case_id: overturned.case_id.clone(),
-                    actor: "reviewer:alice".into(),
+                    actor: Actor::Reviewer("alice".into()),
                     outcome: Outcome::Overturn,
                     note: "legitimate".into(),
                     at: t0 + DAY,
@@ -255,11 +261,22 @@ store_test!(
             .unwrap();
         assert!(matches!(decided, Deciding::Decided(_)), "{decided:?}");
         store
-            .manual_reinstate("AC3", "admin:root", "court order", t0 + DAY, |_| Vec::new())
+            .manual_reinstate(
+                &account("AC3"),
+                &Actor::Admin("root".into()),
+                "court order",
+                t0 + DAY,
+                |_| Vec::new(),
+            )
             .await
             .unwrap();
         store
-            .set_legal_hold("AC3", "admin:root", "litigation", t0 + DAY)
+            .set_legal_hold(
+                &account("AC3"),
+                &Actor::Admin("root".into()),
+                "litigation",
+                t0 + DAY,
+            )
             .await
             .unwrap();
         store
@@ -270,7 +287,7 @@ store_test!(
             .record_verdicts(&[("SM-new", r#"{"message_id":"SM-new"}"#)], t0 + 15 * DAY)
             .await
             .unwrap();
-        let evidence = |case: String| {
+        let evidence = |case: CaseId| {
             let store = store.clone();
             async move { store.evidence(&case).await.unwrap().len() }
         };
@@ -278,7 +295,7 @@ store_test!(
             let store = store.clone();
             async move {
                 store
-                    .export_account(account)
+                    .export_account(&self::account(account))
                     .await
                     .unwrap()
                     .cases
@@ -325,10 +342,10 @@ store_test!(
 
         // A year on, audit entries stay but lose their free text, except under the hold.
         store.purge(&retention, t0 + 400 * DAY).await.unwrap();
-        let entries = store.audit_log("AC1").await.unwrap();
+        let entries = store.audit_log(&account("AC1")).await.unwrap();
         assert!(entries.len() >= 3);
         assert!(entries.iter().all(|e| e.detail.is_empty()), "{entries:?}");
-        let held = store.audit_log("AC3").await.unwrap();
+        let held = store.audit_log(&account("AC3")).await.unwrap();
         assert!(held.iter().any(|e| !e.detail.is_empty()));
         // Nothing is left to purge a second time.
         assert_eq!(

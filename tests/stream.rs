@@ -349,7 +349,8 @@ fn a_killed_instance_restarted_on_its_database_re_emits_the_verdicts_it_recorded
             .insert(action.payload["case_id"].as_str().unwrap().to_owned());
     }
     for account in (0..40).map(|a| format!("AC{a:04}")) {
-        let log = runtime.block_on(store.audit_log(&account)).unwrap();
+        let account_id = warden::message::AccountId::parse("account_id", account.clone()).unwrap();
+        let log = runtime.block_on(store.audit_log(&account_id)).unwrap();
         let opened = log
             .iter()
             .filter(|e| e.action == "suspend" || e.action == "open_for_review")

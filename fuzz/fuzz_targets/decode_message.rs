@@ -23,6 +23,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = FeedbackEvent::decode(data);
     if let Ok(event) = MessageEvent::decode(data) {
         let mut scratch = Scratch::new();
-        let _ = SCORER.decide(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
+        let _ = SCORER.verdict_with_assessment(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
     }
 });

@@ -28,5 +28,5 @@ fuzz_target!(|body: &str| {
         return; // over the body limit
     };
     let mut scratch = Scratch::new();
-    let _ = SCORER.decide(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
+    let _ = SCORER.verdict_with_assessment(&event, &mut scratch, OffsetDateTime::UNIX_EPOCH);
 });

@@ -34,7 +34,7 @@ fn audit_json(entries: &[AuditEntry]) -> Vec<serde_json::Value> {
         .map(|e| {
             serde_json::json!({
                 "at": rfc3339(e.at),
-                "actor": e.actor,
+                "actor": e.actor.to_string(),
                 "action": e.action,
                 "case_id": e.case_id,
                 "account_id": e.account_id,
@@ -266,7 +266,7 @@ pub async fn reload(
     match result {
         Ok(rules_version) => {
             tracing::info!(
-                by = admin.actor(),
+                by = %admin.actor(),
                 rules_version,
                 "rules and policy reloaded"
             );

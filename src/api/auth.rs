@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::case::Actor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -184,10 +185,10 @@ pub struct Reviewer {
 
 impl Reviewer {
     /// How the audit log and events name this person.
-    pub fn actor(&self) -> String {
+    pub fn actor(&self) -> Actor {
         match self.role {
-            Role::Reviewer => format!("reviewer:{}", self.name),
-            Role::Admin => format!("admin:{}", self.name),
+            Role::Reviewer => Actor::Reviewer(self.name.clone()),
+            Role::Admin => Actor::Admin(self.name.clone()),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::input;
 use super::{AppState, now_ms, rfc3339};
 use crate::enforce::events;
 use crate::enforce::token::{AppealGrant, TokenError, verify};
-use crate::store::{Appeal, CaseStatus, OutboxEvent, OutboxTopic, appeal_id};
+use crate::store::{Appeal, CaseId, CaseStatus, OutboxEvent, OutboxTopic, appeal_id};
 
 /// Longest appeal statement, in characters.
 const MAX_STATEMENT_CHARS: usize = 4_000;
@@ -28,7 +28,7 @@ pub struct AppealRequest {
 #[derive(Serialize)]
 pub struct AppealView {
     appeal_id: String,
-    case_id: String,
+    case_id: CaseId,
     status: &'static str,
     opened_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,7 +114,7 @@ pub async fn open(
         .await?;
     if opened {
         tracing::info!(
-            case_id = case.case_id,
+            case_id = %case.case_id,
             appeal_id = appeal.appeal_id,
             "appeal opened"
         );

@@ -3,16 +3,20 @@
 //! cannot even be stored in PostgreSQL; escape sequences would reach reviewers' terminals).
 
 use super::error::ApiError;
+use crate::case::CaseId;
 use crate::message::AccountId;
 
 /// An account id as the stream takes it (`message::AccountId`), else 422.
-pub fn account_id(raw: String) -> Result<String, ApiError> {
-    AccountId::parse("account_id", raw)
-        .map(|id| id.as_str().to_owned())
-        .map_err(|error| ApiError::invalid(error.to_string()))
+pub fn account_id(raw: String) -> Result<AccountId, ApiError> {
+    AccountId::parse("account_id", raw).map_err(|error| ApiError::invalid(error.to_string()))
 }
 
-/// A case or appeal id; one that cannot be an id (empty, over 128 bytes, whitespace or control
+/// A case id (`case::CaseId`); anything else names no case: 404 without asking the store.
+pub fn case_id(raw: String) -> Result<CaseId, ApiError> {
+    CaseId::parse(raw).map_err(|_| ApiError::not_found("case"))
+}
+
+/// An appeal id; one that cannot be an id (empty, over 128 bytes, whitespace or control
 /// characters) names nothing: 404 without asking the store.
 pub fn record_id(raw: String, what: &str) -> Result<String, ApiError> {
     let possible = !raw.is_empty()
@@ -51,7 +55,7 @@ mod tests {
 
     #[test]
     fn ids_and_text_with_control_characters_are_refused() {
-        assert_eq!(account_id("AC1".into()).unwrap(), "AC1");
+        assert_eq!(account_id("AC1".into()).unwrap().as_str(), "AC1");
         for bad in ["", "AC1\0", "' OR 1=1 --", &"A".repeat(129)] {
             assert_eq!(
                 account_id(bad.into()).unwrap_err().status.as_u16(),
@@ -62,6 +66,7 @@ mod tests {
                 record_id(bad.into(), "case").unwrap_err().status.as_u16(),
                 404
             );
+            assert_eq!(case_id(bad.into()).unwrap_err().status.as_u16(), 404);
         }
         assert_eq!(
             text("note", "  fine\n\tthanks ", 20).unwrap(),

@@ -144,7 +144,7 @@ pub fn endpoints() -> Vec<Endpoint> {
                     "The explanation the holder is sent (1-2000 characters)",
                 ),
             ],
-            post(review::decide),
+            post(review::decide_case),
         ),
         e(
             "post",

@@ -11,8 +11,9 @@ use super::auth::Reviewer;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, now_ms, rfc3339};
-use crate::case::{Refusal, Step};
+use crate::case::{CaseId, Refusal, Step};
 use crate::enforce::events;
+use crate::message::AccountId;
 use crate::metrics::METRICS;
 use crate::signals::{AccountState, Signals, Snapshot};
 use crate::store::{Claim, Claiming, Deciding, NewDecision, Outcome};
@@ -27,8 +28,8 @@ pub struct QueueQuery {
 
 #[derive(Serialize)]
 pub struct QueueEntry {
-    case_id: String,
-    account_id: String,
+    case_id: CaseId,
+    account_id: AccountId,
     /// `appeal` (a holder asked for review) or `review` (opened for a human: allowlisted
     /// account, or the circuit breaker was open).
     kind: &'static str,
@@ -49,7 +50,7 @@ pub struct ClaimView {
 impl From<Claim> for ClaimView {
     fn from(claim: Claim) -> Self {
         Self {
-            reviewer: claim.reviewer,
+            reviewer: claim.reviewer.to_string(),
             expires_at: rfc3339(claim.expires_at),
         }
     }
@@ -98,7 +99,7 @@ pub async fn case(
     _reviewer: Reviewer,
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let case_id = input::record_id(case_id, "case")?;
+    let case_id = input::case_id(case_id)?;
     let store = &state.store;
     let detail = store
         .case_detail(&case_id, now_ms())
@@ -109,7 +110,7 @@ pub async fn case(
     let decisions = store.decisions(&case_id).await?;
     let history = store.audit_log(&detail.case.account_id).await?;
     let signals = store
-        .signal_state(Signals::account_key(&detail.case.account_id))
+        .signal_state(Signals::account_key(detail.case.account_id.as_str()))
         .await?
         .and_then(|(bytes, at)| AccountState::decode(&bytes).map(|s| (s.snapshot(), at)));
     let signals = signals.map(|(snapshot, at): (Snapshot, i64)| {
@@ -143,13 +144,13 @@ pub async fn case(
         })),
         "decisions": decisions.iter().map(|d| serde_json::json!({
             "outcome": d.outcome.as_str(),
-            "reviewer": d.reviewer,
+            "reviewer": d.reviewer.to_string(),
             "note": d.note,
             "decided_at": rfc3339(d.decided_at),
         })).collect::<Vec<_>>(),
         "history": history.iter().map(|h| serde_json::json!({
             "at": rfc3339(h.at),
-            "actor": h.actor,
+            "actor": h.actor.to_string(),
             "action": h.action,
             "case_id": h.case_id,
             "detail": h.detail,
@@ -175,7 +176,7 @@ pub async fn claim(
     reviewer: Reviewer,
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let case_id = input::record_id(case_id, "case")?;
+    let case_id = input::case_id(case_id)?;
     let now = now_ms();
     let expires_at = now + state.settings.claim_minutes * 60_000;
     match state
@@ -201,7 +202,7 @@ pub struct DecisionRequest {
 
 /// `POST /v1/review/cases/{case_id}/decision` `{outcome: uphold|overturn, note}`. Repeating a
 /// decision answers as the first time; deciding otherwise afterwards is a conflict.
-pub async fn decide(
+pub async fn decide_case(
     State(state): State<AppState>,
     reviewer: Reviewer,
     Path(case_id): Path<String>,
@@ -217,7 +218,7 @@ pub async fn decide(
         }
     };
     let note = input::text("note", &request.note, MAX_NOTE_CHARS)?;
-    let case_id = input::record_id(case_id, "case")?;
+    let case_id = input::case_id(case_id)?;
     let store = &state.store;
     let case = store
         .case(&case_id)
@@ -233,7 +234,7 @@ pub async fn decide(
         note: note.to_owned(),
         at: now_ms(),
     };
-    // The lifecycle says which events the step owes (`case::decide`); they are rendered here
+    // The lifecycle says which events the step owes (`case::decision_step`); they are rendered here
     // and written by the store in the decision's transaction.
     let events_for = |step: &Step| {
         let decision = appeal.as_ref().map(|appeal| events::AppealDecision {
@@ -243,9 +244,9 @@ pub async fn decide(
         });
         events::owed(&step.owes, &case, &actor, &state.appeal, decision, at)
     };
-    match store.decide(&decision, events_for).await? {
+    match store.record_decision(&decision, events_for).await? {
         Deciding::Decided(step) => {
-            tracing::info!(case_id, outcome = outcome.as_str(), "case decided");
+            tracing::info!(%case_id, outcome = outcome.as_str(), "case decided");
             METRICS
                 .appeal_decisions
                 .with_label_values(&[outcome.as_str()])

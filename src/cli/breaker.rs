@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use time::OffsetDateTime;
 
 use super::DatabaseArgs;
-use warden::store::BreakerEvent;
+use warden::store::{Actor, BreakerEvent};
 
 #[derive(Debug, clap::Args)]
 pub struct BreakerArgs {
@@ -64,7 +64,7 @@ pub fn run(args: BreakerArgs) -> anyhow::Result<ExitCode> {
                     .record_breaker(&BreakerEvent {
                         at: warden::clock::unix_ms(now),
                         tripped: false,
-                        actor: format!("admin:{by}"),
+                        actor: Actor::Admin(by),
                         detail: reason,
                     })
                     .await?;

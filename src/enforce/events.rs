@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::AppealSettings;
 use super::token::{AppealGrant, sign};
-use crate::case::{Notice as NoticeKind, Outcome, Owed};
+use crate::case::{Actor, Notice as NoticeKind, Outcome, Owed};
 use crate::store::{Case, OutboxEvent, OutboxTopic, StoredReason};
 
 #[derive(Serialize)]
@@ -16,7 +16,7 @@ struct AccountAction<'a> {
     action: &'static str,
     case_id: &'a str,
     reason_codes: Vec<&'a str>,
-    by: &'a str,
+    by: String,
     #[serde(with = "time::serde::rfc3339")]
     at: OffsetDateTime,
 }
@@ -51,14 +51,19 @@ fn json(value: &impl Serialize) -> Vec<u8> {
 }
 
 /// `account-actions`: `action` (`suspend` or `reinstate`) on the case's account, by `by`
-/// (`automated`, `reviewer:<name>`, `admin:<name>`).
-pub fn account_action(case: &Case, action: &'static str, by: &str, at: OffsetDateTime) -> Vec<u8> {
+/// (sent as `automated`, `reviewer:<name>`, `admin:<name>`).
+pub fn account_action(
+    case: &Case,
+    action: &'static str,
+    by: &Actor,
+    at: OffsetDateTime,
+) -> Vec<u8> {
     json(&AccountAction {
-        account_id: &case.account_id,
+        account_id: case.account_id.as_str(),
         action,
-        case_id: &case.case_id,
+        case_id: case.case_id.as_str(),
         reason_codes: case.reasons.iter().map(|r| r.code.as_str()).collect(),
-        by,
+        by: by.to_string(),
         at,
     })
 }
@@ -75,8 +80,8 @@ pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime
         },
     );
     json(&Notice {
-        account_id: &case.account_id,
-        case_id: &case.case_id,
+        account_id: case.account_id.as_str(),
+        case_id: case.case_id.as_str(),
         kind: "suspended",
         reasons: &case.reasons,
         appeal_url: Some(format!("{}?token={token}", appeal.base_url)),
@@ -91,8 +96,8 @@ pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime
 /// `notices`, kind `appeal_received`.
 pub fn appeal_received_notice(case: &Case, appeal_id: &str, at: OffsetDateTime) -> Vec<u8> {
     json(&Notice {
-        account_id: &case.account_id,
-        case_id: &case.case_id,
+        account_id: case.account_id.as_str(),
+        case_id: case.case_id.as_str(),
         kind: "appeal_received",
         reasons: &case.reasons,
         appeal_url: None,
@@ -114,8 +119,8 @@ pub fn appeal_decided_notice(
     at: OffsetDateTime,
 ) -> Vec<u8> {
     json(&Notice {
-        account_id: &case.account_id,
-        case_id: &case.case_id,
+        account_id: case.account_id.as_str(),
+        case_id: case.case_id.as_str(),
         kind: "appeal_decided",
         reasons: &case.reasons,
         appeal_url: None,
@@ -141,7 +146,7 @@ pub struct AppealDecision<'a> {
 pub fn owed(
     owes: &[Owed],
     case: &Case,
-    actor: &str,
+    actor: &Actor,
     appeal: &AppealSettings,
     decision: Option<AppealDecision<'_>>,
     at: OffsetDateTime,

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use crate::case::Actor;
 use crate::clock::now_ms;
-use crate::message::{Action, FeedbackKind, Scores, Verdict};
+use crate::message::{AccountId, Action, FeedbackKind, MessageId, Scores, Verdict};
 use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
 use crate::signals::Snapshot;
@@ -59,12 +60,12 @@ pub struct Enforcer {
     policy: SuspensionPolicy,
     breaker: CircuitBreaker,
     /// Accounts suspended now: their messages are blocked.
-    suspended: HashSet<String>,
+    suspended: HashSet<AccountId>,
     /// Accounts with a case in review: nothing new is opened for them.
-    in_review: HashSet<String>,
+    in_review: HashSet<AccountId>,
     /// Each account's latest abusive message of the last hour, redacted: the evidence for a
     /// case that feedback opens after the account's messages were decided.
-    last_abusive: HashMap<String, LastAbusive>,
+    last_abusive: HashMap<AccountId, LastAbusive>,
     appeal: AppealSettings,
     /// Wakes the outbox's deliverer when a case wrote events.
     outbox: Arc<Notify>,
@@ -80,7 +81,7 @@ pub struct Enforcer {
 
 /// A case opened by the automated policy.
 fn new_case(
-    account_id: String,
+    account_id: AccountId,
     trigger_message_id: String,
     status: CaseStatus,
     reasons: &[Reason],
@@ -102,7 +103,7 @@ fn new_case(
         model_version: message.model_version,
         rules_version: message.rules_version,
         evidence: vec![message.evidence],
-        actor: "automated".into(),
+        actor: Actor::Automated,
         at: at_ms,
     }
 }
@@ -201,8 +202,10 @@ impl Enforcer {
     /// from a suspended account is blocked and counted, and opens nothing. Returns the case to
     /// open, if any. Call once per message: signals count every call.
     pub fn assess(&mut self, verdict: &mut Verdict, facts: &Facts) -> Option<NewCase> {
-        let account_id = verdict.account_id.as_str().to_owned();
-        let snapshot = self.signals.observe(&account_id, &facts.observation);
+        let account_id = verdict.account_id.clone();
+        let snapshot = self
+            .signals
+            .observe(account_id.as_str(), &facts.observation);
         self.since_eviction += 1;
         if self.since_eviction >= EVICT_EVERY {
             self.since_eviction = 0;
@@ -216,7 +219,7 @@ impl Enforcer {
         // Redacting an excerpt costs: only for messages that may become evidence.
         let this_message = || LastAbusive {
             evidence: Evidence {
-                message_id: verdict.message_id.as_str().to_owned(),
+                message_id: verdict.message_id.clone(),
                 excerpt: excerpt(&facts.body),
                 rule_hits: verdict.rule_hits.clone(),
                 action: verdict.action.as_str().to_owned(),
@@ -229,7 +232,7 @@ impl Enforcer {
         if facts.observation.abusive {
             self.last_abusive.insert(account_id.clone(), this_message());
         }
-        let (status, reasons) = self.decide(
+        let (status, reasons) = self.case_to_open(
             &account_id,
             &snapshot,
             &facts.evidence,
@@ -243,7 +246,7 @@ impl Enforcer {
         }
         Some(new_case(
             account_id,
-            message.evidence.message_id.clone(),
+            message.evidence.message_id.to_string(),
             status,
             &reasons,
             message,
@@ -257,12 +260,12 @@ impl Enforcer {
     /// latest abusive message as its evidence.
     pub fn feedback(
         &mut self,
-        account_id: &str,
-        message_id: &str,
+        account_id: &AccountId,
+        message_id: &MessageId,
         kind: FeedbackKind,
         at: i64,
     ) -> Option<NewCase> {
-        let snapshot = self.signals.feedback(account_id, at, kind);
+        let snapshot = self.signals.feedback(account_id.as_str(), at, kind);
         if self.suspended.contains(account_id) {
             return None;
         }
@@ -273,11 +276,11 @@ impl Enforcer {
             model_fraud: None,
             has_url: false,
         };
-        let (status, reasons) = self.decide(account_id, &snapshot, &account_level, at)?;
+        let (status, reasons) = self.case_to_open(account_id, &snapshot, &account_level, at)?;
         // Named apart from any case a message of the same id could open.
         let trigger = format!("feedback:{}:{message_id}", kind.as_str());
         Some(new_case(
-            account_id.to_owned(),
+            account_id.clone(),
             trigger,
             status,
             &reasons,
@@ -286,10 +289,11 @@ impl Enforcer {
         ))
     }
 
-    /// The account policy's call for an account that is neither suspended nor in review.
-    fn decide(
+    /// The case the account policy says to open (its status and reasons), if any, for an
+    /// account that is neither suspended nor in review.
+    fn case_to_open(
         &mut self,
-        account_id: &str,
+        account_id: &AccountId,
         snapshot: &Snapshot,
         message: &MessageEvidence,
         at_s: i64,
@@ -298,12 +302,16 @@ impl Enforcer {
             return None;
         }
         let was_tripped = self.breaker.tripped_at().is_some();
-        let decision = self
-            .policy
-            .decide(account_id, snapshot, message, &mut self.breaker, at_s);
+        let decision = self.policy.decide_account(
+            account_id.as_str(),
+            snapshot,
+            message,
+            &mut self.breaker,
+            at_s,
+        );
         if !was_tripped && self.breaker.tripped_at().is_some() {
             tracing::error!(
-                account_id,
+                %account_id,
                 "circuit breaker tripped: automated suspensions far above their baseline; \
                  new cases go to human review until an admin resets it (warden breaker reset)"
             );
@@ -314,7 +322,7 @@ impl Enforcer {
         match decision {
             AccountDecision::None => None,
             AccountDecision::WouldSuspend(reasons) => {
-                tracing::info!(account_id, reasons = ?reasons, "shadow mode: would suspend");
+                tracing::info!(%account_id, reasons = ?reasons, "shadow mode: would suspend");
                 None
             }
             AccountDecision::Suspend(reasons) => Some((CaseStatus::Suspended, reasons)),
@@ -346,7 +354,7 @@ impl Enforcer {
                 .record_breaker(&BreakerEvent {
                     at,
                     tripped: true,
-                    actor: "automated".into(),
+                    actor: Actor::Automated,
                     detail: "automated suspensions far above their baseline".into(),
                 })
                 .await?;
@@ -367,8 +375,8 @@ impl Enforcer {
                     _ => self.in_review.insert(case.account_id.clone()),
                 };
                 tracing::info!(
-                    case_id,
-                    account_id = case.account_id,
+                    %case_id,
+                    account_id = %case.account_id,
                     status = case.status.as_str(),
                     "case opened"
                 );
@@ -420,7 +428,7 @@ impl Enforcer {
             .case_changes_since(self.cases_synced_ms - 10_000)
             .await?;
         self.cases_synced_ms = now;
-        let mut accounts: HashMap<String, Option<CaseStatus>> = HashMap::new();
+        let mut accounts: HashMap<AccountId, Option<CaseStatus>> = HashMap::new();
         for (account, status) in changes {
             let active = matches!(status, CaseStatus::Suspended | CaseStatus::InReview);
             let entry = accounts.entry(account).or_insert(None);
@@ -440,10 +448,10 @@ impl Enforcer {
             };
             if self.suspended.contains(&account) && !suspended {
                 tracing::info!(
-                    account_id = account,
+                    account_id = %account,
                     "account reinstated: its messages flow again"
                 );
-                self.signals.forgive(&account);
+                self.signals.forgive(account.as_str());
                 self.last_abusive.remove(&account);
             }
             match suspended {
@@ -479,7 +487,7 @@ impl Enforcer {
                 self.tripped_since_ms = None;
                 METRICS.circuit_breaker_tripped.set(0);
                 tracing::info!(
-                    by = latest.actor,
+                    by = %latest.actor,
                     "circuit breaker reset: automated suspensions resume"
                 );
             }
@@ -494,6 +502,6 @@ impl Enforcer {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(case.opened_at) * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let owes = crate::case::opening_owes(case.status);
-        events::owed(&owes, case, "automated", &self.appeal, None, at)
+        events::owed(&owes, case, &Actor::Automated, &self.appeal, None, at)
     }
 }

@@ -11,13 +11,15 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
 
+use crate::case::CaseId;
+use crate::message::AccountId;
 use crate::privacy::Secret;
 
 /// What a valid token grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppealGrant {
-    pub case_id: String,
-    pub account_id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
     pub expires_at: OffsetDateTime,
 }
 
@@ -81,8 +83,9 @@ pub fn verify(
         return Err(TokenError::Expired(expires_at));
     }
     Ok(AppealGrant {
-        case_id: case_id.to_owned(),
-        account_id: account_id.to_owned(),
+        case_id: CaseId::parse(case_id.to_owned()).map_err(|_| TokenError::Malformed)?,
+        account_id: AccountId::parse("account_id", account_id.to_owned())
+            .map_err(|_| TokenError::Malformed)?,
         expires_at,
     })
 }
@@ -100,10 +103,12 @@ mod tests {
     use time::Duration;
     use time::macros::datetime;
 
+    const CASE: &str = "CS0123456789abcdef01234567";
+
     fn grant() -> AppealGrant {
         AppealGrant {
-            case_id: "CS0001".into(),
-            account_id: "AC93b1".into(),
+            case_id: CaseId::parse(CASE.into()).unwrap(),
+            account_id: AccountId::parse("account_id", "AC93b1".into()).unwrap(),
             expires_at: datetime!(2026-12-29 00:00 UTC),
         }
     }
@@ -130,7 +135,7 @@ mod tests {
         let (_, signature) = token.split_once('.').unwrap();
         let forged = format!(
             "{}.{signature}",
-            URL_SAFE_NO_PAD.encode("CS0001|AC0000|1798502400")
+            URL_SAFE_NO_PAD.encode(format!("{CASE}|AC0000|1798502400"))
         );
         assert_eq!(verify(&secret, &forged, now), Err(TokenError::BadSignature));
         assert_eq!(

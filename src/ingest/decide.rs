@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::config::Topics;
 use crate::enforce::Facts;
-use crate::message::{FeedbackEvent, FeedbackKind, MessageEvent, Verdict};
+use crate::message::{AccountId, FeedbackEvent, FeedbackKind, MessageEvent, MessageId, Verdict};
 use crate::privacy::{Secret, recipient_hash};
 use crate::scoring::{Scorer, Scratch};
 use crate::signals::{Observation, simhash};
@@ -57,8 +57,8 @@ pub enum Decision {
     /// Delivery feedback on one of the account's messages: it updates signals, and has no
     /// output of its own.
     Feedback {
-        account_id: String,
-        message_id: String,
+        account_id: AccountId,
+        message_id: MessageId,
         kind: FeedbackKind,
         /// When the pipeline learnt it, in Unix seconds.
         at: i64,
@@ -140,7 +140,7 @@ pub fn decide_batch(
                     .iter()
                     .map(|&i| {
                         let decision =
-                            decide(scorer, recipient_key, topics, &records[i], &mut scratch);
+                            decide_record(scorer, recipient_key, topics, &records[i], &mut scratch);
                         (i, decision)
                     })
                     .collect()
@@ -159,7 +159,7 @@ pub fn decide_batch(
 
 /// Decodes and scores one record. A record that cannot be decoded, or whose scoring panics,
 /// becomes a dead letter: redelivering it would fail the same way and hold up its partition.
-pub fn decide(
+pub fn decide_record(
     scorer: &Scorer,
     recipient_key: &Secret,
     topics: &Topics,
@@ -180,8 +180,8 @@ pub fn decide(
     if record.input == Input::Feedback {
         return match FeedbackEvent::decode(payload) {
             Ok(feedback) => Decision::Feedback {
-                account_id: feedback.account_id.as_str().to_owned(),
-                message_id: feedback.message_id.as_str().to_owned(),
+                account_id: feedback.account_id,
+                message_id: feedback.message_id,
                 kind: feedback.kind,
                 at: feedback.at.unix_timestamp(),
             },
@@ -199,7 +199,7 @@ pub fn decide(
     // A panic in scoring is a bug, but one message must not stop the stream: the scratch space
     // is reset before its next use, so nothing of the failed message leaks into the next.
     let decided = catch_unwind(AssertUnwindSafe(|| {
-        let (verdict, assessment) = scorer.decide(&event, scratch, now);
+        let (verdict, assessment) = scorer.verdict_with_assessment(&event, scratch, now);
         let facts = facts(
             scorer,
             recipient_key,

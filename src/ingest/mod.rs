@@ -283,7 +283,7 @@ impl Processor {
                 tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
             }
         }
-        let mut decisions = self.decide(records.clone()).await;
+        let mut decisions = self.decide_on_pool(records.clone()).await;
         // Exactly one decision per message (with a store): see `Recorded`.
         let mut recorded = self.recorded(&records, &decisions, shutdown).await?;
         self.enforce(&mut decisions, &recorded, shutdown).await?;
@@ -397,7 +397,7 @@ impl Processor {
     }
 
     /// Decides a batch on the scoring pool, off the async reactor.
-    async fn decide(&self, records: Vec<Record>) -> Vec<Decision> {
+    async fn decide_on_pool(&self, records: Vec<Record>) -> Vec<Decision> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (pool, scorer) = (Arc::clone(&self.pool), Arc::clone(&self.scorer));
         let topics = self.config.topics.clone();

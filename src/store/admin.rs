@@ -4,13 +4,16 @@
 use sqlx::Row;
 
 use super::review::{Appeal, OutboxEvent, appeal_of};
-use super::{AuditEntry, Case, CaseStatus, Evidence, Store, StoreError, case_of, insert_audit};
+use super::{
+    Actor, AuditEntry, Case, CaseId, CaseStatus, Evidence, Store, StoreError, case_of, insert_audit,
+};
+use crate::message::AccountId;
 
 /// What is kept about one account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountExport {
     pub cases: Vec<Case>,
-    pub evidence: Vec<(String, Evidence)>,
+    pub evidence: Vec<(CaseId, Evidence)>,
     pub appeals: Vec<Appeal>,
     pub audit: Vec<AuditEntry>,
     pub legal_hold: Option<String>,
@@ -28,8 +31,8 @@ impl Store {
     /// the account has no active case.
     pub async fn manual_reinstate(
         &self,
-        account_id: &str,
-        actor: &str,
+        account_id: &AccountId,
+        actor: &Actor,
         reason: &str,
         at: i64,
         events: impl FnOnce(&Case) -> Vec<OutboxEvent>,
@@ -39,7 +42,7 @@ impl Store {
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
              WHERE account_id = $1 AND status IN ('suspended', 'in_review')",
         )
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(case) = row.map(|row| case_of(&row)).transpose()? else {
@@ -51,15 +54,15 @@ impl Store {
         )
         .bind(CaseStatus::Overturned.as_str())
         .bind(at)
-        .bind(&case.case_id)
+        .bind(case.case_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO decisions (case_id, outcome, reviewer, note, decided_at) \
              VALUES ($1, 'overturned', $2, $3, $4) ON CONFLICT DO NOTHING",
         )
-        .bind(&case.case_id)
-        .bind(actor)
+        .bind(case.case_id.as_str())
+        .bind(actor.to_string())
         .bind(reason)
         .bind(at)
         .execute(&mut *tx)
@@ -69,10 +72,10 @@ impl Store {
         }
         let entry = AuditEntry {
             at,
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: "reinstate".into(),
             case_id: Some(case.case_id.clone()),
-            account_id: account_id.to_owned(),
+            account_id: account_id.clone(),
             detail: reason.to_owned(),
         };
         insert_audit(&mut tx, &entry).await?;
@@ -83,8 +86,8 @@ impl Store {
     /// Sets (or replaces) a legal hold on an account.
     pub async fn set_legal_hold(
         &self,
-        account_id: &str,
-        actor: &str,
+        account_id: &AccountId,
+        actor: &Actor,
         reason: &str,
         at: i64,
     ) -> Result<(), StoreError> {
@@ -94,18 +97,18 @@ impl Store {
              ON CONFLICT (account_id) DO UPDATE SET set_by = excluded.set_by, \
              reason = excluded.reason, set_at = excluded.set_at",
         )
-        .bind(account_id)
-        .bind(actor)
+        .bind(account_id.as_str())
+        .bind(actor.to_string())
         .bind(reason)
         .bind(at)
         .execute(&mut *tx)
         .await?;
         let entry = AuditEntry {
             at,
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: "legal_hold_set".into(),
             case_id: None,
-            account_id: account_id.to_owned(),
+            account_id: account_id.clone(),
             detail: reason.to_owned(),
         };
         insert_audit(&mut tx, &entry).await?;
@@ -116,13 +119,13 @@ impl Store {
     /// Lifts an account's legal hold; false if it had none.
     pub async fn lift_legal_hold(
         &self,
-        account_id: &str,
-        actor: &str,
+        account_id: &AccountId,
+        actor: &Actor,
         at: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let lifted = sqlx::query("DELETE FROM legal_holds WHERE account_id = $1")
-            .bind(account_id)
+            .bind(account_id.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected()
@@ -130,10 +133,10 @@ impl Store {
         if lifted {
             let entry = AuditEntry {
                 at,
-                actor: actor.to_owned(),
+                actor: actor.clone(),
                 action: "legal_hold_lifted".into(),
                 case_id: None,
-                account_id: account_id.to_owned(),
+                account_id: account_id.clone(),
                 detail: String::new(),
             };
             insert_audit(&mut tx, &entry).await?;
@@ -142,9 +145,9 @@ impl Store {
         Ok(lifted)
     }
 
-    pub async fn legal_hold(&self, account_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn legal_hold(&self, account_id: &AccountId) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT reason FROM legal_holds WHERE account_id = $1")
-            .bind(account_id)
+            .bind(account_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|row| row.try_get("reason")).transpose()?)
@@ -154,13 +157,13 @@ impl Store {
     /// and the audit log stay: they say what was decided, not what was written.
     pub async fn erase_evidence(
         &self,
-        account_id: &str,
-        actor: &str,
+        account_id: &AccountId,
+        actor: &Actor,
         at: i64,
     ) -> Result<Erasure, StoreError> {
         let mut tx = self.pool.begin().await?;
         let hold = sqlx::query("SELECT reason FROM legal_holds WHERE account_id = $1")
-            .bind(account_id)
+            .bind(account_id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(hold) = hold {
@@ -172,23 +175,23 @@ impl Store {
         let evidence = sqlx::query(&format!(
             "DELETE FROM evidence WHERE case_id IN ({of_account})"
         ))
-        .bind(account_id)
+        .bind(account_id.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
         let labels = sqlx::query(&format!(
             "DELETE FROM labels WHERE case_id IN ({of_account})"
         ))
-        .bind(account_id)
+        .bind(account_id.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
         let entry = AuditEntry {
             at,
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             action: "erase_evidence".into(),
             case_id: None,
-            account_id: account_id.to_owned(),
+            account_id: account_id.clone(),
             detail: format!("{evidence} excerpts, {labels} labels"),
         };
         insert_audit(&mut tx, &entry).await?;
@@ -197,12 +200,15 @@ impl Store {
     }
 
     /// Everything kept about an account.
-    pub async fn export_account(&self, account_id: &str) -> Result<AccountExport, StoreError> {
+    pub async fn export_account(
+        &self,
+        account_id: &AccountId,
+    ) -> Result<AccountExport, StoreError> {
         let rows = sqlx::query(
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
              WHERE account_id = $1 ORDER BY opened_at",
         )
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         let cases: Vec<Case> = rows.iter().map(case_of).collect::<Result<_, _>>()?;
@@ -216,7 +222,7 @@ impl Store {
             "SELECT {} FROM appeals WHERE account_id = $1 ORDER BY opened_at",
             super::review::APPEAL_COLUMNS
         ))
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         let appeals = rows.iter().map(appeal_of).collect::<Result<_, _>>()?;

@@ -21,7 +21,7 @@ pub use review::{
     OutboxTopic, QueueItem, appeal_id,
 };
 
-pub use crate::case::{CaseStatus, Claim, Outcome};
+pub use crate::case::{Actor, CaseId, CaseStatus, Claim, Outcome};
 
 use std::collections::HashMap;
 
@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+
+use crate::message::{AccountId, MessageId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -94,9 +96,9 @@ pub struct StoredReason {
 }
 
 /// One message's evidence: a redacted excerpt (see `privacy::excerpt`), never the raw text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub excerpt: String,
     pub rule_hits: Vec<String>,
     pub action: String,
@@ -107,8 +109,10 @@ pub struct Evidence {
 /// A case to open.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCase {
-    pub account_id: String,
-    /// The message whose decision opened the case; with the account, it names the case.
+    pub account_id: AccountId,
+    /// The message whose decision opened the case; with the account, it names the case. Not a
+    /// `MessageId`: feedback and admins open cases under triggers of their own
+    /// (`feedback:<kind>:<message id>`, `manual:<actor>:<at>`).
     pub trigger_message_id: String,
     pub status: CaseStatus,
     pub reasons: Vec<StoredReason>,
@@ -116,17 +120,16 @@ pub struct NewCase {
     pub model_version: Option<String>,
     pub rules_version: String,
     pub evidence: Vec<Evidence>,
-    /// `automated`, `reviewer:<id>` or `admin:<id>`.
-    pub actor: String,
+    /// The automated policy, or the admin who suspended by hand.
+    pub actor: Actor,
     /// Unix milliseconds.
     pub at: i64,
 }
 
 impl NewCase {
     /// The case id: the same account and trigger always give the same id.
-    pub fn case_id(&self) -> String {
-        let digest = Sha256::digest(format!("{}|{}", self.account_id, self.trigger_message_id));
-        format!("CS{}", hex(&digest[..12]))
+    pub fn case_id(&self) -> CaseId {
+        CaseId::derive(&self.account_id, &self.trigger_message_id)
     }
 
     /// The case as it will be stored, for the events its opening owes.
@@ -145,16 +148,16 @@ impl NewCase {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opening {
     /// A new case, with its audit entry and evidence, is durable.
-    Opened { case_id: String },
+    Opened { case_id: CaseId },
     /// The account already has an active case; nothing was written.
-    AlreadyActive { case_id: String },
+    AlreadyActive { case_id: CaseId },
 }
 
 /// A stored case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
-    pub case_id: String,
-    pub account_id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
     pub status: CaseStatus,
     pub reasons: Vec<StoredReason>,
     pub opened_at: i64,
@@ -164,10 +167,10 @@ pub struct Case {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     pub at: i64,
-    pub actor: String,
+    pub actor: Actor,
     pub action: String,
-    pub case_id: Option<String>,
-    pub account_id: String,
+    pub case_id: Option<CaseId>,
+    pub account_id: AccountId,
     pub detail: String,
 }
 
@@ -177,8 +180,8 @@ pub struct BreakerEvent {
     /// Unix milliseconds, wall clock.
     pub at: i64,
     pub tripped: bool,
-    /// `automated` for a trip, `admin:<name>` for a reset.
-    pub actor: String,
+    /// `Automated` for a trip, an admin for a reset.
+    pub actor: Actor,
     pub detail: String,
 }
 
@@ -322,7 +325,7 @@ impl Store {
         // The outbox carries its events: nothing is owed at a restart.
         sqlx::query("UPDATE cases SET notified_at = $1 WHERE case_id = $2")
             .bind(case.at)
-            .bind(case.case_id())
+            .bind(case.case_id().as_str())
             .execute(&mut *tx)
             .await?;
         for event in events {
@@ -342,39 +345,41 @@ impl Store {
     }
 
     /// The account's active (suspended or in review) case, if any.
-    pub async fn active_case(&self, account_id: &str) -> Result<Option<Case>, StoreError> {
+    pub async fn active_case(&self, account_id: &AccountId) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
              WHERE account_id = $1 AND status IN ('suspended', 'in_review')",
         )
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| case_of(&row)).transpose()
     }
 
-    pub async fn case(&self, case_id: &str) -> Result<Option<Case>, StoreError> {
+    pub async fn case(&self, case_id: &CaseId) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases WHERE case_id = $1",
         )
-        .bind(case_id)
+        .bind(case_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| case_of(&row)).transpose()
     }
 
-    pub async fn evidence(&self, case_id: &str) -> Result<Vec<Evidence>, StoreError> {
+    pub async fn evidence(&self, case_id: &CaseId) -> Result<Vec<Evidence>, StoreError> {
         let rows = sqlx::query(
             "SELECT message_id, excerpt, rule_hits, action, sent_at FROM evidence \
              WHERE case_id = $1 ORDER BY sent_at, message_id",
         )
-        .bind(case_id)
+        .bind(case_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 Ok(Evidence {
-                    message_id: row.try_get("message_id")?,
+                    message_id: parsed(row, "message_id", |raw| {
+                        MessageId::parse("message_id", raw)
+                    })?,
                     excerpt: row.try_get("excerpt")?,
                     rule_hits: serde_json::from_str(&row.try_get::<String, _>("rule_hits")?)?,
                     action: row.try_get("action")?,
@@ -477,7 +482,7 @@ impl Store {
     /// transaction: for cases a version before the one outbox opened and had not announced.
     pub async fn enqueue_owed(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         events: &[OutboxEvent],
         at: i64,
     ) -> Result<(), StoreError> {
@@ -486,7 +491,7 @@ impl Store {
             "UPDATE cases SET notified_at = $1 WHERE case_id = $2 AND notified_at IS NULL",
         )
         .bind(at)
-        .bind(case_id)
+        .bind(case_id.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -512,7 +517,7 @@ impl Store {
     }
 
     /// Accounts with an active case, and whether each is suspended (else in review).
-    pub async fn active_accounts(&self) -> Result<Vec<(String, bool)>, StoreError> {
+    pub async fn active_accounts(&self) -> Result<Vec<(AccountId, bool)>, StoreError> {
         let rows = sqlx::query(
             "SELECT account_id, status FROM cases WHERE status IN ('suspended', 'in_review')",
         )
@@ -521,7 +526,7 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let status: String = row.try_get("status")?;
-                Ok((row.try_get("account_id")?, status == "suspended"))
+                Ok((account_id_of(row)?, status == "suspended"))
             })
             .collect()
     }
@@ -535,7 +540,7 @@ impl Store {
         )
         .bind(event.at)
         .bind(if event.tripped { "tripped" } else { "reset" })
-        .bind(&event.actor)
+        .bind(event.actor.to_string())
         .bind(&event.detail)
         .execute(&self.pool)
         .await?;
@@ -554,7 +559,7 @@ impl Store {
             Ok(BreakerEvent {
                 at: row.try_get("at")?,
                 tripped: row.try_get::<String, _>("event")? == "tripped",
-                actor: row.try_get("actor")?,
+                actor: actor_of(&row, "actor")?,
                 detail: row.try_get("detail")?,
             })
         })
@@ -562,22 +567,25 @@ impl Store {
     }
 
     /// The audit log of one account, oldest first.
-    pub async fn audit_log(&self, account_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_log(&self, account_id: &AccountId) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, actor, action, case_id, account_id, detail FROM audit_log \
              WHERE account_id = $1 ORDER BY at, entry_id",
         )
-        .bind(account_id)
+        .bind(account_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
                 Ok(AuditEntry {
                     at: row.try_get("at")?,
-                    actor: row.try_get("actor")?,
+                    actor: actor_of(row, "actor")?,
                     action: row.try_get("action")?,
-                    case_id: row.try_get("case_id")?,
-                    account_id: row.try_get("account_id")?,
+                    case_id: row
+                        .try_get::<Option<String>, _>("case_id")?
+                        .map(|raw| decoded("case_id", CaseId::parse(raw)))
+                        .transpose()?,
+                    account_id: account_id_of(row)?,
                     detail: row.try_get("detail")?,
                 })
             })
@@ -597,8 +605,8 @@ async fn insert_case(
          rules_version, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(&case_id)
-    .bind(&case.account_id)
+    .bind(case_id.as_str())
+    .bind(case.account_id.as_str())
     .bind(case.status.as_str())
     .bind(serde_json::to_string(&case.reasons)?)
     .bind(serde_json::to_string(&case.scores)?)
@@ -617,8 +625,8 @@ async fn insert_case(
             "INSERT INTO evidence (case_id, message_id, excerpt, rule_hits, action, sent_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
-        .bind(&case_id)
-        .bind(&evidence.message_id)
+        .bind(case_id.as_str())
+        .bind(evidence.message_id.as_str())
         .bind(&evidence.excerpt)
         .bind(serde_json::to_string(&evidence.rule_hits)?)
         .bind(&evidence.action)
@@ -652,7 +660,7 @@ async fn insert_audit(
         entry.at,
         entry.actor,
         entry.action,
-        entry.case_id.as_deref().unwrap_or(""),
+        entry.case_id.as_ref().map_or("", CaseId::as_str),
         entry.account_id,
         entry.detail
     ));
@@ -662,26 +670,56 @@ async fn insert_audit(
     )
     .bind(hex(&digest[..16]))
     .bind(entry.at)
-    .bind(&entry.actor)
+    .bind(entry.actor.to_string())
     .bind(&entry.action)
-    .bind(entry.case_id.clone())
-    .bind(&entry.account_id)
+    .bind(entry.case_id.as_ref().map(CaseId::to_string))
+    .bind(entry.account_id.as_str())
     .bind(&entry.detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-fn case_of(row: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
+fn case_of(row: &AnyRow) -> Result<Case, StoreError> {
     let status: String = row.try_get("status")?;
     Ok(Case {
-        case_id: row.try_get("case_id")?,
-        account_id: row.try_get("account_id")?,
+        case_id: case_id_of(row)?,
+        account_id: account_id_of(row)?,
         status: CaseStatus::parse(&status)
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown case status `{status}`").into()))?,
         reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
         opened_at: row.try_get("opened_at")?,
     })
+}
+
+/// A stored value that does not parse into its domain type: the row does not decode.
+fn decoded<T, E: std::fmt::Display>(column: &str, parsed: Result<T, E>) -> Result<T, StoreError> {
+    parsed.map_err(|error| {
+        StoreError::Database(sqlx::Error::Decode(
+            format!("column `{column}`: {error}").into(),
+        ))
+    })
+}
+
+/// Reads a text column into its domain type (ids are stored as text, parsed when read).
+fn parsed<T, E: std::fmt::Display>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl FnOnce(String) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    decoded(column, parse(row.try_get(column)?))
+}
+
+fn case_id_of(row: &AnyRow) -> Result<CaseId, StoreError> {
+    parsed(row, "case_id", CaseId::parse)
+}
+
+fn account_id_of(row: &AnyRow) -> Result<AccountId, StoreError> {
+    parsed(row, "account_id", |raw| AccountId::parse("account_id", raw))
+}
+
+fn actor_of(row: &AnyRow, column: &str) -> Result<Actor, StoreError> {
+    parsed(row, column, |raw| Actor::parse(&raw))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -9,15 +9,19 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{AuditEntry, Case, CaseStatus, Store, StoreError, case_of, hex, insert_audit};
+use super::{
+    Actor, AuditEntry, Case, CaseId, CaseStatus, Store, StoreError, account_id_of, actor_of,
+    case_id_of, case_of, decoded, hex, insert_audit,
+};
 use crate::case::{self, Claim, Outcome, Refusal, Standing, Step};
+use crate::message::AccountId;
 
 /// An account holder's appeal against a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appeal {
     pub appeal_id: String,
-    pub case_id: String,
-    pub account_id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
     pub statement: String,
     pub status: AppealStatus,
     pub opened_at: i64,
@@ -47,7 +51,7 @@ impl AppealStatus {
 pub struct OutboxEvent {
     pub event_id: String,
     pub topic: OutboxTopic,
-    /// The record key: the account id.
+    /// The record key: the account id, as produced.
     pub key: String,
     pub payload: String,
 }
@@ -69,12 +73,12 @@ impl OutboxTopic {
 
 impl OutboxEvent {
     /// An event whose id derives from its content: written twice, it is stored once.
-    pub fn new(topic: OutboxTopic, key: &str, payload: String) -> Self {
+    pub fn new(topic: OutboxTopic, key: &AccountId, payload: String) -> Self {
         let digest = Sha256::digest(format!("{}|{key}|{payload}", topic.as_str()));
         Self {
             event_id: format!("EV{}", hex(&digest[..12])),
             topic,
-            key: key.to_owned(),
+            key: key.as_str().to_owned(),
             payload,
         }
     }
@@ -91,9 +95,9 @@ pub enum Claiming {
 /// A decision to record.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
-    pub case_id: String,
-    /// `reviewer:<name>` or `admin:<name>`.
-    pub actor: String,
+    pub case_id: CaseId,
+    /// A reviewer, or an admin acting as one.
+    pub actor: Actor,
     pub outcome: Outcome,
     pub note: String,
     pub at: i64,
@@ -102,7 +106,7 @@ pub struct NewDecision {
 /// What recording a decision did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deciding {
-    /// Recorded, with the step the lifecycle took (see [`crate::case::decide`]).
+    /// Recorded, with the step the lifecycle took (see [`crate::case::decision_step`]).
     Decided(Step),
     /// Not recorded; nothing was written.
     Refused(Refusal),
@@ -112,8 +116,8 @@ pub enum Deciding {
 /// One entry of the reviewers' queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueItem {
-    pub case_id: String,
-    pub account_id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
     pub appeal_id: Option<String>,
     /// Since when the case has waited for a human: the appeal, or the case's opening.
     pub waiting_since: i64,
@@ -135,13 +139,14 @@ pub struct CaseDetail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionRecord {
     pub outcome: Outcome,
-    pub reviewer: String,
+    /// Who decided: a reviewer, or the admin who reinstated by hand.
+    pub reviewer: Actor,
     pub note: String,
     pub decided_at: i64,
 }
 
 /// The appeal id of a case: one appeal per case, so it derives from the case.
-pub fn appeal_id(case_id: &str) -> String {
+pub fn appeal_id(case_id: &CaseId) -> String {
     let digest = Sha256::digest(format!("appeal|{case_id}"));
     format!("AP{}", hex(&digest[..12]))
 }
@@ -151,8 +156,8 @@ pub(super) fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
     let outcome: Option<String> = row.try_get("outcome")?;
     Ok(Appeal {
         appeal_id: row.try_get("appeal_id")?,
-        case_id: row.try_get("case_id")?,
-        account_id: row.try_get("account_id")?,
+        case_id: case_id_of(row)?,
+        account_id: account_id_of(row)?,
         statement: row.try_get("statement")?,
         status: if status == "open" {
             AppealStatus::Open
@@ -166,14 +171,18 @@ pub(super) fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
     })
 }
 
-fn live_claim(by: Option<String>, until: Option<i64>, now: i64) -> Option<Claim> {
-    match (by, until) {
+/// The claim the columns `claimed_by` and `claim_expires_at` of `row` hold, if it is live at
+/// `now`.
+fn live_claim(row: &sqlx::any::AnyRow, now: i64) -> Result<Option<Claim>, StoreError> {
+    let by: Option<String> = row.try_get("claimed_by")?;
+    let until: Option<i64> = row.try_get("claim_expires_at")?;
+    Ok(match (by, until) {
         (Some(reviewer), Some(expires_at)) if expires_at > now => Some(Claim {
-            reviewer,
+            reviewer: decoded("claimed_by", Actor::parse(&reviewer))?,
             expires_at,
         }),
         _ => None,
-    }
+    })
 }
 
 const DECISIONS_OF_CASE: &str = "SELECT outcome, reviewer, note, decided_at FROM decisions \
@@ -184,7 +193,7 @@ fn decision_of(row: &sqlx::any::AnyRow) -> Result<DecisionRecord, StoreError> {
     Ok(DecisionRecord {
         outcome: Outcome::parse(&outcome)
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown outcome `{outcome}`").into()))?,
-        reviewer: row.try_get("reviewer")?,
+        reviewer: actor_of(row, "reviewer")?,
         note: row.try_get("note")?,
         decided_at: row.try_get("decided_at")?,
     })
@@ -216,10 +225,10 @@ pub(super) async fn insert_event(
 /// that the checks that follow hold until commit. False if there is no such case.
 async fn lock_case(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    case_id: &str,
+    case_id: &CaseId,
 ) -> Result<bool, StoreError> {
     let locked = sqlx::query("UPDATE cases SET updated_at = updated_at WHERE case_id = $1")
-        .bind(case_id)
+        .bind(case_id.as_str())
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -243,8 +252,8 @@ impl Store {
              VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT DO NOTHING",
         )
         .bind(&appeal_id)
-        .bind(&case.case_id)
-        .bind(&case.account_id)
+        .bind(case.case_id.as_str())
+        .bind(case.account_id.as_str())
         .bind(statement)
         .bind(at)
         .execute(&mut *tx)
@@ -257,7 +266,7 @@ impl Store {
             }
             let entry = AuditEntry {
                 at,
-                actor: "holder".into(),
+                actor: Actor::Holder,
                 action: "appeal".into(),
                 case_id: Some(case.case_id.clone()),
                 account_id: case.account_id.clone(),
@@ -285,14 +294,14 @@ impl Store {
         row.map(|row| appeal_of(&row)).transpose()
     }
 
-    pub async fn appeal_of_case(&self, case_id: &str) -> Result<Option<Appeal>, StoreError> {
+    pub async fn appeal_of_case(&self, case_id: &CaseId) -> Result<Option<Appeal>, StoreError> {
         self.appeal(&appeal_id(case_id)).await
     }
 
     /// A case with what reviewers see beyond the holder's view.
     pub async fn case_detail(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         now: i64,
     ) -> Result<Option<CaseDetail>, StoreError> {
         let row = sqlx::query(
@@ -300,7 +309,7 @@ impl Store {
              rules_version, updated_at, claimed_by, claim_expires_at FROM cases \
              WHERE case_id = $1",
         )
-        .bind(case_id)
+        .bind(case_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
@@ -312,18 +321,14 @@ impl Store {
             model_version: row.try_get("model_version")?,
             rules_version: row.try_get("rules_version")?,
             updated_at: row.try_get("updated_at")?,
-            claim: live_claim(
-                row.try_get("claimed_by")?,
-                row.try_get("claim_expires_at")?,
-                now,
-            ),
+            claim: live_claim(&row, now)?,
         }))
     }
 
     /// The case's decisions, oldest first.
-    pub async fn decisions(&self, case_id: &str) -> Result<Vec<DecisionRecord>, StoreError> {
+    pub async fn decisions(&self, case_id: &CaseId) -> Result<Vec<DecisionRecord>, StoreError> {
         let rows = sqlx::query(DECISIONS_OF_CASE)
-            .bind(case_id)
+            .bind(case_id.as_str())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decision_of).collect()
@@ -385,15 +390,11 @@ impl Store {
             .chain(&in_review)
             .map(|row| {
                 Ok(QueueItem {
-                    case_id: row.try_get("case_id")?,
-                    account_id: row.try_get("account_id")?,
+                    case_id: case_id_of(row)?,
+                    account_id: account_id_of(row)?,
                     appeal_id: row.try_get("appeal_id")?,
                     waiting_since: row.try_get("waiting_since")?,
-                    claim: live_claim(
-                        row.try_get("claimed_by")?,
-                        row.try_get("claim_expires_at")?,
-                        now,
-                    ),
+                    claim: live_claim(row, now)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -406,8 +407,8 @@ impl Store {
     /// still live. Claiming again extends one's own claim.
     pub async fn claim(
         &self,
-        case_id: &str,
-        reviewer: &str,
+        case_id: &CaseId,
+        reviewer: &Actor,
         now: i64,
         expires_at: i64,
     ) -> Result<Claiming, StoreError> {
@@ -418,45 +419,42 @@ impl Store {
         let row = sqlx::query(
             "SELECT account_id, claimed_by, claim_expires_at FROM cases WHERE case_id = $1",
         )
-        .bind(case_id)
+        .bind(case_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        if let Some(held) = live_claim(
-            row.try_get("claimed_by")?,
-            row.try_get("claim_expires_at")?,
-            now,
-        ) && held.reviewer != reviewer
+        if let Some(held) = live_claim(&row, now)?
+            && held.reviewer != *reviewer
         {
             return Ok(Claiming::HeldByOther(held));
         }
         sqlx::query("UPDATE cases SET claimed_by = $1, claim_expires_at = $2 WHERE case_id = $3")
-            .bind(reviewer)
+            .bind(reviewer.to_string())
             .bind(expires_at)
-            .bind(case_id)
+            .bind(case_id.as_str())
             .execute(&mut *tx)
             .await?;
         let entry = AuditEntry {
             at: now,
-            actor: reviewer.to_owned(),
+            actor: reviewer.clone(),
             action: "claim".into(),
-            case_id: Some(case_id.to_owned()),
-            account_id: row.try_get("account_id")?,
+            case_id: Some(case_id.clone()),
+            account_id: account_id_of(&row)?,
             detail: format!("until {expires_at}"),
         };
         insert_audit(&mut tx, &entry).await?;
         tx.commit().await?;
         Ok(Claiming::Claimed(Claim {
-            reviewer: reviewer.to_owned(),
+            reviewer: reviewer.clone(),
             expires_at,
         }))
     }
 
     /// Records a reviewer's decision on a case, if the case's lifecycle allows it
-    /// ([`crate::case::decide`], asked under the case's lock), in one transaction: the new
+    /// ([`crate::case::decision_step`], asked under the case's lock), in one transaction: the new
     /// status, the decision, the appeal closed, evidence labelled, the audit entry and the
     /// events `events_for` builds for the step (the outbox), so that a decision and what it
     /// owes are written together or not at all.
-    pub async fn decide(
+    pub async fn record_decision(
         &self,
         decision: &NewDecision,
         events_for: impl FnOnce(&Step) -> Vec<OutboxEvent>,
@@ -470,10 +468,10 @@ impl Store {
              a.status AS appeal_status FROM cases c \
              LEFT JOIN appeals a ON a.case_id = c.case_id WHERE c.case_id = $1",
         )
-        .bind(&decision.case_id)
+        .bind(decision.case_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        let account_id: String = row.try_get("account_id")?;
+        let account_id = account_id_of(&row)?;
         let status: String = row.try_get("status")?;
         let appeal_status: Option<String> = row.try_get("appeal_status")?;
         let earlier = self.decisions_in(&mut tx, &decision.case_id).await?;
@@ -484,14 +482,10 @@ impl Store {
                 ))
             })?,
             appeal_open: appeal_status.as_deref() == Some("open"),
-            claim: live_claim(
-                row.try_get("claimed_by")?,
-                row.try_get("claim_expires_at")?,
-                decision.at,
-            ),
+            claim: live_claim(&row, decision.at)?,
             decided: earlier.last().map(|last| last.outcome),
         };
-        let step = match case::decide(&standing, decision.outcome, &decision.actor) {
+        let step = match case::decision_step(&standing, decision.outcome, &decision.actor) {
             Ok(step) => step,
             Err(refusal) => return Ok(Deciding::Refused(refusal)),
         };
@@ -501,16 +495,16 @@ impl Store {
         )
         .bind(step.status.as_str())
         .bind(decision.at)
-        .bind(&decision.case_id)
+        .bind(decision.case_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO decisions (case_id, outcome, reviewer, note, decided_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
-        .bind(&decision.case_id)
+        .bind(decision.case_id.as_str())
         .bind(decision.outcome.as_str())
-        .bind(&decision.actor)
+        .bind(decision.actor.to_string())
         .bind(&decision.note)
         .bind(decision.at)
         .execute(&mut *tx)
@@ -523,7 +517,7 @@ impl Store {
             .bind(decision.outcome.as_str())
             .bind(&decision.note)
             .bind(decision.at)
-            .bind(&decision.case_id)
+            .bind(decision.case_id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -534,7 +528,7 @@ impl Store {
                  WHERE case_id = $2 ON CONFLICT DO NOTHING",
             )
             .bind(decision.at)
-            .bind(&decision.case_id)
+            .bind(decision.case_id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -557,10 +551,10 @@ impl Store {
     async fn decisions_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        case_id: &str,
+        case_id: &CaseId,
     ) -> Result<Vec<DecisionRecord>, StoreError> {
         let rows = sqlx::query(DECISIONS_OF_CASE)
-            .bind(case_id)
+            .bind(case_id.as_str())
             .fetch_all(&mut **tx)
             .await?;
         rows.iter().map(decision_of).collect()
@@ -610,7 +604,7 @@ impl Store {
     pub async fn case_changes_since(
         &self,
         since: i64,
-    ) -> Result<Vec<(String, CaseStatus)>, StoreError> {
+    ) -> Result<Vec<(AccountId, CaseStatus)>, StoreError> {
         let rows = sqlx::query(
             "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
              WHERE updated_at >= $1 ORDER BY updated_at, case_id",

@@ -2,9 +2,9 @@
 //! named by `WARDEN_TEST_DATABASE_URL`. Without that variable PostgreSQL tests are skipped
 //! with a note, unless `WARDEN_REQUIRE_POSTGRES=1` (as in CI).
 
-use warden::message::Scores;
+use warden::message::{AccountId, MessageId, Scores};
 use warden::privacy::excerpt;
-use warden::store::{CaseStatus, Evidence, NewCase, Store, StoredReason};
+use warden::store::{Actor, CaseStatus, Evidence, NewCase, Store, StoredReason};
 
 /// A fresh store per test: a new SQLite file, or a new PostgreSQL schema.
 pub enum Backend {
@@ -47,11 +47,16 @@ pub async fn fresh(backend: Backend, test: &str) -> Option<(Store, Option<tempfi
     }
 }
 
+/// The account id `raw`, which tests write well formed.
+pub fn account(raw: &str) -> AccountId {
+    AccountId::parse("account_id", raw.into()).unwrap()
+}
+
 /// An automated suspension of `account`, triggered by message `trigger` at `at` (Unix ms), with
 /// one redacted excerpt as evidence.
 pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
     NewCase {
-        account_id: account.into(),
+        account_id: self::account(account),
         trigger_message_id: trigger.into(),
         status: CaseStatus::Suspended,
         reasons: vec![StoredReason {
@@ -66,13 +71,13 @@ pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
         model_version: Some("m1".into()),
         rules_version: "r1".into(),
         evidence: vec![Evidence {
-            message_id: trigger.into(),
+            message_id: MessageId::parse("message_id", trigger.into()).unwrap(),
             excerpt: excerpt("Pay now at royalmail-fees.top, or call +44 7911 123456"),
             rule_hits: vec!["fraud.delivery_failed_link".into()],
             action: "block".into(),
             sent_at: at,
         }],
-        actor: "automated".into(),
+        actor: Actor::Automated,
         at,
     }
 }
