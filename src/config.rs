@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::model::{Model, ModelError};
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{PolicyError, PolicyFile};
 use crate::rules::{BrandRegistry, BrandsError, RuleSet, RulesError};
 use crate::scoring::Scorer;
+use crate::suspension::SuspensionPolicy;
 
 /// Default location of the rules file, relative to the working directory.
 pub const DEFAULT_RULES_PATH: &str = "config/rules.toml";
@@ -73,9 +74,9 @@ pub fn load_brands(path: &Path) -> Result<BrandRegistry, ConfigError> {
     })
 }
 
-/// Reads and validates a policy file.
-pub fn load_policy(path: &Path) -> Result<Policy, ConfigError> {
-    Policy::from_toml(&read(path)?).map_err(|source| ConfigError::Policy {
+/// Reads and validates a policy file: its message policy and its account policy.
+pub fn load_policy(path: &Path) -> Result<PolicyFile, ConfigError> {
+    PolicyFile::from_toml(&read(path)?).map_err(|source| ConfigError::Policy {
         path: path.to_owned(),
         source,
     })
@@ -89,14 +90,26 @@ pub fn load_model(path: &Path) -> Result<Model, ConfigError> {
     })
 }
 
-/// Builds a scorer from a rules file, a policy file and, unless `None`, a model file.
+/// Builds a scorer from a rules file, a policy file's message policy and, unless `None`, a
+/// model file.
 pub fn load_scorer(
     rules: &Path,
     policy: &Path,
     model: Option<&Path>,
 ) -> Result<Scorer, ConfigError> {
+    Ok(load_scoring(rules, policy, model)?.0)
+}
+
+/// What `warden run` decides with: the scorer, and the policy file's account policy for the
+/// enforcer.
+pub fn load_scoring(
+    rules: &Path,
+    policy: &Path,
+    model: Option<&Path>,
+) -> Result<(Scorer, SuspensionPolicy), ConfigError> {
     let model = model.map(load_model).transpose()?;
-    Ok(Scorer::new(load_rules(rules)?, model, load_policy(policy)?))
+    let PolicyFile { message, account } = load_policy(policy)?;
+    Ok((Scorer::new(load_rules(rules)?, model, message), account))
 }
 
 /// Default location of the service configuration, relative to the working directory.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::dataset::Label;
 use crate::message::{Action, Category, Scores};
-use crate::policy::Policy;
+use crate::policy::MessagePolicy;
 
 /// One labelled message and what Warden decided.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +27,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn new(label: Label, action: Action, scores: Scores, policy: &Policy) -> Self {
+    pub fn new(label: Label, action: Action, scores: Scores, policy: &MessagePolicy) -> Self {
         let flagged = Category::ALL.map(|c| scores.get(c) >= policy.thresholds(c).flag_at);
         let predicted = Category::ALL
             .into_iter()
@@ -233,7 +233,9 @@ mod tests {
     const POLICY: &str = "[message.spam]\nflag_at = 0.5\nblock_at = 0.9\n[message.fraud]\nflag_at = 0.5\nblock_at = 0.9\n[message.aup]\nflag_at = 0.5\nblock_at = 0.9\n";
 
     fn outcome(label: Label, spam: f64, fraud: f64) -> Outcome {
-        let policy = Policy::from_toml(POLICY).unwrap();
+        let policy = crate::policy::PolicyFile::from_toml(POLICY)
+            .unwrap()
+            .message;
         let scores = Scores {
             spam,
             fraud,

@@ -1,5 +1,6 @@
-//! Policy: turns per-category scores into an action on the message, and holds the account
-//! policy (`suspension`) read from the same file.
+//! Policy: turns per-category scores into an action on the message. `config/policy.toml` also
+//! holds the account policy (`[suspension]`); reading the file gives both, and each goes to the
+//! code that applies it: the message policy to the scorer, the account policy to the enforcer.
 //!
 //! Read from `config/policy.toml`. Thresholds are per category because the cost of an error is:
 //! blocking a fraud message protects a recipient from losing money, blocking an ordinary message
@@ -46,7 +47,7 @@ struct MessageThresholds {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PolicyFile {
+struct PolicyToml {
     message: MessageThresholds,
     #[serde(default)]
     fusion: Fusion,
@@ -84,28 +85,45 @@ impl Default for Fusion {
     }
 }
 
-/// The validated policy.
+/// A validated policy file: its two policies, for the two places that apply them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    thresholds: [Thresholds; 3],
-    fusion: Fusion,
-    suspension: SuspensionPolicy,
+pub struct PolicyFile {
+    /// What a message's scores call for (`[message.*]`, `[fusion]`): the scorer's.
+    pub message: MessagePolicy,
+    /// When sustained evidence suspends an account (`[suspension]`): the enforcer's.
+    pub account: SuspensionPolicy,
 }
 
-impl Policy {
+impl PolicyFile {
     /// Parses and validates a policy file. Does no IO: the caller reads the file.
     pub fn from_toml(source: &str) -> Result<Self, PolicyError> {
-        let file: PolicyFile =
+        let file: PolicyToml =
             toml::from_str(source).map_err(|e| PolicyError::Parse(e.to_string()))?;
-        let policy = Policy {
-            thresholds: [file.message.spam, file.message.fraud, file.message.aup],
-            fusion: file.fusion,
-            suspension: file.suspension,
-        };
-        policy
-            .suspension
+        file.suspension
             .validate()
             .map_err(PolicyError::Suspension)?;
+        let message = MessagePolicy {
+            thresholds: [file.message.spam, file.message.fraud, file.message.aup],
+            fusion: file.fusion,
+        };
+        message.validate()?;
+        Ok(PolicyFile {
+            message,
+            account: file.suspension,
+        })
+    }
+}
+
+/// The validated message policy: per-category thresholds and how rules and model combine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessagePolicy {
+    thresholds: [Thresholds; 3],
+    fusion: Fusion,
+}
+
+impl MessagePolicy {
+    fn validate(&self) -> Result<(), PolicyError> {
+        let policy = self;
         if !(policy.fusion.model_weight > 0.0 && policy.fusion.model_weight.is_finite()) {
             return Err(PolicyError::Fusion(
                 "model_weight must be a positive number",
@@ -132,16 +150,11 @@ impl Policy {
                 return Err(PolicyError::Threshold { category, problem });
             }
         }
-        Ok(policy)
+        Ok(())
     }
 
     pub fn fusion(&self) -> Fusion {
         self.fusion
-    }
-
-    /// When sustained evidence suspends an account (the `[suspension]` table).
-    pub fn suspension(&self) -> &SuspensionPolicy {
-        &self.suspension
     }
 
     pub fn thresholds(&self, category: Category) -> Thresholds {
@@ -185,7 +198,7 @@ mod tests {
 
     #[test]
     fn strictest_category_decides() {
-        let policy = Policy::from_toml(POLICY).unwrap();
+        let policy = PolicyFile::from_toml(POLICY).unwrap().message;
         let action = |spam, fraud, aup| {
             let scores = Scores { spam, fraud, aup };
             policy.message_action(&scores, &scores)
@@ -208,17 +221,18 @@ mod tests {
             fraud: 0.4,
             aup: 0.0,
         };
-        let strict = Policy::from_toml(POLICY).unwrap();
+        let strict = PolicyFile::from_toml(POLICY).unwrap().message;
         assert_eq!(strict.message_action(&fused, &rules), Action::Flag);
         let rules_block = Scores {
             fraud: 0.85,
             ..rules
         };
         assert_eq!(strict.message_action(&fused, &rules_block), Action::Block);
-        let lenient = Policy::from_toml(&format!(
+        let lenient = PolicyFile::from_toml(&format!(
             "{POLICY}[fusion]\nmodel_weight = 1\nmodel_can_block = true\n"
         ))
-        .unwrap();
+        .unwrap()
+        .message;
         assert_eq!(lenient.message_action(&fused, &rules), Action::Block);
     }
 
@@ -226,36 +240,40 @@ mod tests {
     fn bad_thresholds_are_refused() {
         let inverted = POLICY.replace("block_at = 0.8", "block_at = 0.3");
         assert_eq!(
-            Policy::from_toml(&inverted).unwrap_err(),
+            PolicyFile::from_toml(&inverted).unwrap_err(),
             PolicyError::Threshold {
                 category: Category::Fraud,
                 problem: "block_at must not be below flag_at"
             }
         );
-        assert!(Policy::from_toml(&POLICY.replace("0.95", "1.5")).is_err());
+        assert!(PolicyFile::from_toml(&POLICY.replace("0.95", "1.5")).is_err());
         let zero_weight = format!("{POLICY}[fusion]\nmodel_weight = 0\n");
         assert!(matches!(
-            Policy::from_toml(&zero_weight),
+            PolicyFile::from_toml(&zero_weight),
             Err(PolicyError::Fusion(_))
         ));
         assert_eq!(
-            Policy::from_toml(POLICY).unwrap().fusion().model_weight,
+            PolicyFile::from_toml(POLICY)
+                .unwrap()
+                .message
+                .fusion()
+                .model_weight,
             1.0
         );
         let negative =
             format!("{POLICY}[fusion]\nmodel_weight = 1\nvouched_links_fraud_weight = -1\n");
         assert!(matches!(
-            Policy::from_toml(&negative),
+            PolicyFile::from_toml(&negative),
             Err(PolicyError::Fusion(_))
         ));
         let one_message = format!("{POLICY}[suspension]\nblocked_messages = 1\n");
         assert!(matches!(
-            Policy::from_toml(&one_message),
+            PolicyFile::from_toml(&one_message),
             Err(PolicyError::Suspension(_))
         ));
         let unknown = format!("{POLICY}[message.extra]\nflag_at = 1\n");
         assert!(matches!(
-            Policy::from_toml(&unknown),
+            PolicyFile::from_toml(&unknown),
             Err(PolicyError::Parse(_))
         ));
     }

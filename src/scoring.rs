@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::message::{Action, MessageEvent, Scores, Verdict};
 use crate::model::{FeatureScratch, Model};
-use crate::policy::Policy;
+use crate::policy::MessagePolicy;
 use crate::rules::{Matches, RuleSet};
 use crate::text::{Extracted, Normalized};
 
@@ -23,7 +23,7 @@ use crate::text::{Extracted, Normalized};
 pub struct Scorer {
     rules: RuleSet,
     model: Option<Model>,
-    policy: Policy,
+    policy: MessagePolicy,
     sources: Sources,
 }
 
@@ -63,7 +63,7 @@ pub struct Assessment {
 impl Scorer {
     /// A scorer from rules, an optional model and a policy. Without a model, scores are the
     /// rules' alone and verdicts say `"model_version": null`.
-    pub fn new(rules: RuleSet, model: Option<Model>, policy: Policy) -> Self {
+    pub fn new(rules: RuleSet, model: Option<Model>, policy: MessagePolicy) -> Self {
         Scorer {
             rules,
             model,
@@ -86,7 +86,7 @@ impl Scorer {
         &self.rules
     }
 
-    pub fn policy(&self) -> &Policy {
+    pub fn policy(&self) -> &MessagePolicy {
         &self.policy
     }
 

@@ -25,6 +25,7 @@ use warden::config::{self, DEFAULT_MODEL_PATH, DEFAULT_POLICY_PATH, DEFAULT_RULE
 use warden::message::{Category, MessageEvent};
 use warden::rules::Mode;
 use warden::scoring::{Scorer, Scratch};
+use warden::suspension::SuspensionPolicy;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -160,6 +161,15 @@ pub struct ScoringFiles {
 impl ScoringFiles {
     fn load(&self) -> anyhow::Result<Scorer> {
         Ok(config::load_scorer(
+            &self.rules,
+            &self.policy,
+            self.model.path(),
+        )?)
+    }
+
+    /// The scorer, and the policy file's account policy for `warden run`'s enforcer.
+    fn load_with_account_policy(&self) -> anyhow::Result<(Scorer, SuspensionPolicy)> {
+        Ok(config::load_scoring(
             &self.rules,
             &self.policy,
             self.model.path(),

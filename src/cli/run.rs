@@ -12,7 +12,7 @@ use warden::api::auth::ReviewerDirectory;
 use warden::api::{self, AppState};
 use warden::config::{self, DEFAULT_SERVICE_PATH, ServiceConfig};
 use warden::enforce::{AppealSettings, Enforcer};
-use warden::ingest::{Processor, event_producer, shutdown_on_signal};
+use warden::ingest::{Processor, ScoringUpdate, event_producer, shutdown_on_signal};
 use warden::privacy::Secret;
 use warden::store::{Retention, Store};
 
@@ -80,14 +80,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let appeal_secret = secret_from_env("WARDEN_APPEAL_SECRET", "signs appeal tokens")?;
     let recipient_key = secret_from_env("WARDEN_RECIPIENT_KEY", "keys recipients' hashes")?;
     service.validate().context("invalid settings")?;
-    let scorer = args.scoring.load()?;
-    // An admin's reload (through the API) hands the processor a new scorer between batches.
+    let (scorer, account_policy) = args.scoring.load_with_account_policy()?;
+    // An admin's reload (through the API) hands the processor a new scorer and account policy
+    // between batches.
     let (scorer_updates, updates) = watch::channel(None);
     let files = args.scoring;
     let reload: api::Reload = Arc::new(move || {
-        let scorer = files.load().map_err(|error| format!("{error:#}"))?;
+        let (scorer, account_policy) = files
+            .load_with_account_policy()
+            .map_err(|error| format!("{error:#}"))?;
         let version = scorer.rules().version().to_owned();
-        scorer_updates.send_replace(Some(Arc::new(scorer)));
+        scorer_updates.send_replace(Some(ScoringUpdate {
+            scorer: Arc::new(scorer),
+            account_policy,
+        }));
         Ok(version)
     });
     runtime()?.block_on(async {
@@ -118,8 +124,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             service.retention.clone(),
             shutdown.clone(),
         ));
-        let policy = scorer.policy().suspension().clone();
-        let enforcer = Enforcer::start(store, policy, appeal, outbox)
+        let enforcer = Enforcer::start(store, account_policy, appeal, outbox)
             .await
             .context("cannot load the cases")?;
         let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?

@@ -140,7 +140,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
 
     let model = Model::from_file(file.clone()).context("the trained model does not load back")?;
     let rules = config::load_rules(&args.rules)?;
-    let policy = config::load_policy(&args.policy)?;
+    let policy = config::load_policy(&args.policy)?.message;
     let scorer = Scorer::new(rules, Some(model), policy);
     file.metrics = heldout_metrics(scorer, &examples, &split.test, &sources);
 

@@ -45,6 +45,7 @@ use crate::metrics::METRICS;
 use crate::privacy::Secret;
 use crate::scoring::Scorer;
 use crate::store::StoreError;
+use crate::suspension::SuspensionPolicy;
 use client::{commit, consumer_config, producer_config, record_of};
 use decide::{Decision, Input, Record, decide_batch};
 use replay::Recorded;
@@ -83,13 +84,21 @@ pub struct RunSummary {
     pub abandoned_batches: u64,
 }
 
+/// What an admin's reload hands the stream processor: the new scorer (rules, model, message
+/// policy) and the account policy read with it, for the enforcer.
+#[derive(Clone)]
+pub struct ScoringUpdate {
+    pub scorer: Arc<Scorer>,
+    pub account_policy: SuspensionPolicy,
+}
+
 /// The consumer, the producer, the scorer and the pool that runs it.
 pub struct Processor {
     consumer: StreamConsumer<GroupContext>,
     producer: FutureProducer<GroupContext>,
     scorer: Arc<Scorer>,
     /// New rules and policy from an admin's reload, taken between batches.
-    scorer_updates: Option<watch::Receiver<Option<Arc<Scorer>>>>,
+    scorer_updates: Option<watch::Receiver<Option<ScoringUpdate>>>,
     recipient_key: Secret,
     pool: Arc<rayon::ThreadPool>,
     config: ServiceConfig,
@@ -175,7 +184,7 @@ impl Processor {
     }
 
     /// Takes new scorers (rules, model, policy) from `updates` between batches.
-    pub fn with_scorer_updates(mut self, updates: watch::Receiver<Option<Arc<Scorer>>>) -> Self {
+    pub fn with_scorer_updates(mut self, updates: watch::Receiver<Option<ScoringUpdate>>) -> Self {
         self.scorer_updates = Some(updates);
         self
     }
@@ -189,11 +198,15 @@ impl Processor {
         if !updates.has_changed().unwrap_or(false) {
             return;
         }
-        let Some(scorer) = updates.borrow_and_update().clone() else {
+        let Some(ScoringUpdate {
+            scorer,
+            account_policy,
+        }) = updates.borrow_and_update().clone()
+        else {
             return;
         };
         if let Some(enforcer) = self.enforcer.as_mut() {
-            enforcer.set_policy(scorer.policy().suspension().clone());
+            enforcer.set_policy(account_policy);
         }
         tracing::info!(
             rules_version = scorer.rules().version(),

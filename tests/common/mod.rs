@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use warden::model::train::{TrainConfig, TrainingInfo};
 use warden::model::{Heads, Model, ModelFile};
-use warden::policy::Policy;
+use warden::policy::PolicyFile;
 use warden::rules::RuleSet;
 use warden::scoring::Scorer;
 
@@ -76,8 +76,9 @@ pub fn corpus() -> Vec<CorpusRow> {
 
 pub fn shipped_scorer() -> Scorer {
     let rules = RuleSet::compile(&repo_file("config/rules.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let policy =
-        Policy::from_toml(&repo_file("config/policy.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let policy = PolicyFile::from_toml(&repo_file("config/policy.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .message;
     Scorer::new(rules, None, policy)
 }
 
@@ -91,8 +92,9 @@ pub fn shipped_scorer_with_model() -> Scorer {
 /// The shipped rules and policy with a given model.
 pub fn scorer_with(model: Model) -> Scorer {
     let rules = RuleSet::compile(&repo_file("config/rules.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let policy =
-        Policy::from_toml(&repo_file("config/policy.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let policy = PolicyFile::from_toml(&repo_file("config/policy.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .message;
     Scorer::new(rules, Some(model), policy)
 }
 
