@@ -1,4 +1,5 @@
-//! The six topics of one run, named after it so that runs never see each other's records.
+//! The six topics of one run, named after it so that runs never see each other's records:
+//! `warden run`'s own `[topics]` settings, made, created and written by the rig.
 
 use std::time::Duration;
 
@@ -6,19 +7,10 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 
 use super::{HarnessError, client};
-
-/// Topic names for one run: `{prefix}-messages`, `{prefix}-verdicts`, ...
-#[derive(Debug, Clone)]
-pub struct Topics {
-    pub messages: String,
-    pub feedback: String,
-    pub verdicts: String,
-    pub dead_letters: String,
-    pub account_actions: String,
-    pub notices: String,
-}
+pub use crate::config::Topics;
 
 impl Topics {
+    /// Topic names for one run: `{prefix}-messages`, `{prefix}-verdicts`, ...
     pub fn prefixed(prefix: &str) -> Self {
         let name = |topic: &str| format!("{prefix}-{topic}");
         Self {
