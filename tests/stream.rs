@@ -396,24 +396,28 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
         return;
     };
     let partitions = 4;
+    let every_partition: Vec<i32> = (0..partitions).collect();
     let config = settings(&broker, "pair", &topics);
-    let mut first = Warden::start(&config);
-    let mut second = Warden::start(&config);
     let held = |warden: &Warden| assigned_partitions(&warden.log(), &topics.messages);
+    // The first member of the group leads it, and the member that dies is the other one.
+    // tansu 0.6.0 never replaces a dead leader whose expiry a follower's heartbeat detects:
+    // the group stays formed around it and its partitions go unowned (CI saw that happen),
+    // which no Kafka broker does. A dead follower is dropped and the leader takes its share.
+    let mut survivor = Warden::start(&config);
+    common::kafka::wait_until(PATIENCE, "the first instance holds every partition", || {
+        held(&survivor) == every_partition
+    });
+    let mut doomed = Warden::start(&config);
     common::kafka::wait_until(PATIENCE, "both instances hold partitions", || {
-        let (a, b) = (held(&first), held(&second));
+        let (a, b) = (held(&survivor), held(&doomed));
         !a.is_empty() && !b.is_empty() && a.len() + b.len() == partitions as usize
     });
-    let (a, b) = (held(&first), held(&second));
+    let (a, b) = (held(&survivor), held(&doomed));
     let mut union: Vec<i32> = a.iter().chain(&b).copied().collect();
     union.sort();
-    assert_eq!(
-        union,
-        (0..partitions).collect::<Vec<_>>(),
-        "{a:?} and {b:?}"
-    );
+    assert_eq!(union, every_partition, "{a:?} and {b:?}");
     // Co-partitioned: each instance reads the feedback of the accounts whose messages it reads.
-    for warden in [&first, &second] {
+    for warden in [&survivor, &doomed] {
         assert_eq!(
             assigned_partitions(&warden.log(), &topics.feedback),
             held(warden)
@@ -428,7 +432,7 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
         verdict_ids(r).is_superset(&before_ids)
     });
 
-    first.kill();
+    doomed.kill();
     let after = traffic(20, 4_000, 4_000);
     broker.produce(&topics.messages, &after);
     let after_ids = ids_of(&after);
@@ -437,8 +441,8 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_dies() {
         "the survivor to decide every later message",
         |r| verdict_ids(r).is_superset(&after_ids),
     );
-    assert_eq!(held(&second), (0..partitions).collect::<Vec<_>>());
-    assert_eq!(second.terminate(), Some(0), "{}", second.log());
+    assert_eq!(held(&survivor), every_partition);
+    assert_eq!(survivor.terminate(), Some(0), "{}", survivor.log());
 }
 
 #[test]
