@@ -7,7 +7,10 @@
 //! - paced (`--rate R`): Warden runs first, messages go out at R per second, and each one's
 //!   latency is the time from its send to its verdict's arrival.
 //!
-//! Peak memory is the `warden run` process's high-water resident set (`VmHWM`).
+//! Peak memory is the `warden run` process's high-water resident set (`VmHWM`). A backlog run
+//! also scores the same records in this process, one thread, JSON in and out as `warden score`
+//! does, and reports the end-to-end rate as a share of that one: the ratio holds from machine to
+//! machine where the rates do not.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,9 @@ use rdkafka::producer::BaseProducer;
 
 use warden::dataset::read_labelled;
 use warden::harness::{Outgoing, Topics, WardenRun, client, reader_from_beginning, send};
+use warden::scoring::{Scorer, Scratch};
+
+use super::{ScoringFiles, score_line};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -52,6 +58,9 @@ pub struct BenchArgs {
     /// Longest wait for all verdicts, in seconds.
     #[arg(long, default_value_t = 300)]
     timeout_s: u64,
+    /// What `warden run` scores with, and the in-process comparison too.
+    #[command(flatten)]
+    scoring: ScoringFiles,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -96,7 +105,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let report = if args.rate == 0 {
         send(&producer, &records, 0)?;
-        let mut warden = Warden::start(&config, &[])?;
+        let mut warden = Warden::start(&config, &args.scoring.as_args())?;
         let arrivals = collect(
             &mut verdicts,
             args.messages,
@@ -116,15 +125,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .expect("at least one verdict");
         let seconds = last.duration_since(first).as_secs_f64();
         let peak = warden.stop()?;
+        let end_to_end = (args.messages - 1) as f64 / seconds.max(f64::EPSILON);
+        let alone = scoring_alone(&args.scoring.load()?, &records)?;
         format!(
-            "backlog of {} messages: {:.0} messages/s sustained (first to last verdict, {seconds:.2} s); warden peak memory {peak}",
+            "backlog of {} messages: {end_to_end:.0} messages/s sustained (first to last verdict, {seconds:.2} s); warden peak memory {peak}\n\
+             the same records scored in one process, one thread, JSON in and out: {alone:.0} messages/s; end to end is {:.0} % of that",
             args.messages,
-            (args.messages - 1) as f64 / seconds.max(f64::EPSILON),
+            100.0 * end_to_end / alone,
         )
     } else {
         let mut warden = match args.broker_only {
             true => Warden::absent(),
-            false => Warden::start(&config, &[])?,
+            false => Warden::start(&config, &args.scoring.as_args())?,
         };
         // One warm-up message proves the group has formed before the clock starts.
         let (key, payload) = message(run_id, usize::MAX, 0, &texts[0]);
@@ -257,6 +269,20 @@ fn collect(
         }
     }
     Ok(arrived.into_values().collect())
+}
+
+/// Messages per second that `warden score` would reach on `records`: the same per-line work
+/// (decode, score, encode), with no broker and no store, into a discarding writer.
+fn scoring_alone(scorer: &Scorer, records: &[Outgoing<'_>]) -> anyhow::Result<f64> {
+    let mut scratch = Scratch::new();
+    let mut sink = std::io::sink();
+    let start = Instant::now();
+    for record in records {
+        if let Err(error) = score_line(scorer, &mut scratch, &record.payload, &mut sink)? {
+            bail!("a bench record does not decode: {error}");
+        }
+    }
+    Ok(records.len() as f64 / start.elapsed().as_secs_f64().max(f64::EPSILON))
 }
 
 /// The `warden run` under test, a child of this process (none with `--broker-only`).

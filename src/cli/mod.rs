@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use tracing_subscriber::EnvFilter;
 
 use warden::config::{self, DEFAULT_MODEL_PATH, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH};
-use warden::message::{Category, MessageEvent};
+use warden::message::{Category, DecodeError, MessageEvent};
 use warden::rules::Mode;
 use warden::scoring::{Scorer, Scratch};
 use warden::suspension::SuspensionPolicy;
@@ -167,6 +167,22 @@ impl ScoringFiles {
         )?)
     }
 
+    /// The same files as `warden run`'s arguments, for a child process that must score alike.
+    fn as_args(&self) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--rules".into(),
+            self.rules.clone().into(),
+            "--policy".into(),
+            self.policy.clone().into(),
+            "--model".into(),
+            self.model.model.clone().into(),
+        ];
+        if self.model.rules_only {
+            args.push("--rules-only".into());
+        }
+        args
+    }
+
     /// The scorer, and the policy file's account policy for `warden run`'s enforcer.
     fn load_with_account_policy(&self) -> anyhow::Result<(Scorer, SuspensionPolicy)> {
         Ok(config::load_scoring(
@@ -280,13 +296,8 @@ fn score(scorer: &Scorer, input: Option<&Path>, output: Option<&Path>) -> anyhow
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match MessageEvent::decode(line) {
-            Ok(event) => {
-                let verdict = scorer.verdict(&event, &mut scratch, OffsetDateTime::now_utc());
-                serde_json::to_writer(&mut writer, &verdict)?;
-                writer.write_all(b"\n")?;
-                scored += 1;
-            }
+        match score_line(scorer, &mut scratch, line, &mut writer)? {
+            Ok(()) => scored += 1,
             Err(error) => {
                 let record = serde_json::json!({
                     "line": index + 1, "code": error.code(), "error": error.to_string(),
@@ -304,6 +315,24 @@ fn score(scorer: &Scorer, input: Option<&Path>, output: Option<&Path>) -> anyhow
         "scoring done"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scores one JSON line as `warden score` does, writing its verdict as a JSON line; a line that
+/// does not decode is handed back. The outer error is the writer's.
+fn score_line(
+    scorer: &Scorer,
+    scratch: &mut Scratch,
+    line: &[u8],
+    writer: &mut impl Write,
+) -> io::Result<Result<(), DecodeError>> {
+    let event = match MessageEvent::decode(line) {
+        Ok(event) => event,
+        Err(error) => return Ok(Err(error)),
+    };
+    let verdict = scorer.verdict(&event, scratch, OffsetDateTime::now_utc());
+    serde_json::to_writer(&mut *writer, &verdict)?;
+    writer.write_all(b"\n")?;
+    Ok(Ok(()))
 }
 
 fn check_rules(path: &Path) -> ExitCode {

@@ -1,8 +1,8 @@
 //! One batch of records in, one decision per record out: decode, score, or dead-letter.
 //!
-//! No Kafka here, so the step is testable on its own. Records of one partition are decided in
-//! order by one worker (per-account state, when it comes, needs that order); partitions are
-//! spread over the scoring pool's threads.
+//! No Kafka here, so the step is testable on its own. Deciding a record reads nothing but the
+//! record and the scorer (per-account state is the enforcer's, applied afterwards in order), so a
+//! batch is spread over the scoring pool's threads whatever its partitions.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -112,8 +112,8 @@ impl Decision {
     }
 }
 
-/// Decides every record of a batch. The result is in the order of `records`.
-/// `recipient_key` keys the hashes of recipients' addresses that signals keep.
+/// Decides every record of a batch on `pool`'s threads. The result is in the order of
+/// `records`. `recipient_key` keys the hashes of recipients' addresses that signals keep.
 pub fn decide_batch(
     pool: &rayon::ThreadPool,
     scorer: &Scorer,
@@ -121,41 +121,20 @@ pub fn decide_batch(
     topics: &Topics,
     records: &[Record],
 ) -> Vec<Decision> {
-    let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
-    for (index, record) in records.iter().enumerate() {
-        match by_partition
-            .iter_mut()
-            .find(|(p, _)| *p == record.partition)
-        {
-            Some((_, indices)) => indices.push(index),
-            None => by_partition.push((record.partition, vec![index])),
-        }
-    }
-    let decided: Vec<Vec<(usize, Decision)>> = pool.install(|| {
-        by_partition
+    pool.install(|| {
+        records
             .par_iter()
-            .map(|(_, indices)| {
-                let mut scratch = Scratch::new();
-                indices
-                    .iter()
-                    .map(|&i| {
-                        let decision =
-                            decide_record(scorer, recipient_key, topics, &records[i], &mut scratch);
-                        (i, decision)
-                    })
-                    .collect()
+            // Fewer, longer jobs: each needs its own scratch space.
+            .with_min_len(MIN_RECORDS_PER_JOB)
+            .map_init(Scratch::new, |scratch, record| {
+                decide_record(scorer, recipient_key, topics, record, scratch)
             })
             .collect()
-    });
-    let mut ordered: Vec<Option<Decision>> = vec![None; records.len()];
-    for (index, decision) in decided.into_iter().flatten() {
-        ordered[index] = Some(decision);
-    }
-    ordered
-        .into_iter()
-        .map(|d| d.expect("every record is decided"))
-        .collect()
+    })
 }
+
+/// The smallest share of a batch one scoring thread takes at a time.
+const MIN_RECORDS_PER_JOB: usize = 32;
 
 /// Decodes and scores one record. A record that cannot be decoded, or whose scoring panics,
 /// becomes a dead letter: redelivering it would fail the same way and hold up its partition.

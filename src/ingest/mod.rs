@@ -296,7 +296,7 @@ impl Processor {
                 tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
             }
         }
-        let mut decisions = self.decide_on_pool(records.clone()).await;
+        let (records, mut decisions) = self.decide_on_pool(records).await;
         // Exactly one decision per message (with a store): see `Recorded`.
         let mut recorded = self.recorded(&records, &decisions, shutdown).await?;
         self.enforce(&mut decisions, &recorded, shutdown).await?;
@@ -409,8 +409,9 @@ impl Processor {
         records
     }
 
-    /// Decides a batch on the scoring pool, off the async reactor.
-    async fn decide_on_pool(&self, records: Vec<Record>) -> Vec<Decision> {
+    /// Decides a batch on the scoring pool, off the async reactor; the records come back with
+    /// their decisions (moved, not copied: a batch's payloads are most of its memory).
+    async fn decide_on_pool(&self, records: Vec<Record>) -> (Vec<Record>, Vec<Decision>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (pool, scorer) = (Arc::clone(&self.pool), Arc::clone(&self.scorer));
         let topics = self.config.topics.clone();
@@ -422,7 +423,7 @@ impl Processor {
                 .scoring_seconds
                 .observe(start.elapsed().as_secs_f64());
             // The receiver is only gone if the runtime is shutting down.
-            let _ = tx.send(decisions);
+            let _ = tx.send((records, decisions));
         });
         rx.await.expect("the scoring pool outlives the processor")
     }
