@@ -206,8 +206,12 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
+        let sqlite = url.starts_with("sqlite://");
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            // A ping before each use finds a server that dropped the connection; a SQLite file
+            // drops nothing, and the ping was a round trip to its worker thread per batch.
+            .test_before_acquire(!sqlite)
             .acquire_timeout(std::time::Duration::from_secs(10))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -231,7 +235,6 @@ impl Store {
             .connect(&url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        let sqlite = url.starts_with("sqlite://");
         Ok(Self { pool, sqlite })
     }
 
