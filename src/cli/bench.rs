@@ -9,8 +9,8 @@
 //!
 //! Peak memory is the `warden run` process's high-water resident set (`VmHWM`). A backlog run
 //! also scores the same records in this process, one thread, JSON in and out as `warden score`
-//! does, and reports the end-to-end rate as a share of that one: the ratio holds from machine to
-//! machine where the rates do not.
+//! does, and reports the end-to-end rate as a share of that one, so that the two are compared in
+//! one run on one machine.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
