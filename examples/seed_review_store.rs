@@ -3,7 +3,7 @@
 //!
 //!     cargo run --release --example seed_review_store -- sqlite:///tmp/review.db 10000
 
-use warden::message::{AccountId, MessageId, Scores};
+use warden::message::{AccountId, Action, MessageId, RuleId, Scores};
 use warden::privacy::excerpt;
 use warden::store::{Actor, CaseStatus, Evidence, NewCase, Store, StoredReason};
 
@@ -37,8 +37,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     message_id: MessageId::parse("message_id", format!("SMload{i:06}-{m}"))
                         .expect("a well-formed id"),
                     excerpt: excerpt("Your parcel is held: pay the fee at royalmail-fees.top/pay or call 07911 123456"),
-                    rule_hits: vec!["fraud.delivery_fee".into(), "fraud.lookalike_delivery".into()],
-                    action: "block".into(),
+                    rule_hits: vec![
+                        RuleId::new("fraud.delivery_fee"),
+                        RuleId::new("fraud.lookalike_delivery"),
+                    ],
+                    action: Action::Block,
                     sent_at: at - m * 10_000,
                 })
                 .collect(),

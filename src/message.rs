@@ -7,6 +7,7 @@
 //! tell from its reason what the producer got wrong.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -85,6 +86,29 @@ id_newtype!(
     /// The customer account that sent a message (e.g. `AC93b1...`); also the Kafka key.
     AccountId
 );
+
+/// The id of a rule of the rules file (e.g. `fraud.delivery_fee`), as verdicts, evidence and
+/// metrics carry it. Shared, not copied: every hit of a rule points at the rule's one string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RuleId(Arc<str>);
+
+impl RuleId {
+    /// A rule id as the rules file gives it (the rules compiler checks its form).
+    pub fn new(id: &str) -> Self {
+        Self(Arc::from(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 fn validate_id(field: &'static str, raw: &str) -> Result<(), DecodeError> {
     let problem = if raw.is_empty() {
@@ -345,6 +369,13 @@ impl Action {
             Action::Block => "block",
         }
     }
+
+    /// The action `as_str` names, as stored.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Action::Allow, Action::Flag, Action::Block]
+            .into_iter()
+            .find(|action| action.as_str() == raw)
+    }
 }
 
 /// Probability-like scores in [0, 1], one per category.
@@ -391,10 +422,10 @@ pub struct Verdict {
     pub action: Action,
     pub scores: Scores,
     /// Ids of the enforcing rules that matched, in rule-file order.
-    pub rule_hits: Vec<String>,
+    pub rule_hits: Vec<RuleId>,
     /// Ids of shadow-mode rules that matched: recorded for tuning, never acted on.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub shadow_rule_hits: Vec<String>,
+    pub shadow_rule_hits: Vec<RuleId>,
     pub model_version: Option<String>,
     pub rules_version: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -576,7 +607,7 @@ mod tests {
             account_id: AccountId("AC1".into()),
             action: Action::Block,
             scores: Scores::from_array([0.0, 0.95, 0.0]),
-            rule_hits: vec!["fraud.delivery_fee".into()],
+            rule_hits: vec![RuleId::new("fraud.delivery_fee")],
             shadow_rule_hits: vec![],
             model_version: None,
             rules_version: "abc".into(),

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use serde::Deserialize;
 
-use crate::message::{Action, Category};
+use crate::message::{AccountId, Action, Category};
 use crate::rules::{Rule, Severity};
 use crate::signals::Snapshot;
 
@@ -137,9 +137,10 @@ impl SuspensionPolicy {
     }
 }
 
-/// What one message tells about its account, beyond the signals.
+/// What the message (or feedback record) that prompts an account decision tells about its
+/// account, beyond the signals.
 #[derive(Debug, Clone, Copy)]
-pub struct MessageEvidence {
+pub struct Trigger {
     pub action: Action,
     /// An enforcing fraud rule of high severity hit.
     pub high_severity_fraud: bool,
@@ -244,8 +245,8 @@ pub enum AccountDecision {
 }
 
 impl SuspensionPolicy {
-    /// The reasons, if any, the evidence gives to suspend the account.
-    pub fn reasons(&self, signals: &Snapshot, message: &MessageEvidence) -> Vec<Reason> {
+    /// The reasons, if any, the signals and the triggering message give to suspend the account.
+    pub fn reasons(&self, signals: &Snapshot, message: &Trigger) -> Vec<Reason> {
         let mut reasons = Vec::new();
         if signals.blocked_last_hour >= self.blocked_messages {
             reasons.push(Reason::RepeatedBlockedMessages);
@@ -285,9 +286,9 @@ impl SuspensionPolicy {
     /// Decides for one account after one message. `breaker` counts automated suspensions.
     pub fn decide_account(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         signals: &Snapshot,
-        message: &MessageEvidence,
+        message: &Trigger,
         breaker: &mut CircuitBreaker,
         at: i64,
     ) -> AccountDecision {
@@ -298,7 +299,7 @@ impl SuspensionPolicy {
         if self.mode == PolicyMode::Shadow {
             return AccountDecision::WouldSuspend(reasons);
         }
-        if self.allowlist.iter().any(|a| a == account_id) || !breaker.admit(at) {
+        if self.allowlist.iter().any(|a| a == account_id.as_str()) || !breaker.admit(at) {
             return AccountDecision::Review(reasons);
         }
         AccountDecision::Suspend(reasons)
@@ -438,8 +439,12 @@ mod tests {
 
     const T0: i64 = 1_796_000_000;
 
-    fn evidence(action: Action) -> MessageEvidence {
-        MessageEvidence {
+    fn account(raw: &str) -> AccountId {
+        AccountId::parse("account_id", raw.into()).unwrap()
+    }
+
+    fn trigger(action: Action) -> Trigger {
+        Trigger {
             action,
             high_severity_fraud: false,
             model_fraud: None,
@@ -460,24 +465,24 @@ mod tests {
     fn one_borderline_message_never_suspends() {
         let policy = SuspensionPolicy::default();
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
-        let decide = |s: &Snapshot, e: &MessageEvidence, b: &mut CircuitBreaker| {
-            policy.decide_account("AC1", s, e, b, T0)
+        let decide = |s: &Snapshot, e: &Trigger, b: &mut CircuitBreaker| {
+            policy.decide_account(&account("AC1"), s, e, b, T0)
         };
         assert_eq!(
-            decide(&snapshot(1, 1, 1), &evidence(Action::Block), &mut breaker),
+            decide(&snapshot(1, 1, 1), &trigger(Action::Block), &mut breaker),
             AccountDecision::None
         );
         // A blocked high-severity fraud hit the model doubts is not enough either.
-        let doubted = MessageEvidence {
+        let doubted = Trigger {
             high_severity_fraud: true,
             model_fraud: Some(0.4),
-            ..evidence(Action::Block)
+            ..trigger(Action::Block)
         };
         assert_eq!(
             decide(&snapshot(1, 1, 1), &doubted, &mut breaker),
             AccountDecision::None
         );
-        let confirmed = MessageEvidence {
+        let confirmed = Trigger {
             model_fraud: Some(0.97),
             ..doubted
         };
@@ -491,12 +496,18 @@ mod tests {
     fn sustained_evidence_suspends_with_every_reason_named() {
         let policy = SuspensionPolicy::default();
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
-        let with_link = MessageEvidence {
+        let with_link = Trigger {
             has_url: true,
-            ..evidence(Action::Flag)
+            ..trigger(Action::Flag)
         };
         assert_eq!(
-            policy.decide_account("AC1", &snapshot(3, 10, 60), &with_link, &mut breaker, T0),
+            policy.decide_account(
+                &account("AC1"),
+                &snapshot(3, 10, 60),
+                &with_link,
+                &mut breaker,
+                T0
+            ),
             AccountDecision::Suspend(vec![
                 Reason::RepeatedBlockedMessages,
                 Reason::RepeatedAbusiveMessages,
@@ -505,7 +516,13 @@ mod tests {
         );
         // Fan-out without any abusive verdict is a newsletter, not a reason.
         assert_eq!(
-            policy.decide_account("AC2", &snapshot(0, 0, 500), &with_link, &mut breaker, T0),
+            policy.decide_account(
+                &account("AC2"),
+                &snapshot(0, 0, 500),
+                &with_link,
+                &mut breaker,
+                T0
+            ),
             AccountDecision::None
         );
     }
@@ -521,8 +538,9 @@ mod tests {
             carrier_filtered_last_hour: filtered,
             ..Snapshot::default()
         };
-        let flagged = evidence(Action::Flag);
-        let mut decide = |s: &Snapshot| policy.decide_account("AC1", s, &flagged, &mut breaker, T0);
+        let flagged = trigger(Action::Flag);
+        let mut decide =
+            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, &mut breaker, T0);
         assert_eq!(
             decide(&with(20, 3, 1, 2)),
             AccountDecision::Suspend(vec![Reason::RecipientComplaints])
@@ -544,8 +562,9 @@ mod tests {
             policy_violations_last_hour: violations,
             ..Snapshot::default()
         };
-        let flagged = evidence(Action::Flag);
-        let mut decide = |s: &Snapshot| policy.decide_account("AC1", s, &flagged, &mut breaker, T0);
+        let flagged = trigger(Action::Flag);
+        let mut decide =
+            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, &mut breaker, T0);
         assert_eq!(
             decide(&with(5, 5)),
             AccountDecision::Suspend(vec![Reason::RepeatedPolicyViolations])
@@ -563,14 +582,14 @@ mod tests {
         };
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
         let heavy = snapshot(5, 20, 0);
-        let message = evidence(Action::Block);
+        let message = trigger(Action::Block);
         assert!(matches!(
-            policy.decide_account("ACvip", &heavy, &message, &mut breaker, T0),
+            policy.decide_account(&account("ACvip"), &heavy, &message, &mut breaker, T0),
             AccountDecision::Review(_)
         ));
         policy.mode = PolicyMode::Shadow;
         assert!(matches!(
-            policy.decide_account("AC1", &heavy, &message, &mut breaker, T0),
+            policy.decide_account(&account("AC1"), &heavy, &message, &mut breaker, T0),
             AccountDecision::WouldSuspend(_)
         ));
     }
@@ -622,9 +641,9 @@ mod tests {
             };
             let before = snapshot(counts);
             let after = snapshot(std::array::from_fn(|i| counts[i] + extra[i]));
-            let message = MessageEvidence {
+            let message = Trigger {
                 has_url,
-                ..evidence(if blocked_message { Action::Block } else { Action::Flag })
+                ..trigger(if blocked_message { Action::Block } else { Action::Flag })
             };
             let reasons_before = policy.reasons(&before, &message);
             let reasons_after = policy.reasons(&after, &message);

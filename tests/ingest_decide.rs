@@ -61,7 +61,7 @@ fn a_batch_over_partitions_keeps_record_order_and_dead_letters_what_cannot_be_de
             Decision::Verdict { verdict, facts } => {
                 assert_eq!(verdict.message_id.as_str(), format!("SM{i:02}"));
                 assert_eq!(verdict.action.as_str(), "allow");
-                assert!(!facts.observation.abusive && !facts.evidence.has_url);
+                assert!(!facts.observation.abusive && !facts.trigger.has_url);
             }
             Decision::DeadLetter { code, json } => {
                 let letter: serde_json::Value = serde_json::from_slice(json).unwrap();

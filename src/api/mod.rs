@@ -97,6 +97,7 @@ impl AppState {
     }
 }
 
+use crate::clock;
 pub(crate) use crate::clock::now_ms;
 
 /// Unix ms as RFC 3339.
@@ -199,7 +200,9 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let oldest = state.store.oldest_open_appeal().await?;
     METRICS
         .appeal_age_seconds
-        .set(oldest.map_or(0, |opened_at| (now_ms() - opened_at).max(0) / 1000));
+        .set(oldest.map_or(0, |opened_at| {
+            clock::seconds_from_ms((now_ms() - opened_at).max(0))
+        }));
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

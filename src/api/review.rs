@@ -12,6 +12,7 @@ use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, now_ms, rfc3339};
 use crate::case::{CaseId, Refusal, Step};
+use crate::clock;
 use crate::enforce::events;
 use crate::message::AccountId;
 use crate::metrics::METRICS;
@@ -77,7 +78,7 @@ pub async fn queue(
             } else {
                 "review"
             },
-            age_seconds: (now - item.waiting_since).max(0) / 1_000,
+            age_seconds: clock::seconds_from_ms((now - item.waiting_since).max(0)),
             due_at: rfc3339(item.waiting_since + sla_ms),
             overdue: now > item.waiting_since + sla_ms,
             waiting_since: rfc3339(item.waiting_since),
@@ -110,7 +111,7 @@ pub async fn case(
     let decisions = store.decisions(&case_id).await?;
     let history = store.audit_log(&detail.case.account_id).await?;
     let signals = store
-        .signal_state(Signals::account_key(detail.case.account_id.as_str()))
+        .signal_state(Signals::account_key(&detail.case.account_id))
         .await?
         .and_then(|(bytes, at)| AccountState::decode(&bytes).map(|s| (s.snapshot(), at)));
     let signals = signals.map(|(snapshot, at): (Snapshot, i64)| {

@@ -124,10 +124,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             service.retention.clone(),
             shutdown.clone(),
         ));
-        let enforcer = Enforcer::start(store, account_policy, appeal, outbox)
+        let enforcer = Enforcer::start(store.clone(), account_policy, appeal, outbox)
             .await
             .context("cannot load the cases")?;
-        let processor = Processor::new(service, scorer, recipient_key, Some(enforcer))?
+        let processor = Processor::new(service, scorer, recipient_key, enforcer, store)?
             .with_scorer_updates(updates);
         let stopped = processor.run(shutdown).await;
         stop_outbox.send_replace(true);

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 
 use crate::case::Actor;
-use crate::clock::now_ms;
+use crate::clock::{self, now_ms};
 use crate::message::{AccountId, Action, FeedbackKind, MessageId, Scores, Verdict};
 use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
@@ -27,9 +27,7 @@ use crate::store::{
     BreakerEvent, Case, CaseStatus, Evidence, NewCase, Opening, OutboxEvent, Store, StoreError,
     StoredReason,
 };
-use crate::suspension::{
-    AccountDecision, CircuitBreaker, MessageEvidence, Reason, SuspensionPolicy,
-};
+use crate::suspension::{AccountDecision, CircuitBreaker, Reason, SuspensionPolicy, Trigger};
 
 /// What enforcement needs to know about one scored message.
 #[derive(Debug, Clone)]
@@ -41,7 +39,7 @@ pub struct Facts {
     /// `sent_at` in Unix milliseconds.
     pub sent_at_ms: i64,
     pub observation: Observation,
-    pub evidence: MessageEvidence,
+    pub trigger: Trigger,
 }
 
 /// How notices point account holders to their appeal.
@@ -194,18 +192,12 @@ impl Enforcer {
         self.policy = policy;
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Updates the account's signals with this message and asks the account policy. A message
     /// from a suspended account is blocked and counted, and opens nothing. Returns the case to
     /// open, if any. Call once per message: signals count every call.
     pub fn assess(&mut self, verdict: &mut Verdict, facts: &Facts) -> Option<NewCase> {
         let account_id = verdict.account_id.clone();
-        let snapshot = self
-            .signals
-            .observe(account_id.as_str(), &facts.observation);
+        let snapshot = self.signals.observe(&account_id, &facts.observation);
         self.since_eviction += 1;
         if self.since_eviction >= EVICT_EVERY {
             self.since_eviction = 0;
@@ -222,7 +214,7 @@ impl Enforcer {
                 message_id: verdict.message_id.clone(),
                 excerpt: excerpt(&facts.body),
                 rule_hits: verdict.rule_hits.clone(),
-                action: verdict.action.as_str().to_owned(),
+                action: verdict.action,
                 sent_at: facts.sent_at_ms,
             },
             scores: verdict.scores,
@@ -232,12 +224,8 @@ impl Enforcer {
         if facts.observation.abusive {
             self.last_abusive.insert(account_id.clone(), this_message());
         }
-        let (status, reasons) = self.case_to_open(
-            &account_id,
-            &snapshot,
-            &facts.evidence,
-            facts.observation.at,
-        )?;
+        let (status, reasons) =
+            self.case_to_open(&account_id, &snapshot, &facts.trigger, facts.observation.at)?;
         let message = this_message();
         // The account is suspended as of this message, so this message is not sent either.
         if status == CaseStatus::Suspended {
@@ -265,12 +253,12 @@ impl Enforcer {
         kind: FeedbackKind,
         at: i64,
     ) -> Option<NewCase> {
-        let snapshot = self.signals.feedback(account_id.as_str(), at, kind);
+        let snapshot = self.signals.feedback(account_id, at, kind);
         if self.suspended.contains(account_id) {
             return None;
         }
         let latest = self.last_abusive.get(account_id)?.clone();
-        let account_level = MessageEvidence {
+        let account_level = Trigger {
             action: Action::Allow,
             high_severity_fraud: false,
             model_fraud: None,
@@ -285,7 +273,7 @@ impl Enforcer {
             status,
             &reasons,
             latest,
-            at * 1_000,
+            clock::ms_from_seconds(at),
         ))
     }
 
@@ -295,20 +283,16 @@ impl Enforcer {
         &mut self,
         account_id: &AccountId,
         snapshot: &Snapshot,
-        message: &MessageEvidence,
+        message: &Trigger,
         at_s: i64,
     ) -> Option<(CaseStatus, Vec<Reason>)> {
         if self.in_review.contains(account_id) {
             return None;
         }
         let was_tripped = self.breaker.tripped_at().is_some();
-        let decision = self.policy.decide_account(
-            account_id.as_str(),
-            snapshot,
-            message,
-            &mut self.breaker,
-            at_s,
-        );
+        let decision =
+            self.policy
+                .decide_account(account_id, snapshot, message, &mut self.breaker, at_s);
         if !was_tripped && self.breaker.tripped_at().is_some() {
             tracing::error!(
                 %account_id,
@@ -334,7 +318,7 @@ impl Enforcer {
     /// evidence kept for them.
     fn evict_idle(&mut self, now: i64) {
         let evicted = self.signals.evict_idle(now);
-        let horizon_ms = (now - 3_600) * 1_000;
+        let horizon_ms = clock::ms_from_seconds(now - 3_600);
         self.last_abusive
             .retain(|_, latest| latest.evidence.sent_at >= horizon_ms);
         tracing::debug!(
@@ -451,7 +435,7 @@ impl Enforcer {
                     account_id = %account,
                     "account reinstated: its messages flow again"
                 );
-                self.signals.forgive(account.as_str());
+                self.signals.forgive(&account);
                 self.last_abusive.remove(&account);
             }
             match suspended {
@@ -474,7 +458,7 @@ impl Enforcer {
         };
         match (latest.tripped, self.tripped_since_ms) {
             (true, None) => {
-                self.breaker.hold(latest.at / 1_000);
+                self.breaker.hold(clock::seconds_from_ms(latest.at));
                 self.tripped_since_ms = Some(latest.at);
                 METRICS.circuit_breaker_tripped.set(1);
                 tracing::warn!(

@@ -17,7 +17,7 @@ use crate::message::{AccountId, FeedbackEvent, FeedbackKind, MessageEvent, Messa
 use crate::privacy::{Secret, recipient_hash};
 use crate::scoring::{Scorer, Scratch};
 use crate::signals::{Observation, simhash};
-use crate::suspension::{MessageEvidence, MessageWeight};
+use crate::suspension::{MessageWeight, Trigger};
 
 /// The input topic a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,7 +244,7 @@ fn facts(
             policy_violation: weight.policy_violation,
             blocked: weight.blocked,
         },
-        evidence: MessageEvidence {
+        trigger: Trigger {
             action: verdict.action,
             high_severity_fraud: weight.high_severity_fraud,
             model_fraud: model.map(|m| m.fraud),

@@ -3,8 +3,8 @@
 //! One loop, one batch at a time: fetch up to `batch_max_messages` records, decide them on the
 //! scoring pool ([`decide`]), produce every output and wait for the broker's acknowledgement,
 //! then store and commit the batch's offsets. **An offset is committed only after its record's
-//! output is acknowledged**, so a crash redelivers undecided work and never skips it. With a
-//! store, each verdict and each feedback record is recorded before anything is produced: a
+//! output is acknowledged**, so a crash redelivers undecided work and never skips it. Each
+//! verdict and each feedback record is recorded in the store before anything is produced: a
 //! redelivered message re-emits its recorded verdict instead of being decided again, and a
 //! redelivered feedback record is not counted again (see `Recorded`). Nothing is
 //! in flight while the consumer is polled, and rebalances are handled inside that poll: the
@@ -44,7 +44,7 @@ use crate::enforce::Enforcer;
 use crate::metrics::METRICS;
 use crate::privacy::Secret;
 use crate::scoring::Scorer;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::suspension::SuspensionPolicy;
 use client::{commit, consumer_config, producer_config, record_of};
 use decide::{Decision, Input, Record, decide_batch};
@@ -102,8 +102,10 @@ pub struct Processor {
     recipient_key: Secret,
     pool: Arc<rayon::ThreadPool>,
     config: ServiceConfig,
-    /// Signals, account policy and store; `None` scores without enforcement.
-    enforcer: Option<Enforcer>,
+    /// Signals, the account policy and the cases.
+    enforcer: Enforcer,
+    /// Where each batch's decisions are recorded before they are produced (`replay`).
+    store: Store,
     /// Raised by the rebalance callback when partitions are assigned.
     assigned: Arc<AtomicBool>,
     /// Input partitions read past the redelivered records since the last assignment: their
@@ -126,13 +128,13 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 impl Processor {
     /// Connects (lazily: librdkafka dials on first use) and subscribes to the messages topic.
-    /// With an enforcer (and the events it owes from before a restart), decisions also update
-    /// signals and may open cases.
+    /// Decisions update the enforcer's signals and may open cases; `store` records them.
     pub fn new(
         service: ServiceConfig,
         scorer: Scorer,
         recipient_key: Secret,
-        enforcer: Option<Enforcer>,
+        enforcer: Enforcer,
+        store: Store,
     ) -> Result<Self, IngestError> {
         let assigned = Arc::new(AtomicBool::new(false));
         let consumer: StreamConsumer<GroupContext> = consumer_config(&service.kafka)
@@ -177,6 +179,7 @@ impl Processor {
             pool: Arc::new(pool),
             config: service,
             enforcer,
+            store,
             assigned,
             past_redelivery: HashSet::new(),
             last_checkpoint: Instant::now(),
@@ -205,9 +208,7 @@ impl Processor {
         else {
             return;
         };
-        if let Some(enforcer) = self.enforcer.as_mut() {
-            enforcer.set_policy(account_policy);
-        }
+        self.enforcer.set_policy(account_policy);
         tracing::info!(
             rules_version = scorer.rules().version(),
             "scoring with reloaded rules and policy"
@@ -228,7 +229,6 @@ impl Processor {
             brokers = %self.config.kafka.brokers,
             group = %self.config.kafka.group,
             topic = %self.config.topics.messages,
-            enforcement = self.enforcer.is_some(),
             "stream processor started"
         );
         let mut halted = None;
@@ -266,9 +266,7 @@ impl Processor {
                 })
             }
         };
-        if let Some(enforcer) = self.enforcer.as_mut() {
-            enforcer.checkpoint().await;
-        }
+        self.enforcer.checkpoint().await;
         self.close();
         tracing::info!(
             verdicts = summary.verdicts,
@@ -290,14 +288,12 @@ impl Processor {
         self.take_scorer_update();
         if self.assigned.swap(false, Ordering::AcqRel) {
             self.past_redelivery.clear();
-            if let Some(enforcer) = self.enforcer.as_mut()
-                && let Err(error) = enforcer.restore_signals().await
-            {
+            if let Err(error) = self.enforcer.restore_signals().await {
                 tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
             }
         }
         let (records, mut decisions) = self.decide_on_pool(records).await;
-        // Exactly one decision per message (with a store): see `Recorded`.
+        // Exactly one decision per message: see `Recorded`.
         let mut recorded = self.recorded(&records, &decisions, shutdown).await?;
         self.enforce(&mut decisions, &recorded, shutdown).await?;
         let count = |f: fn(&Decision) -> bool| decisions.iter().filter(|d| f(d)).count() as u64;
@@ -329,9 +325,7 @@ impl Processor {
         shutdown: &watch::Receiver<bool>,
     ) -> Result<(), Halt> {
         let max_backoff_ms = self.config.stream.retry_backoff_max_ms;
-        let Some(enforcer) = self.enforcer.as_mut() else {
-            return Ok(());
-        };
+        let enforcer = &mut self.enforcer;
         for (index, decision) in decisions.iter_mut().enumerate() {
             let case = match decision {
                 Decision::Verdict { .. } | Decision::Feedback { .. }
@@ -368,9 +362,7 @@ impl Processor {
         if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
             return;
         }
-        if let Some(enforcer) = self.enforcer.as_mut() {
-            enforcer.checkpoint().await;
-        }
+        self.enforcer.checkpoint().await;
         self.last_checkpoint = Instant::now();
     }
 

@@ -1,4 +1,4 @@
-//! Replay of recorded decisions: with a store, a redelivered message re-emits the verdict it
+//! Replay of recorded decisions: a redelivered message re-emits the verdict it
 //! was given and a redelivered feedback record is not counted again. See [`Recorded`].
 
 use std::borrow::Cow;
@@ -12,9 +12,9 @@ use crate::clock;
 
 /// Per record of a batch, what the store holds under its [`record_key`]: a verdict as
 /// recorded (the JSON produced on `verdicts`, byte for byte), or for feedback a placeholder
-/// that is never produced; `None`: a dead letter, or not recorded yet. Empty without a store.
+/// that is never produced; `None`: a dead letter, or not recorded yet.
 ///
-/// With a store, every message gets exactly one decision, and every feedback record counts
+/// Every message gets exactly one decision, and every feedback record counts
 /// once. Before enforcement, the batch's keys are looked up: a record recorded already is not
 /// decided again (no signals, no account policy) and a message's recorded verdict replaces the
 /// fresh one. The new verdicts and feedback are recorded in one transaction; only then is
@@ -28,15 +28,13 @@ use crate::clock;
 /// - two members deciding one redelivered message (a rebalance): the first record wins, and
 ///   the other produces it.
 ///
-/// A verdict is on the topic only if its decision is recorded. Without a store (no
-/// enforcement), a redelivered message is decided again: at-least-once, as it was.
+/// A verdict is on the topic only if its decision is recorded.
 pub(super) type Recorded = Vec<Option<String>>;
 
 impl Processor {
     /// What is already recorded for the batch's messages and feedback (a redelivery: the
     /// batch was decided, at least in part, before a crash or by a member that lost the
-    /// partition), in one query. Without a store, nothing is recorded and every record is
-    /// decided.
+    /// partition), in one query.
     ///
     /// Only the start of each partition after an assignment can be a redelivery: a member
     /// decides and records a partition's records in offset order, so what it recorded past
@@ -50,9 +48,6 @@ impl Processor {
         decisions: &[Decision],
         shutdown: &watch::Receiver<bool>,
     ) -> Result<Recorded, Halt> {
-        let Some(enforcer) = &self.enforcer else {
-            return Ok(Vec::new());
-        };
         let keys: Vec<Option<Cow<'_, str>>> = decisions.iter().map(record_key).collect();
         let looked_up: Vec<((Input, i32), &str)> = records
             .iter()
@@ -69,7 +64,7 @@ impl Processor {
             return Ok(recorded);
         }
         let lookup: Vec<&str> = looked_up.iter().map(|(_, key)| *key).collect();
-        let store = enforcer.store();
+        let store = &self.store;
         let max_backoff_ms = self.config.stream.retry_backoff_max_ms;
         let found = until_stored(
             "cannot read recorded verdicts",
@@ -105,9 +100,6 @@ impl Processor {
         recorded: &mut Recorded,
         shutdown: &watch::Receiver<bool>,
     ) -> Result<(), Halt> {
-        let Some(enforcer) = &self.enforcer else {
-            return Ok(());
-        };
         let fresh: Vec<(usize, Cow<'_, str>, String)> = decisions
             .iter()
             .enumerate()
@@ -133,7 +125,7 @@ impl Processor {
             .map(|(_, key, json)| (key.as_ref(), json.as_str()))
             .collect();
         let at = clock::now_ms();
-        let store = enforcer.store();
+        let store = &self.store;
         let max_backoff_ms = self.config.stream.retry_backoff_max_ms;
         let first = until_stored(
             "cannot record verdicts",

@@ -4,13 +4,14 @@
 use super::decide::Decision;
 use super::replay::Recorded;
 use crate::clock;
+use crate::message::RuleId;
 use crate::metrics::METRICS;
 
 /// What a batch adds to the metrics once it is delivered.
 pub(super) struct BatchTally {
     /// Each verdict's action and `sent_at` (Unix ms).
     verdicts: Vec<(&'static str, i64)>,
-    rule_hits: Vec<String>,
+    rule_hits: Vec<RuleId>,
     model_scores: Vec<crate::message::Scores>,
     dead_letters: Vec<&'static str>,
     feedback: u64,
@@ -67,8 +68,11 @@ impl BatchTally {
         }
         // Rule ids start with their category (the rules loader refuses any other).
         for rule in &self.rule_hits {
-            let category = rule.split('.').next().unwrap_or_default();
-            metrics.rule_hits.with_label_values(&[rule, category]).inc();
+            let category = rule.as_str().split('.').next().unwrap_or_default();
+            metrics
+                .rule_hits
+                .with_label_values(&[rule.as_str(), category])
+                .inc();
         }
         for scores in &self.model_scores {
             for (category, score) in [

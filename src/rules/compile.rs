@@ -20,6 +20,7 @@ use super::{
     Brand, BrandRegistry, LiteralRole, Matcher, Matches, Rule, RuleProblem, RuleSet, RulesError,
     line_of,
 };
+use crate::message::RuleId;
 use crate::text::{BrandSkeletons, Extracted, Normalized, domain_skeleton, normalize};
 
 /// Compiled size limit per regex: a rule that blows up into a huge automaton is a bug.
@@ -91,7 +92,7 @@ impl RuleSet {
                 .expect("some rule uses brands");
             return Err(RulesError {
                 problems: vec![RuleProblem {
-                    rule_id: Some(first.id.clone()),
+                    rule_id: Some(first.id.to_string()),
                     line: first.line,
                     reason: "asks the brand registry, which has no brands (config/brands.toml)"
                         .to_owned(),
@@ -206,7 +207,7 @@ impl RuleSet {
                 if matches.contains(index) != should_match {
                     let expected = if should_match { "match" } else { "no_match" };
                     problems.push(RuleProblem {
-                        rule_id: Some(rule.id.clone()),
+                        rule_id: Some(rule.id.to_string()),
                         line: rule.line,
                         reason: format!("{expected} example fails: {text:?}"),
                     });
@@ -311,7 +312,7 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
     match matcher {
         Some(matcher) if reasons.is_empty() => Ok((
             Rule {
-                id: entry.id,
+                id: RuleId::new(&entry.id),
                 category: entry.category,
                 severity: entry.severity,
                 weight: entry.weight,

@@ -38,7 +38,7 @@ pub(super) struct RuleEntry {
     pub off_brand_link: bool,
     /// Extra conditions, all of which must hold for the rule to hit.
     #[serde(default)]
-    pub requires: Vec<Evidence>,
+    pub requires: Vec<Requirement>,
     pub examples: Examples,
 }
 
@@ -72,7 +72,7 @@ pub enum Mode {
 /// Something extraction found in a message, which a rule can require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Evidence {
+pub enum Requirement {
     Url,
     IpUrl,
     Phone,

@@ -7,7 +7,7 @@
 
 use regex_automata::{Anchored, Input};
 
-use super::{Evidence, LiteralRole, Matcher, RuleSet, is_whole_word};
+use super::{LiteralRole, Matcher, Requirement, RuleSet, is_whole_word};
 use crate::text::{Extracted, Normalized, domain_skeleton};
 
 /// Anchored tries of one rule's regex per message before one search settles the rest.
@@ -209,11 +209,11 @@ impl RuleSet {
             .requires
             .iter()
             .all(|evidence| match evidence {
-                Evidence::Url => extracted.has_url(),
-                Evidence::IpUrl => extracted.has_ip_url(),
-                Evidence::Phone => extracted.has_phone(),
-                Evidence::Email => extracted.has_email(),
-                Evidence::OffBrandLink => off_brand,
+                Requirement::Url => extracted.has_url(),
+                Requirement::IpUrl => extracted.has_ip_url(),
+                Requirement::Phone => extracted.has_phone(),
+                Requirement::Email => extracted.has_email(),
+                Requirement::OffBrandLink => off_brand,
             })
     }
 }

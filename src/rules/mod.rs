@@ -29,17 +29,17 @@ use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
 
 pub use brands::{BrandProblem, BrandRegistry, BrandsError, RegisteredBrand};
-pub use file::{Evidence, Mode, Severity};
+pub use file::{Mode, Requirement, Severity};
 pub use matching::Matches;
 use prefilter::Prefilter;
 
-use crate::message::Category;
+use crate::message::{Category, RuleId};
 use crate::text::BrandSkeletons;
 
 /// One compiled rule.
 #[derive(Debug)]
 pub struct Rule {
-    pub id: String,
+    pub id: RuleId,
     pub category: Category,
     pub severity: Severity,
     pub weight: f64,
@@ -48,7 +48,7 @@ pub struct Rule {
     pub description: String,
     /// Line of the rules file the rule starts on.
     pub line: usize,
-    requires: Vec<Evidence>,
+    requires: Vec<Requirement>,
     matcher: Matcher,
 }
 
@@ -199,7 +199,7 @@ impl Rule {
     /// Whether the rule asks the brand registry (as its matcher or a requirement).
     fn uses_brands(&self) -> bool {
         matches!(self.matcher, Matcher::OffBrandLink)
-            || self.requires.contains(&Evidence::OffBrandLink)
+            || self.requires.contains(&Requirement::OffBrandLink)
     }
 }
 
@@ -249,7 +249,7 @@ mod tests {
         normalized.set(text);
         extracted.set(normalized.folded());
         set.find(&normalized, &extracted, &mut matches);
-        matches.iter().map(|i| set.rule(i).id.clone()).collect()
+        matches.iter().map(|i| set.rule(i).id.to_string()).collect()
     }
 
     pub(super) fn sample() -> RuleSet {

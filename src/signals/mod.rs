@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::message::FeedbackKind;
+use crate::message::{AccountId, FeedbackKind};
 pub use state::AccountState;
 use state::{HALF_HOUR_S, Ring};
 
@@ -80,7 +80,7 @@ impl Signals {
         Self::default()
     }
 
-    fn state(&mut self, account_id: &str) -> &mut AccountState {
+    fn state(&mut self, account_id: &AccountId) -> &mut AccountState {
         let key = Self::account_key(account_id);
         self.dirty.insert(key);
         self.slot(key)
@@ -96,15 +96,14 @@ impl Signals {
     }
 
     /// Records one decided message and returns the account's signals including it.
-    pub fn observe(&mut self, account_id: &str, observation: &Observation) -> Snapshot {
+    pub fn observe(&mut self, account_id: &AccountId, observation: &Observation) -> Snapshot {
         let state = self.state(account_id);
         state.observe(observation);
         state.snapshot()
     }
 
-    /// Records delivery feedback for an account's message.
     /// Records delivery feedback and returns the account's signals including it.
-    pub fn feedback(&mut self, account_id: &str, at: i64, kind: FeedbackKind) -> Snapshot {
+    pub fn feedback(&mut self, account_id: &AccountId, at: i64, kind: FeedbackKind) -> Snapshot {
         let state = self.state(account_id);
         state.advance(at);
         let ring = match kind {
@@ -151,12 +150,10 @@ impl Signals {
             .collect()
     }
 
-    /// Puts back an account's checkpointed state (unless it is already live here). Returns
-    /// whether the bytes were this build's encoding.
     /// Clears what counts against an account (abusive and blocked messages, complaints), keeping
     /// its volumes: after a reviewer overturns its suspension, the evidence judged wrong must
     /// not suspend it again.
-    pub fn forgive(&mut self, account_id: &str) {
+    pub fn forgive(&mut self, account_id: &AccountId) {
         let key = Self::account_key(account_id);
         if let Some(&slot) = self.index.get(&key) {
             let state = &mut self.states[slot as usize].1;
@@ -169,10 +166,12 @@ impl Signals {
     }
 
     /// The key an account's state is stored under.
-    pub fn account_key(account_id: &str) -> u64 {
-        xxh3_64(account_id.as_bytes())
+    pub fn account_key(account_id: &AccountId) -> u64 {
+        xxh3_64(account_id.as_str().as_bytes())
     }
 
+    /// Puts back an account's checkpointed state (unless it is already live here). Returns
+    /// whether the bytes were this build's encoding.
     pub fn restore(&mut self, key: u64, bytes: &[u8]) -> bool {
         let Some(state) = AccountState::decode(bytes) else {
             return false;
@@ -224,6 +223,10 @@ mod tests {
 
     const T0: i64 = 1_796_000_000;
 
+    fn account(raw: &str) -> AccountId {
+        AccountId::parse("account_id", raw.into()).unwrap()
+    }
+
     fn observation(at: i64, recipient: u64, text: &str, abusive: bool) -> Observation {
         Observation {
             at,
@@ -240,18 +243,18 @@ mod tests {
     fn windows_count_and_slide() {
         let mut signals = Signals::new();
         for i in 0..30 {
-            signals.observe("AC1", &observation(T0 + i, 1, "hi", i % 3 == 0));
+            signals.observe(&account("AC1"), &observation(T0 + i, 1, "hi", i % 3 == 0));
         }
-        let now = signals.observe("AC1", &observation(T0 + 30, 1, "hi", false));
+        let now = signals.observe(&account("AC1"), &observation(T0 + 30, 1, "hi", false));
         assert_eq!(now.messages_last_minute, 31);
         assert_eq!(now.messages_last_hour, 31);
         assert_eq!(now.abusive_last_hour, 10);
         // Two minutes on, the minute window is empty again but the hour remembers.
-        let later = signals.observe("AC1", &observation(T0 + 150, 1, "hi", false));
+        let later = signals.observe(&account("AC1"), &observation(T0 + 150, 1, "hi", false));
         assert_eq!(later.messages_last_minute, 1);
         assert_eq!(later.messages_last_hour, 32);
         // Two hours on, only the new message counts.
-        let much_later = signals.observe("AC1", &observation(T0 + 7_350, 1, "hi", false));
+        let much_later = signals.observe(&account("AC1"), &observation(T0 + 7_350, 1, "hi", false));
         assert_eq!(much_later.messages_last_hour, 1);
         assert_eq!(much_later.abusive_last_hour, 0);
     }
@@ -266,7 +269,7 @@ mod tests {
                 ["", " John", " Ann"][r as usize % 3]
             );
             snapshot = signals.observe(
-                "ACspam",
+                &account("ACspam"),
                 &observation(T0 + r as i64, r * 7919, &text, false),
             );
         }
@@ -281,7 +284,7 @@ mod tests {
         ];
         for (i, text) in chat.iter().cycle().take(40).enumerate() {
             snapshot = signals.observe(
-                "ACchat",
+                &account("ACchat"),
                 &observation(T0 + i as i64, (i % 3) as u64, text, false),
             );
         }
@@ -306,9 +309,9 @@ mod tests {
                 blocked: true,
                 ..observation(T0 + i, i as u64, "pay here", true)
             };
-            signals.observe("AC1", &blocked);
+            signals.observe(&account("AC1"), &blocked);
         }
-        let before = signals.feedback("AC1", T0 + 5, FeedbackKind::OptOut);
+        let before = signals.feedback(&account("AC1"), T0 + 5, FeedbackKind::OptOut);
         assert_eq!(
             (
                 before.abusive_last_hour,
@@ -317,8 +320,8 @@ mod tests {
             ),
             (4, 4, 1)
         );
-        signals.forgive("AC1");
-        let snapshot = signals.observe("AC1", &observation(T0 + 6, 9, "hi", false));
+        signals.forgive(&account("AC1"));
+        let snapshot = signals.observe(&account("AC1"), &observation(T0 + 6, 9, "hi", false));
         assert_eq!(snapshot.messages_last_hour, 5);
         assert_eq!(
             (
@@ -333,14 +336,14 @@ mod tests {
     #[test]
     fn feedback_counts_per_kind_and_idle_accounts_are_evicted() {
         let mut signals = Signals::new();
-        signals.observe("AC1", &observation(T0, 1, "hi", false));
-        signals.feedback("AC1", T0 + 5, FeedbackKind::OptOut);
-        signals.feedback("AC1", T0 + 6, FeedbackKind::OptOut);
-        signals.feedback("AC1", T0 + 7, FeedbackKind::Undelivered);
-        let snapshot = signals.observe("AC1", &observation(T0 + 8, 1, "hi", false));
+        signals.observe(&account("AC1"), &observation(T0, 1, "hi", false));
+        signals.feedback(&account("AC1"), T0 + 5, FeedbackKind::OptOut);
+        signals.feedback(&account("AC1"), T0 + 6, FeedbackKind::OptOut);
+        signals.feedback(&account("AC1"), T0 + 7, FeedbackKind::Undelivered);
+        let snapshot = signals.observe(&account("AC1"), &observation(T0 + 8, 1, "hi", false));
         assert_eq!(snapshot.opt_outs_last_hour, 2);
         assert_eq!(snapshot.undelivered_last_hour, 1);
-        signals.observe("AC2", &observation(T0 + 4_000, 1, "hi", false));
+        signals.observe(&account("AC2"), &observation(T0 + 4_000, 1, "hi", false));
         assert_eq!(signals.evict_idle(T0 + 5_500), 1);
         assert_eq!(signals.accounts(), 1);
     }
@@ -348,9 +351,9 @@ mod tests {
     #[test]
     fn a_million_active_accounts_fit_in_512_mib() {
         let mut signals = Signals::new();
-        for account in 0..1_000_000 {
-            let id = format!("AC{account:08}");
-            signals.observe(&id, &observation(T0, account, "hello", false));
+        for n in 0..1_000_000 {
+            let id = account(&format!("AC{n:08}"));
+            signals.observe(&id, &observation(T0, n, "hello", false));
         }
         assert_eq!(signals.accounts(), 1_000_000);
         let mib = signals.memory_bytes() / (1 << 20);
@@ -368,10 +371,10 @@ mod tests {
                 i % 2 == 0,
             );
             seen.blocked = i % 4 == 0;
-            signals.observe("AC1", &seen);
+            signals.observe(&account("AC1"), &seen);
         }
         let before = signals.observe(
-            "AC1",
+            &account("AC1"),
             &observation(T0 + 300, 1, "verify your account now", false),
         );
         let dirty = signals.take_dirty();
@@ -381,7 +384,7 @@ mod tests {
         let mut restored = Signals::new();
         assert!(restored.restore(*key, bytes));
         let after = restored.observe(
-            "AC1",
+            &account("AC1"),
             &observation(T0 + 300, 1, "verify your account now", false),
         );
         // The same state plus one more message.
@@ -396,17 +399,17 @@ mod tests {
     #[test]
     fn eviction_keeps_the_index_consistent() {
         let mut signals = Signals::new();
-        for (i, account) in ["A", "B", "C", "D"].iter().enumerate() {
+        for (i, id) in ["A", "B", "C", "D"].iter().enumerate() {
             signals.observe(
-                account,
+                &account(id),
                 &observation(T0 + i as i64 * 3_000, 1, "x y", false),
             );
         }
         // A and B are idle at T0 + 9,000 + 1; C and D are not.
         assert_eq!(signals.evict_idle(T0 + 9_001), 2);
-        let d = signals.observe("D", &observation(T0 + 9_002, 2, "x y", false));
+        let d = signals.observe(&account("D"), &observation(T0 + 9_002, 2, "x y", false));
         assert_eq!(d.messages_last_hour, 2);
-        let a = signals.observe("A", &observation(T0 + 9_003, 2, "x y", false));
+        let a = signals.observe(&account("A"), &observation(T0 + 9_003, 2, "x y", false));
         assert_eq!(a.messages_last_hour, 1);
     }
 }

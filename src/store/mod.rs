@@ -32,7 +32,7 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 
-use crate::message::{AccountId, MessageId};
+use crate::message::{AccountId, Action, MessageId, RuleId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -100,8 +100,8 @@ pub struct StoredReason {
 pub struct Evidence {
     pub message_id: MessageId,
     pub excerpt: String,
-    pub rule_hits: Vec<String>,
-    pub action: String,
+    pub rule_hits: Vec<RuleId>,
+    pub action: Action,
     /// Unix milliseconds.
     pub sent_at: i64,
 }
@@ -385,7 +385,9 @@ impl Store {
                     })?,
                     excerpt: row.try_get("excerpt")?,
                     rule_hits: serde_json::from_str(&row.try_get::<String, _>("rule_hits")?)?,
-                    action: row.try_get("action")?,
+                    action: parsed(row, "action", |raw| {
+                        Action::parse(&raw).ok_or(format!("unknown action {raw:?}"))
+                    })?,
                     sent_at: row.try_get("sent_at")?,
                 })
             })
@@ -571,7 +573,7 @@ async fn insert_case(
         .bind(evidence.message_id.as_str())
         .bind(&evidence.excerpt)
         .bind(serde_json::to_string(&evidence.rule_hits)?)
-        .bind(&evidence.action)
+        .bind(evidence.action.as_str())
         .bind(evidence.sent_at)
         .execute(&mut **tx)
         .await?;

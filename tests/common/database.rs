@@ -2,7 +2,7 @@
 //! named by `WARDEN_TEST_DATABASE_URL`. Without that variable PostgreSQL tests are skipped
 //! with a note, unless `WARDEN_REQUIRE_POSTGRES=1` (as in CI).
 
-use warden::message::{AccountId, MessageId, Scores};
+use warden::message::{AccountId, Action, MessageId, RuleId, Scores};
 use warden::privacy::excerpt;
 use warden::store::{Actor, CaseStatus, Evidence, NewCase, Store, StoredReason};
 
@@ -73,8 +73,8 @@ pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
         evidence: vec![Evidence {
             message_id: MessageId::parse("message_id", trigger.into()).unwrap(),
             excerpt: excerpt("Pay now at royalmail-fees.top, or call +44 7911 123456"),
-            rule_hits: vec!["fraud.delivery_failed_link".into()],
-            action: "block".into(),
+            rule_hits: vec![RuleId::new("fraud.delivery_failed_link")],
+            action: Action::Block,
             sent_at: at,
         }],
         actor: Actor::Automated,
