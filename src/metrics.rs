@@ -30,6 +30,7 @@ pub struct Metrics {
     pub rule_hits: IntCounterVec,
     pub model_score: HistogramVec,
     pub scoring_seconds: Histogram,
+    pub batch_stage_seconds: HistogramVec,
     pub consumer_lag: IntGaugeVec,
     pub appeal_age_seconds: IntGauge,
     pub build_info: IntGaugeVec,
@@ -201,6 +202,15 @@ impl Metrics {
                 r,
                 "warden_scoring_seconds",
                 "Time to decide one batch on the scoring pool",
+                SECONDS,
+            ),
+            batch_stage_seconds: histograms(
+                r,
+                "warden_batch_stage_seconds",
+                "Time a batch spends in each stage of the stream processor's loop: fetch \
+                 (filling the batch after its first record), decide, lookup (of recorded decisions), \
+                 enforce, record, deliver",
+                &["stage"],
                 SECONDS,
             ),
             consumer_lag: gauges(

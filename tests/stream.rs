@@ -865,6 +865,19 @@ fn metrics_agree_with_what_was_sent_and_decided() {
         "{text}"
     );
     assert_eq!(metric_sum(&text, "warden_model_score_count"), 3.0 * scored);
+    // Every batch went through each stage of the loop once, and took some time in all.
+    let stage = |stage: &str, series: &str| {
+        metric_sum(
+            &text,
+            &format!("warden_batch_stage_seconds_{series}{{stage=\"{stage}\"}}"),
+        )
+    };
+    let batches = stage("decide", "count");
+    assert!(batches >= 1.0, "{text}");
+    for name in ["fetch", "lookup", "enforce", "record", "deliver"] {
+        assert_eq!(stage(name, "count"), batches, "{name}: {text}");
+    }
+    assert!(stage("decide", "sum") > 0.0, "{text}");
     assert!(text.contains("warden_build_info{model_version="), "{text}");
     assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
 }

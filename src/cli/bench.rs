@@ -10,7 +10,8 @@
 //! Peak memory is the `warden run` process's high-water resident set (`VmHWM`). A backlog run
 //! also scores the same records in this process, one thread, JSON in and out as `warden score`
 //! does, and reports the end-to-end rate as a share of that one, so that the two are compared in
-//! one run on one machine.
+//! one run on one machine; and it reads, from `warden run`'s `/metrics`, how its batch loop's
+//! time was split between the stages (`warden_batch_stage_seconds`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,7 +97,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut verdicts = reader_from_beginning(&args.brokers, read_topic)?;
     let config_dir = tempfile::tempdir().context("cannot create a temp dir")?;
     let config = config_dir.path().join("warden.toml");
-    std::fs::write(&config, settings(&args.brokers, run_id, &topics))?;
+    // The review API only serves `/metrics` here: nobody reviews.
+    let listen = free_address()?;
+    let reviewers = config_dir.path().join("reviewers.toml");
+    std::fs::write(&reviewers, "")?;
+    let api = format!(
+        "listen = \"{listen}\"\nreviewers_file = \"{}\"",
+        reviewers.display()
+    );
+    std::fs::write(&config, settings(&args.brokers, run_id, &topics, &api))?;
 
     let deadline = Duration::from_secs(args.timeout_s);
     let mut tally = Tally {
@@ -124,12 +133,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .copied()
             .expect("at least one verdict");
         let seconds = last.duration_since(first).as_secs_f64();
+        let stages = loop_stages(&format!("http://{listen}/metrics"))?;
         let peak = warden.stop()?;
         let end_to_end = (args.messages - 1) as f64 / seconds.max(f64::EPSILON);
         let alone = scoring_alone(&args.scoring.load()?, &records)?;
         format!(
             "backlog of {} messages: {end_to_end:.0} messages/s sustained (first to last verdict, {seconds:.2} s); warden peak memory {peak}\n\
-             the same records scored in one process, one thread, JSON in and out: {alone:.0} messages/s; end to end is {:.0} % of that",
+             the same records scored in one process, one thread, JSON in and out: {alone:.0} messages/s; end to end is {:.0} % of that\n\
+             {stages}",
             args.messages,
             100.0 * end_to_end / alone,
         )
@@ -189,9 +200,58 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `warden run` settings for one bench run: its own group and topics.
-pub(super) fn settings(brokers: &str, run_id: i128, topics: &Topics) -> String {
-    topics.settings(brokers, &format!("bench-{run_id}")) + "\n[api]\nlisten = \"\"\n"
+/// The `warden run` settings for one bench run: its own group and topics, and `api`, the body
+/// of its `[api]` table.
+pub(super) fn settings(brokers: &str, run_id: i128, topics: &Topics, api: &str) -> String {
+    topics.settings(brokers, &format!("bench-{run_id}")) + "\n[api]\n" + api + "\n"
+}
+
+/// A loopback address with a port free now.
+fn free_address() -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("no free port")?;
+    Ok(listener.local_addr()?.to_string())
+}
+
+/// Stages of the batch loop, in its order (`warden_batch_stage_seconds{stage}`).
+const STAGES: [&str; 6] = ["fetch", "decide", "lookup", "enforce", "record", "deliver"];
+
+/// How `warden run`'s batch loop split its time between its stages, read from `metrics` (its
+/// `/metrics` URL) once the last batch's delivery is counted (the verdicts can arrive just
+/// before).
+fn loop_stages(metrics: &str) -> anyhow::Result<String> {
+    let series = |text: &str, stage: &str, suffix: &str| -> f64 {
+        let name = format!("warden_batch_stage_seconds_{suffix}{{stage=\"{stage}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&name)?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = ureq::get(metrics)
+            .call()
+            .context("cannot read warden run's metrics")?
+            .body_mut()
+            .read_to_string()?;
+        let counted = series(&text, "deliver", "count");
+        if (counted > 0.0 && counted == series(&text, "decide", "count"))
+            || Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let seconds: Vec<f64> = STAGES.iter().map(|s| series(&text, s, "sum")).collect();
+    let total: f64 = seconds.iter().sum();
+    let shares: Vec<String> = STAGES
+        .iter()
+        .zip(&seconds)
+        .map(|(stage, s)| format!("{stage} {:.0} %", 100.0 * s / total.max(f64::EPSILON)))
+        .collect();
+    Ok(format!(
+        "warden run's batch loop, {total:.2} s over {:.0} batches: {}",
+        series(&text, "decide", "count"),
+        shares.join(", ")
+    ))
 }
 
 /// Message `index` of a run; its id carries the index so its verdict can be matched.

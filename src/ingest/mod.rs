@@ -116,6 +116,17 @@ pub struct Processor {
     last_checkpoint: Instant,
 }
 
+/// Counts the time since `start` to one stage of the batch loop (`warden_batch_stage_seconds`,
+/// where an operator sees which stage a slow stream waits on) and returns when it ended.
+fn observe_stage(stage: &str, start: Instant) -> Instant {
+    let end = Instant::now();
+    METRICS
+        .batch_stage_seconds
+        .with_label_values(&[stage])
+        .observe((end - start).as_secs_f64());
+    end
+}
+
 /// What one delivered batch adds to the run's summary.
 struct BatchCount {
     verdicts: u64,
@@ -292,19 +303,25 @@ impl Processor {
                 tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
             }
         }
+        let stage = Instant::now();
         let (records, mut decisions) = self.decide_on_pool(records).await;
+        let stage = observe_stage("decide", stage);
         // Exactly one decision per message: see `Recorded`.
         let mut recorded = self.recorded(&records, &decisions, shutdown).await?;
+        let stage = observe_stage("lookup", stage);
         self.enforce(&mut decisions, &recorded, shutdown).await?;
+        let stage = observe_stage("enforce", stage);
         let count = |f: fn(&Decision) -> bool| decisions.iter().filter(|d| f(d)).count() as u64;
         let dead_letters = count(|d| matches!(d, Decision::DeadLetter { .. }));
         let feedback = count(|d| matches!(d, Decision::Feedback { .. }));
         let tally = BatchTally::of(&decisions, &recorded);
         self.record(&decisions, &mut recorded, shutdown).await?;
+        let stage = observe_stage("record", stage);
         let outputs = self.outputs(&records, decisions, recorded);
         self.deliver(&records, outputs, shutdown).await?;
         tracing::debug!(records = records.len(), dead_letters, "batch delivered");
         self.store_offsets(&records);
+        observe_stage("deliver", stage);
         tally.record();
         self.checkpoint_if_due().await;
         Ok(BatchCount {
@@ -387,7 +404,9 @@ impl Processor {
                 }
             }
         }
-        let deadline = Instant::now() + Duration::from_millis(self.config.stream.batch_wait_ms);
+        // The wait for a first record is idle time, not the loop's: its fetch stage starts here.
+        let filling = Instant::now();
+        let deadline = filling + Duration::from_millis(self.config.stream.batch_wait_ms);
         while records.len() < self.config.stream.batch_max_messages {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => records.push(record_of(&message, &self.config.topics)),
@@ -398,6 +417,7 @@ impl Processor {
                 Err(_elapsed) => break,
             }
         }
+        observe_stage("fetch", filling);
         records
     }
 
