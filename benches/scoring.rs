@@ -2,7 +2,9 @@
 //! corpus in `tests/data` stands in when it is absent, and the bench says so).
 //!
 //! Stages: normalization alone, normalization with extraction, the rules path (normalization,
-//! extraction, every rule, scores and action) and the full path (the rules path and the model).
+//! extraction, every rule, scores and action), the full path (the rules path and the model),
+//! and the stream's decide step (a JSON record decoded, the full path, and the facts
+//! enforcement needs), which `warden run` runs on its scoring pool.
 //! Throughput is in messages; each benchmark checks its output against a count made before
 //! timing, so it cannot time a no-op.
 //!
@@ -12,7 +14,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use warden::config::Topics;
+use warden::ingest::decide::{Decision, Input, Record, decide_batch};
 use warden::message::Action;
+use warden::privacy::Secret;
 use warden::scoring::{Scorer, Scratch};
 use warden::text::{Extracted, Normalized};
 
@@ -108,6 +113,48 @@ fn bench(c: &mut Criterion) {
             b.iter(|| assert_eq!(count_flagged(), expected_flagged));
         });
     }
+
+    // The stream processor's per-message work, to set beside the full path: each text as a
+    // `messages` record, decoded, scored and given the facts enforcement needs (recipient
+    // hash, SimHash, domains), in one batch on a one-thread pool.
+    let records: Vec<Record> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, body)| Record {
+            input: Input::Messages,
+            partition: 0,
+            offset: i as i64,
+            key: None,
+            payload: Some(
+                serde_json::to_vec(&serde_json::json!({
+                    "message_id": format!("SM{i}"), "account_id": format!("AC{}", i % 1000),
+                    "sent_at": "2026-11-28T17:04:05Z", "channel": "sms",
+                    "to": "+14155550199", "body": body,
+                }))
+                .expect("JSON"),
+            ),
+        })
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let key = Secret::new("bench-recipient-key-0123456789");
+    let topics = Topics::default();
+    let count_verdicts = || {
+        decide_batch(&pool, &full, &key, &topics, black_box(&records))
+            .iter()
+            .filter(|d| matches!(d, Decision::Verdict { .. }))
+            .count()
+    };
+    assert_eq!(
+        count_verdicts(),
+        records.len(),
+        "every bench record decodes"
+    );
+    group.bench_function("stream decide (decode, full path, facts)", |b| {
+        b.iter(|| assert_eq!(count_verdicts(), records.len()));
+    });
     group.finish();
 }
 

@@ -108,7 +108,10 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         .context("cannot create the producer")?;
     let config_dir = tempfile::tempdir().context("cannot create a temp dir")?;
     let config = config_dir.path().join("warden.toml");
-    std::fs::write(&config, settings(&args.brokers, run_id, &topics, "listen = \"\""))?;
+    std::fs::write(
+        &config,
+        settings(&args.brokers, run_id, &topics, "listen = \"\""),
+    )?;
     let policy = policy_file(&args.policy, args.breaker_floor, config_dir.path())?;
     let extra: Vec<std::ffi::OsString> = vec!["--policy".into(), policy.into()];
     let mut warden = Warden::start(&config, &extra)?;
