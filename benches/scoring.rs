@@ -17,7 +17,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use warden::config::Topics;
 use warden::ingest::decide::{Decision, Input, Record, decide_batch};
 use warden::message::Action;
-use warden::privacy::Secret;
+use warden::privacy::{RecipientHasher, Secret};
 use warden::scoring::{Scorer, Scratch};
 use warden::text::{Extracted, Normalized};
 
@@ -139,7 +139,7 @@ fn bench(c: &mut Criterion) {
         .num_threads(1)
         .build()
         .expect("a one-thread pool");
-    let key = Secret::new("bench-recipient-key-0123456789");
+    let key = RecipientHasher::new(&Secret::new("bench-recipient-key-0123456789"));
     let topics = Topics::default();
     let count_verdicts = || {
         decide_batch(&pool, &full, &key, &topics, black_box(&records))

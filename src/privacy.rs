@@ -122,20 +122,44 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// A recipient's address as signals keep it: HMAC-SHA256 under a secret key, truncated to 64
+/// Recipients' addresses as signals keep them: HMAC-SHA256 under a secret key, truncated to 64
 /// bits. Equal addresses give equal hashes, so distinct recipients can be counted, but the
 /// address cannot be recovered, nor found by hashing a list of candidate numbers without the key.
-pub fn recipient_hash(key: &Secret, address: &str) -> u64 {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC takes any key length");
-    // Formatting differences of one number must not count as two recipients.
-    let canonical: String = address
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .flat_map(char::to_lowercase)
-        .collect();
-    mac.update(canonical.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+#[derive(Clone)]
+pub struct RecipientHasher {
+    /// The MAC with the key already absorbed: keying it again for every message hashed the
+    /// key's two pads each time, as much work as the address itself.
+    keyed: Hmac<Sha256>,
+}
+
+impl RecipientHasher {
+    pub fn new(key: &Secret) -> Self {
+        Self {
+            keyed: Hmac::new_from_slice(key.expose()).expect("HMAC takes any key length"),
+        }
+    }
+
+    /// The address's keyed hash. Formatting differences of one number (spaces, dashes, dots,
+    /// brackets, case) do not count as two recipients.
+    pub fn hash(&self, address: &str) -> u64 {
+        let mut mac = self.keyed.clone();
+        let mut utf8 = [0; 4];
+        for c in address
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .flat_map(char::to_lowercase)
+        {
+            mac.update(c.encode_utf8(&mut utf8).as_bytes());
+        }
+        let digest = mac.finalize().into_bytes();
+        u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+    }
+}
+
+impl std::fmt::Debug for RecipientHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecipientHasher(***)")
+    }
 }
 
 #[cfg(test)]
@@ -170,15 +194,29 @@ mod tests {
     #[test]
     fn recipient_hashes_are_keyed_and_ignore_formatting() {
         let (a, b) = (Secret::new("key-a"), Secret::new("key-b"));
+        let (hash_a, hash_b) = (RecipientHasher::new(&a), RecipientHasher::new(&b));
         assert_eq!(
-            recipient_hash(&a, "+1 (415) 555-0199"),
-            recipient_hash(&a, "+14155550199")
+            hash_a.hash("+1 (415) 555-0199"),
+            hash_a.hash("+14155550199")
         );
-        assert_ne!(
-            recipient_hash(&a, "+14155550199"),
-            recipient_hash(&b, "+14155550199")
+        assert_eq!(
+            hash_a.hash("Jane@Example.com"),
+            hash_a.hash("jane@example.com")
         );
+        assert_ne!(hash_a.hash("+14155550199"), hash_b.hash("+14155550199"));
         assert_eq!(format!("{a:?}"), "Secret(***)");
+        assert_eq!(format!("{hash_a:?}"), "RecipientHasher(***)");
+    }
+
+    #[test]
+    fn a_recipient_hash_is_hmac_sha256_of_the_canonical_address_truncated() {
+        // The hashes in signal checkpoints must not change from one build to the next.
+        let key = Secret::new("key-a");
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"key-a").unwrap();
+        mac.update("+14155550199".as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let expected = u64::from_le_bytes(digest[..8].try_into().unwrap());
+        assert_eq!(RecipientHasher::new(&key).hash("+1 415-555.0199"), expected);
     }
 
     /// The longest run of digits (separators between them allowed) in `text`.

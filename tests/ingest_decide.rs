@@ -5,7 +5,7 @@ mod common;
 use warden::config::Topics;
 use warden::ingest::decide::{Decision, Input, Record, decide_batch};
 use warden::message::FeedbackKind;
-use warden::privacy::Secret;
+use warden::privacy::{RecipientHasher, Secret};
 
 fn record(partition: i32, offset: i64, payload: &[u8]) -> Record {
     Record {
@@ -53,7 +53,7 @@ fn a_batch_over_partitions_keeps_record_order_and_dead_letters_what_cannot_be_de
             payload: None,
         }])
         .collect();
-    let key = Secret::new("recipient-key-for-tests");
+    let key = RecipientHasher::new(&Secret::new("recipient-key-for-tests"));
     let decisions = decide_batch(&pool, &scorer, &key, &Topics::default(), &records);
     assert_eq!(decisions.len(), records.len());
     for (i, decision) in decisions.iter().enumerate() {
@@ -116,7 +116,7 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
                 "at": "2026-11-28T17:05:00Z"}),
         ),
     ];
-    let key = Secret::new("recipient-key-for-tests");
+    let key = RecipientHasher::new(&Secret::new("recipient-key-for-tests"));
     let decisions = decide_batch(&pool, &scorer, &key, &Topics::default(), &records);
     let Decision::Feedback {
         account_id,

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::config::Topics;
 use crate::enforce::Facts;
 use crate::message::{AccountId, FeedbackEvent, FeedbackKind, MessageEvent, MessageId, Verdict};
-use crate::privacy::{Secret, recipient_hash};
+use crate::privacy::RecipientHasher;
 use crate::scoring::{Scorer, Scratch};
 use crate::signals::{Observation, simhash};
 use crate::suspension::{MessageWeight, Trigger};
@@ -113,11 +113,11 @@ impl Decision {
 }
 
 /// Decides every record of a batch on `pool`'s threads. The result is in the order of
-/// `records`. `recipient_key` keys the hashes of recipients' addresses that signals keep.
+/// `records`. `recipients` keys the hashes of recipients' addresses that signals keep.
 pub fn decide_batch(
     pool: &rayon::ThreadPool,
     scorer: &Scorer,
-    recipient_key: &Secret,
+    recipients: &RecipientHasher,
     topics: &Topics,
     records: &[Record],
 ) -> Vec<Decision> {
@@ -127,7 +127,7 @@ pub fn decide_batch(
             // Fewer, longer jobs: each needs its own scratch space.
             .with_min_len(MIN_RECORDS_PER_JOB)
             .map_init(Scratch::new, |scratch, record| {
-                decide_record(scorer, recipient_key, topics, record, scratch)
+                decide_record(scorer, recipients, topics, record, scratch)
             })
             .collect()
     })
@@ -140,7 +140,7 @@ const MIN_RECORDS_PER_JOB: usize = 32;
 /// becomes a dead letter: redelivering it would fail the same way and hold up its partition.
 pub fn decide_record(
     scorer: &Scorer,
-    recipient_key: &Secret,
+    recipients: &RecipientHasher,
     topics: &Topics,
     record: &Record,
     scratch: &mut Scratch,
@@ -181,7 +181,7 @@ pub fn decide_record(
         let (verdict, assessment) = scorer.verdict_with_assessment(&event, scratch, now);
         let facts = facts(
             scorer,
-            recipient_key,
+            recipients,
             &event,
             scratch,
             &verdict,
@@ -211,7 +211,7 @@ pub fn decide_record(
 /// while it still holds this message's rule hits and extraction.
 fn facts(
     scorer: &Scorer,
-    recipient_key: &Secret,
+    recipients: &RecipientHasher,
     event: &MessageEvent,
     scratch: &Scratch,
     verdict: &Verdict,
@@ -237,7 +237,7 @@ fn facts(
         sent_at_ms: crate::clock::unix_ms(event.sent_at),
         observation: Observation {
             at: event.sent_at.unix_timestamp(),
-            recipient: recipient_hash(recipient_key, &event.to),
+            recipient: recipients.hash(&event.to),
             simhash: simhash(scratch.normalized.folded()),
             domains,
             abusive: weight.abusive,

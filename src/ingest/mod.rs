@@ -42,7 +42,7 @@ pub use client::{GroupContext, event_producer};
 use crate::config::ServiceConfig;
 use crate::enforce::Enforcer;
 use crate::metrics::METRICS;
-use crate::privacy::Secret;
+use crate::privacy::{RecipientHasher, Secret};
 use crate::scoring::Scorer;
 use crate::store::{Store, StoreError};
 use crate::suspension::SuspensionPolicy;
@@ -99,7 +99,7 @@ pub struct Processor {
     scorer: Arc<Scorer>,
     /// New rules and policy from an admin's reload, taken between batches.
     scorer_updates: Option<watch::Receiver<Option<ScoringUpdate>>>,
-    recipient_key: Secret,
+    recipients: RecipientHasher,
     pool: Arc<rayon::ThreadPool>,
     config: ServiceConfig,
     /// Signals, the account policy and the cases.
@@ -186,7 +186,7 @@ impl Processor {
                 Arc::new(scorer)
             },
             scorer_updates: None,
-            recipient_key,
+            recipients: RecipientHasher::new(&recipient_key),
             pool: Arc::new(pool),
             config: service,
             enforcer,
@@ -427,10 +427,10 @@ impl Processor {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (pool, scorer) = (Arc::clone(&self.pool), Arc::clone(&self.scorer));
         let topics = self.config.topics.clone();
-        let key = self.recipient_key.clone();
+        let recipients = self.recipients.clone();
         self.pool.spawn(move || {
             let start = std::time::Instant::now();
-            let decisions = decide_batch(&pool, &scorer, &key, &topics, &records);
+            let decisions = decide_batch(&pool, &scorer, &recipients, &topics, &records);
             METRICS
                 .scoring_seconds
                 .observe(start.elapsed().as_secs_f64());

@@ -5,7 +5,7 @@
 //! is bounded by the number of active accounts; [`Signals::evict_idle`] drops accounts silent
 //! for longer than the longest window. Time is the messages' own `sent_at`, never the wall
 //! clock, so replaying a stream rebuilds the same state. Recipients arrive as keyed hashes
-//! (`privacy::recipient_hash`); no address is kept.
+//! (`privacy::RecipientHasher`); no address is kept.
 //!
 //! Windows are rings of buckets: six of 10 s for the minute, twelve of 5 min for the hour.
 //! Distinct counts (recipients, domains) use linear counting over small bitmaps, kept in two
@@ -200,7 +200,12 @@ pub fn simhash(text: &str) -> u64 {
         .filter(|w| !w.is_empty() && w.chars().all(char::is_alphabetic));
     let mut any = false;
     for word in words {
-        let hash = xxh3_64(word.to_lowercase().as_bytes());
+        // Most words are lowercase ASCII already: hashed as they are, with no copy.
+        let hash = if word.bytes().all(|b| b.is_ascii_lowercase()) {
+            xxh3_64(word.as_bytes())
+        } else {
+            xxh3_64(word.to_lowercase().as_bytes())
+        };
         any = true;
         for (bit, weight) in weights.iter_mut().enumerate() {
             *weight += if hash >> bit & 1 == 1 { 1 } else { -1 };
@@ -299,6 +304,16 @@ mod tests {
         let c = simhash("Happy birthday! Hope you have a wonderful day with the family");
         assert!((a ^ b).count_ones() <= NEAR_DUPLICATE_BITS);
         assert!((a ^ c).count_ones() > 16);
+    }
+
+    #[test]
+    fn simhash_ignores_case_in_every_script() {
+        assert_eq!(
+            simhash("Your PARCEL is Held"),
+            simhash("your parcel is held")
+        );
+        assert_eq!(simhash("ΔΕΜΑ Σας"), simhash("δεμα σας"));
+        assert_eq!(simhash("1234 !!"), 0, "no word, no hash");
     }
 
     #[test]
