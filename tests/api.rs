@@ -670,6 +670,10 @@ async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot(api
     let (_, export) = api.get("/v1/admin/accounts/AC3/export", Some(ROOT)).await;
     assert_eq!(export["legal_hold"], "Litigation 2026-17");
     assert_eq!(export["evidence"].as_array().unwrap().len(), 1);
+    // An exported piece of evidence is the reviewers' view of it, with the case it belongs to.
+    let evidence = &export["evidence"][0];
+    assert_eq!(evidence["case_id"], export["cases"][0]["case_id"]);
+    assert!(evidence["excerpt"].is_string() && evidence["sent_at"].is_string());
     let lifted = api
         .http
         .delete(api.url("/v1/admin/accounts/AC3/legal-hold"))

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::auth::Admin;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
-use super::{AppState, now_ms, rfc3339};
+use super::{AppState, evidence_json, now_ms, rfc3339};
 use crate::case;
 use crate::enforce::events;
 use crate::message::Scores;
@@ -207,14 +207,11 @@ pub async fn export(
             "reasons": c.reasons,
             "opened_at": rfc3339(c.opened_at),
         })).collect::<Vec<_>>(),
-        "evidence": export.evidence.iter().map(|(case_id, e)| serde_json::json!({
-            "case_id": case_id,
-            "message_id": e.message_id,
-            "excerpt": e.excerpt,
-            "rule_hits": e.rule_hits,
-            "action": e.action,
-            "sent_at": rfc3339(e.sent_at),
-        })).collect::<Vec<_>>(),
+        "evidence": export.evidence.iter().map(|(case_id, e)| {
+            let mut evidence = evidence_json(e);
+            evidence["case_id"] = serde_json::json!(case_id);
+            evidence
+        }).collect::<Vec<_>>(),
         "appeals": export.appeals.iter().map(|a| serde_json::json!({
             "appeal_id": a.appeal_id,
             "case_id": a.case_id,

@@ -100,6 +100,17 @@ impl AppState {
 use crate::clock;
 pub(crate) use crate::clock::now_ms;
 
+/// One piece of a case's redacted evidence as the API shows it, to reviewers and in an export.
+pub(crate) fn evidence_json(evidence: &crate::store::Evidence) -> serde_json::Value {
+    serde_json::json!({
+        "message_id": evidence.message_id,
+        "excerpt": evidence.excerpt,
+        "rule_hits": evidence.rule_hits,
+        "action": evidence.action,
+        "sent_at": rfc3339(evidence.sent_at),
+    })
+}
+
 /// Unix ms as RFC 3339.
 pub(crate) fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

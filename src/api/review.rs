@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::auth::Reviewer;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
-use super::{AppState, now_ms, rfc3339};
+use super::{AppState, evidence_json, now_ms, rfc3339};
 use crate::case::{CaseId, Refusal, Step};
 use crate::clock;
 use crate::enforce::events;
@@ -128,13 +128,7 @@ pub async fn case(
         "opened_at": rfc3339(detail.case.opened_at),
         "updated_at": rfc3339(detail.updated_at),
         "claim": detail.claim.map(ClaimView::from),
-        "evidence": evidence.iter().map(|e| serde_json::json!({
-            "message_id": e.message_id,
-            "excerpt": e.excerpt,
-            "rule_hits": e.rule_hits,
-            "action": e.action,
-            "sent_at": rfc3339(e.sent_at),
-        })).collect::<Vec<_>>(),
+        "evidence": evidence.iter().map(evidence_json).collect::<Vec<_>>(),
         "signals": signals,
         "appeal": appeal.map(|a| serde_json::json!({
             "appeal_id": a.appeal_id,
