@@ -335,13 +335,13 @@ fn shape(token: &[u8], buffer: &mut Vec<u8>) -> usize {
     len
 }
 
+/// The multiplier of [`token_hash`] and of the salted n-gram hashes.
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// Hash of the `len` bytes at the start of `bytes`, which holds at least [`LOAD`] more: eight
 /// bytes at a time, the last load masked to the token, each folded in by a 64×64→128-bit
 /// multiply whose halves are xored (as foldhash and wyhash do). Most words take one load and
 /// two multiplies, with no call and no branch on the length.
-/// The multiplier of [`token_hash`] and of the salted n-gram hashes.
-const K: u64 = 0x9E37_79B9_7F4A_7C15;
-
 fn token_hash(bytes: &[u8], len: usize) -> u64 {
     const SEED: u64 = 0x243F_6A88_85A3_08D3;
     let mut hash = SEED ^ len as u64;
