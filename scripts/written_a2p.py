@@ -289,6 +289,63 @@ for templates, count in [(otp_templates, 8), (delivery_templates, 10), (bank_tem
         for _ in range(count):
             rows.add(fill(template))
 
+# Third batch, drawn after the first two so that their rows stay as they were: notices that give
+# the sender's own number to call back (a bank's or a service's published line, the shape phishers
+# copy, so the model learned any number as a lure), reminders that link to a small business's own
+# hyphenated domain, and chat about bills. Written from those categories, not from
+# tests/data/corpus.tsv.
+def callback(symbol):
+    if symbol == "£":
+        return f"{rng.choice(['0345', '0344', '0800', '0300', '0333'])} {code(3)} {code(4)}"
+    if symbol == "$":
+        return f"1-800-{code(3)}-{code(4)}"
+    if symbol == "Rs.":
+        return f"1800 {code(3)} {code(4)}"
+    return f"+{rng.choice(['31', '49', '33'])} {code(2)} {code(3)} {code(4)}"
+
+callback_templates = [
+    "{bank}: you paid {money} to {initial} {surname}. If you don't recognise this payment, call us on {callback}.",
+    "{bank}: your card ending {last4} was used for {money} at {merchant}. If this wasn't you, call {callback}.",
+    "{bank}: your new PIN is on its way by post. Any questions, call {callback}.",
+    "{bank}: we will never ask you to share your PIN or move money to another account. If anyone does, hang up and call {callback}.",
+    "{bank}: your overdraft limit has changed to {money}. Questions? Call {callback}, 8am to 8pm.",
+    "{bank}: you added {initial} {surname} as a new payee. If you didn't, call us on {callback}.",
+    "{brand}: your direct debit of {money} is set up. If anything is wrong, call us on {callback}.",
+    "{brand}: your engineer visit is booked for {date}. To change it, call {callback}.",
+]
+hyphenated_businesses = [("Kings Road Tyres", "kingsroad-tyres", ["MOT", "car service", "tyre check"]),
+                         ("Hillside Motors", "hillside-motors", ["MOT", "car service"]),
+                         ("Parkview Dental", "parkview-dental", ["dental check-up", "hygienist visit"]),
+                         ("Ash Lane Vets", "ashlane-vets", ["dog's booster", "cat's annual check-up"]),
+                         ("Westgate Opticians", "westgate-opticians", ["eye test"]),
+                         ("Brightside Boilers", "brightside-boilers", ["boiler service", "gas safety check"])]
+own_domain_templates = [
+    "Reminder: your {item} is due on {date}. Book online at https://www.{slug}.{tld}/book",
+    "{biz}: your {item} is due this month. Pick a slot at https://{slug}.{tld}",
+    "{biz}: thanks for coming in. Your invoice is at https://www.{slug}.{tld}/account",
+]
+chat_bill_templates = [
+    "the plumber charged us {money} just to look at the boiler",
+    "the {pet} ate a sock, the vet wants {money} for the x-ray",
+    "car repair came to {money}, ouch",
+    "gas bill this month was {money}!!",
+]
+
+def fill_third(template):
+    bank, symbol = rng.choice(banks)
+    biz, slug, items = rng.choice(hyphenated_businesses)
+    return template.format(
+        bank=bank, money=money(symbol), initial=rng.choice("ABCDJKMRST"), surname=rng.choice(surnames),
+        callback=callback(symbol), last4=code(4), merchant=rng.choice(merchants),
+        brand=rng.choice(["British Gas", "Octopus Energy", "Thames Water", "Sky", "Virgin Media", "BT"]), date=date(), item=rng.choice(items), biz=biz, slug=slug,
+        tld=rng.choice(["com", "co.uk", "uk"]), pet=rng.choice(["dog", "cat", "puppy", "rabbit"]),
+    )
+
+for templates, count in [(callback_templates, 8), (own_domain_templates, 8), (chat_bill_templates, 4)]:
+    for template in templates:
+        for _ in range(count):
+            rows.add(fill_third(template))
+
 out = Path(__file__).resolve().parent.parent / "models" / "written_a2p_ham.tsv"
 with out.open("w") as f:
     f.write("# Legitimate A2P messages WRITTEN BY THE WARDEN TEAM from templates (scripts/written_a2p.py),\n")

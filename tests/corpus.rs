@@ -75,10 +75,10 @@ fn with_the_model_no_legitimate_corpus_message_is_blocked_and_no_abuse_is_missed
     }
     println!("corpus, rules + model: {ham_flagged} of {ham} legitimate messages flagged");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // 15 of 220 as shipped (models/README.md): the goal is 5 %, this guards against sliding back.
+    // 9 of 220 as shipped (models/README.md); issue 15's goal is at most 5 %.
     assert!(
-        ham_flagged * 100 <= ham * 7,
-        "{ham_flagged} of {ham} legitimate corpus messages flagged, more than 7 %"
+        ham_flagged * 100 <= ham * 5,
+        "{ham_flagged} of {ham} legitimate corpus messages flagged, more than 5 %"
     );
 }
 
