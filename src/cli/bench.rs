@@ -105,7 +105,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "listen = \"{listen}\"\nreviewers_file = \"{}\"",
         reviewers.display()
     );
-    std::fs::write(&config, settings(&args.brokers, run_id, &topics, &api))?;
+    let settings = topics.settings(&args.brokers, &format!("bench-{run_id}"));
+    std::fs::write(&config, format!("{settings}\n[api]\n{api}\n"))?;
 
     let deadline = Duration::from_secs(args.timeout_s);
     let mut tally = Tally {
@@ -146,7 +147,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         )
     } else {
         let mut warden = match args.broker_only {
-            true => Warden::absent(),
+            true => Warden(None),
             false => Warden::start(&config, &args.scoring.as_args())?,
         };
         // One warm-up message proves the group has formed before the clock starts.
@@ -198,12 +199,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{tally}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The `warden run` settings for one bench run: its own group and topics, and `api`, the body
-/// of its `[api]` table.
-pub(super) fn settings(brokers: &str, run_id: i128, topics: &Topics, api: &str) -> String {
-    topics.settings(brokers, &format!("bench-{run_id}")) + "\n[api]\n" + api + "\n"
 }
 
 /// A loopback address with a port free now.
@@ -346,54 +341,26 @@ fn scoring_alone(scorer: &Scorer, records: &[Outgoing<'_>]) -> anyhow::Result<f6
 }
 
 /// The `warden run` under test, a child of this process (none with `--broker-only`).
-pub(super) struct Warden(Option<WardenRun>);
+struct Warden(Option<WardenRun>);
 
 impl Warden {
-    /// Starts `warden run` with extra arguments (e.g. `--policy FILE`), a throwaway database
-    /// and secrets beside its config: the bench measures, it keeps nothing.
-    pub(super) fn start(config: &Path, extra: &[std::ffi::OsString]) -> anyhow::Result<Self> {
-        let database = config.with_file_name("warden.db");
-        let mut command = WardenRun::command(&std::env::current_exe()?, config);
-        command
-            .args(extra)
-            .env(
-                "WARDEN_DATABASE_URL",
-                format!("sqlite://{}", database.display()),
-            )
-            .env(
-                "WARDEN_APPEAL_SECRET",
-                "bench-appeal-secret-not-for-production",
-            )
-            .env(
-                "WARDEN_RECIPIENT_KEY",
-                "bench-recipient-key-not-for-production",
-            );
-        Ok(Self(Some(WardenRun::spawn(command)?)))
+    fn start(config: &Path, extra: &[std::ffi::OsString]) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        Ok(Self(Some(WardenRun::throwaway(&exe, config, extra)?)))
     }
 
-    fn absent() -> Self {
-        Self(None)
-    }
-
-    pub(super) fn check_alive(&mut self) -> anyhow::Result<()> {
-        if let Some(warden) = &mut self.0
-            && let Some(status) = warden.exited()?
-        {
-            bail!("warden run exited early: {status}");
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(warden) = &mut self.0 {
+            warden.check_alive()?;
         }
         Ok(())
     }
 
-    /// Reads the peak resident memory, then stops the process with SIGTERM.
-    pub(super) fn stop(self) -> anyhow::Result<String> {
-        let Some(mut warden) = self.0 else {
-            return Ok("n/a (broker only)".into());
-        };
-        let peak = match warden.peak_kib() {
-            0 => "unknown".to_owned(),
-            kib => format!("{kib} kB"),
-        };
-        warden.terminate(Duration::from_secs(60))?;
-        Ok(peak)
+    /// Its peak resident memory, once stopped.
+    fn stop(self) -> anyhow::Result<String> {
+        match self.0 {
+            Some(warden) => Ok(warden.stop_with_peak_memory()?),
+            None => Ok("n/a (broker only)".into()),
+        }
     }
 }

@@ -35,6 +35,8 @@ pub enum HarnessError {
         what: String,
         after: std::time::Duration,
     },
+    #[error("warden run exited early: {0}")]
+    Exited(std::process::ExitStatus),
     #[error("topic {0} has no partitions")]
     NoPartitions(String),
     #[error("cannot create topic {topic}: {code}")]

@@ -1,6 +1,7 @@
 //! A `warden run` child process: started from a command its caller completes (secrets,
 //! database, log), watched, and stopped as an operator (SIGTERM) or a crash (SIGKILL) would.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -30,6 +31,42 @@ impl WardenRun {
             .spawn()
             .map_err(HarnessError::io("cannot start warden run"))?;
         Ok(Self { child: Some(child) })
+    }
+
+    /// `exe run --config config` for a developer tool's measurement (`bench`, `simulate`): a
+    /// throwaway SQLite database and throwaway secrets beside the config, and `extra` arguments
+    /// (e.g. `--policy FILE`). It measures; it keeps nothing.
+    pub fn throwaway(exe: &Path, config: &Path, extra: &[OsString]) -> Result<Self, HarnessError> {
+        let database = config.with_file_name("warden.db");
+        let mut command = Self::command(exe, config);
+        command
+            .args(extra)
+            .env(
+                "WARDEN_DATABASE_URL",
+                format!("sqlite://{}", database.display()),
+            )
+            .env("WARDEN_APPEAL_SECRET", "throwaway-appeal-secret")
+            .env("WARDEN_RECIPIENT_KEY", "throwaway-recipient-key");
+        Self::spawn(command)
+    }
+
+    /// An error when it has exited: a tool waiting for its output would wait in vain.
+    pub fn check_alive(&mut self) -> Result<(), HarnessError> {
+        match self.exited()? {
+            Some(status) => Err(HarnessError::Exited(status)),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops it with SIGTERM (waiting up to a minute) and says its peak resident memory, as
+    /// `"{kib} kB"` or `"unknown"`.
+    pub fn stop_with_peak_memory(mut self) -> Result<String, HarnessError> {
+        let peak = match self.peak_kib() {
+            0 => "unknown".to_owned(),
+            kib => format!("{kib} kB"),
+        };
+        self.terminate(Duration::from_secs(60))?;
+        Ok(peak)
     }
 
     /// How it exited, if it has (a stopped or killed process counts as exited).

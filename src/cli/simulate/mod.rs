@@ -18,9 +18,7 @@ use rdkafka::Message;
 use rdkafka::producer::BaseProducer;
 use time::OffsetDateTime;
 
-use warden::harness::{Outgoing, Topics, client, reader_from_beginning, send};
-
-use super::bench::{Warden, settings};
+use warden::harness::{Outgoing, Topics, WardenRun, client, reader_from_beginning, send};
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -108,13 +106,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         .context("cannot create the producer")?;
     let config_dir = tempfile::tempdir().context("cannot create a temp dir")?;
     let config = config_dir.path().join("warden.toml");
-    std::fs::write(
-        &config,
-        settings(&args.brokers, run_id, &topics, "listen = \"\""),
-    )?;
+    // No review API: nobody reviews, nothing scrapes.
+    let settings = topics.settings(&args.brokers, &format!("simulate-{run_id}"));
+    std::fs::write(&config, format!("{settings}\n[api]\nlisten = \"\"\n"))?;
     let policy = policy_file(&args.policy, args.breaker_floor, config_dir.path())?;
     let extra: Vec<std::ffi::OsString> = vec!["--policy".into(), policy.into()];
-    let mut warden = Warden::start(&config, &extra)?;
+    let mut warden = WardenRun::throwaway(&std::env::current_exe()?, &config, &extra)?;
 
     // One warm-up message proves the group has formed, so the stream is then decided in the
     // order it is sent: feedback after the messages it is about, as in production.
@@ -206,7 +203,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             .map_or(0, |t| t.unix_timestamp());
         suspended_at.entry(account).or_insert(at);
     }
-    let peak = warden.stop()?;
+    let peak = warden.stop_with_peak_memory()?;
     let report = report(&kinds, &messages, &decided, &suspended_at);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
