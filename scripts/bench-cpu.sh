@@ -12,21 +12,15 @@
 # Needs tansu (cargo install tansu --locked --features dynostore,libsql) and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/tansu.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 messages="${MESSAGES:-300000}"
 port="${PORT:-19092}"
 work="$(mktemp -d)"
-trap 'kill "$broker" "$sampler" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${broker:-}" "${sampler:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release --quiet
-(cd "$work" && exec tansu broker --listener-url "tcp://127.0.0.1:$port" \
-    --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/) \
-    >"$work/tansu.log" 2>&1 &
-broker=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
+start_tansu "$port" "$work"
 
 ticks() { awk '{print $14 + $15}' "$1" 2>/dev/null || echo 0; }
 # One line per sample while `warden run` lives: "process <tansu> <bench>", then

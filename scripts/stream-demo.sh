@@ -8,6 +8,7 @@
 # Needs tansu: cargo install tansu --locked --features dynostore,libsql
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/tansu.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v tansu >/dev/null || {
     echo "tansu is not installed: cargo install tansu --locked --features dynostore,libsql" >&2
@@ -15,17 +16,10 @@ command -v tansu >/dev/null || {
 }
 port="${PORT:-19092}"
 work="$(mktemp -d)"
-trap 'kill "$broker" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${broker:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== starting tansu on 127.0.0.1:$port"
-(cd "$work" && exec tansu broker --listener-url "tcp://127.0.0.1:$port" \
-    --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/) \
-    >"$work/tansu.log" 2>&1 &
-broker=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
+start_tansu "$port" "$work"
 
 cargo build --release --quiet
 echo "== warden bench: produces labelled traffic, runs warden run, reads every verdict back"
