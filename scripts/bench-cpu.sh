@@ -43,24 +43,28 @@ WARDEN_LOG=warn ./target/release/warden bench --brokers "127.0.0.1:$port" --mess
 kill "$sampler"
 
 samples=("$work"/sample.*)
-first="${samples[0]}"
-last="${samples[-1]}"
 hz=$(getconf CLK_TCK)
-echo "CPU while warden run lived (sampled every 0.2 s, $(( ${#samples[@]} )) samples):"
+echo "CPU while warden run lived (sampled every 0.2 s, ${#samples[@]} samples):"
+# Each thread's last count is its highest: a thread that ended before the last sample (the
+# scoring pool's, at shutdown) keeps what it had. Tansu and the bench count from the first.
 awk -v hz="$hz" -v n="$messages" '
-    FNR == NR && $1 == "process" { tansu0 = $2; bench0 = $3; next }
-    FNR == NR { next }
-    $1 == "process" { tansu = $2 - tansu0; bench = $3 - bench0; next }
-    {
-        # warden-score-0-1234 -> warden-score; tokio-rt-worker-1235 -> tokio-rt-worker
-        name = $2; sub(/-[0-9]+$/, "", name); sub(/-[0-9]+$/, "", name)
-        group[name] += $3
+    $1 == "process" {
+        if (!started) { tansu0 = $2; bench0 = $3; started = 1 }
+        if ($2 > tansu) tansu = $2
+        if ($3 > bench) bench = $3
+        next
     }
+    $3 > seen[$2] { seen[$2] = $3 }
     END {
-        for (g in group) total += group[g]
+        for (thread in seen) {
+            # warden-score-0-1234 -> warden-score; tokio-rt-worker-1235 -> tokio-rt-worker
+            name = thread; sub(/-[0-9]+$/, "", name); sub(/-[0-9]+$/, "", name)
+            group[name] += seen[thread]; total += seen[thread]
+        }
         printf "  %-22s %7.2f s %6.1f us/message\n", "warden run (all)", total / hz, total / hz / n * 1e6
         for (g in group) if (group[g] > 0)
             printf "    %-20s %7.2f s %6.1f us/message\n", g, group[g] / hz, group[g] / hz / n * 1e6
+        tansu -= tansu0; bench -= bench0
         printf "  %-22s %7.2f s %6.1f us/message\n", "tansu", tansu / hz, tansu / hz / n * 1e6
         printf "  %-22s %7.2f s %6.1f us/message\n", "bench (verdict reader)", bench / hz, bench / hz / n * 1e6
-    }' "$first" "$last"
+    }' "${samples[@]}"
