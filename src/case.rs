@@ -91,6 +91,16 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// The person behind the step, by name: a reviewer and an admin of one name are one person.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Actor::Reviewer(name) | Actor::Admin(name) => Some(name),
+            Actor::Automated | Actor::Holder => None,
+        }
+    }
+}
+
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -224,6 +234,9 @@ pub struct Standing {
     pub claim: Option<Claim>,
     /// The last outcome recorded for the case, if it was decided before.
     pub decided: Option<Outcome>,
+    /// The people who took the decisions the holder may appeal: who suspended the account by
+    /// hand, who upheld or decided the case before.
+    pub decided_by: Vec<String>,
 }
 
 /// A reviewer's decision that may be made: everything the store writes for it.
@@ -253,6 +266,8 @@ pub enum Refusal {
     HeldByOther(Claim),
     /// The case has no open appeal and is not in review.
     NothingToDecide,
+    /// The reviewer took the decision under appeal: another person must decide the appeal.
+    Recused,
 }
 
 /// What opening a case owes: a suspension tells the pipeline and the holder (with the
@@ -276,6 +291,15 @@ pub fn reinstating_owes(status: CaseStatus) -> Vec<Owed> {
     }
 }
 
+/// Whether `reviewer` took a decision the holder has appealed (suspended the account by hand,
+/// upheld or decided the case before): the appeal must go to someone else.
+pub fn recused(standing: &Standing, reviewer: &Actor) -> bool {
+    standing.appeal_open
+        && reviewer
+            .person()
+            .is_some_and(|person| standing.decided_by.iter().any(|by| by == person))
+}
+
 /// The step `reviewer` deciding `outcome` on a case that stands as `standing` takes, or why it
 /// may not. A case in review, or one with an open appeal, waits for a decision; any other was
 /// decided before (repeating that decision is harmless) or never asked for one.
@@ -296,6 +320,9 @@ pub fn decision_step(
         && claim.reviewer != *reviewer
     {
         return Err(Refusal::HeldByOther(claim.clone()));
+    }
+    if recused(standing, reviewer) {
+        return Err(Refusal::Recused);
     }
     let owes = if standing.appeal_open {
         // The holder asked: they hear the outcome either way, and an overturn lifts the
@@ -352,6 +379,7 @@ mod tests {
             appeal_open,
             claim: None,
             decided: None,
+            decided_by: Vec::new(),
         }
     }
 
@@ -456,6 +484,28 @@ mod tests {
             Err(Refusal::HeldByOther(claim))
         );
         assert!(decision_step(&claimed, Outcome::Uphold, &alice()).is_ok());
+    }
+
+    #[test]
+    fn whoever_took_the_decision_under_appeal_cannot_decide_the_appeal() {
+        // Alice upheld the case, or suspended the account as an admin: one person either way.
+        let appealed = Standing {
+            decided_by: vec!["alice".into()],
+            ..standing(CaseStatus::Suspended, true)
+        };
+        for alice in [alice(), Actor::Admin("alice".into())] {
+            assert_eq!(
+                decision_step(&appealed, Outcome::Uphold, &alice),
+                Err(Refusal::Recused)
+            );
+        }
+        assert!(decision_step(&appealed, Outcome::Uphold, &bob()).is_ok());
+        // Without an appeal there is nothing to recuse from: a case in review is hers to decide.
+        let in_review = Standing {
+            decided_by: vec!["alice".into()],
+            ..standing(CaseStatus::InReview, false)
+        };
+        assert!(decision_step(&in_review, Outcome::Uphold, &alice()).is_ok());
     }
 
     #[test]

@@ -188,15 +188,19 @@ impl Default for DatabaseConfig {
 pub struct EnforcementConfig {
     /// Where account holders appeal; the signed token is appended as `?token=…`.
     pub appeal_base_url: String,
-    /// Days a suspended holder has to appeal. Default 30.
+    /// Days a suspended holder has to appeal: at least [`MIN_APPEAL_DAYS`], the default.
     pub appeal_days: i64,
 }
+
+/// Six months: the EU Digital Services Act (Art. 20(1)) has a platform take complaints against
+/// a suspension for at least that long after the holder is told of it.
+pub const MIN_APPEAL_DAYS: i64 = 183;
 
 impl Default for EnforcementConfig {
     fn default() -> Self {
         Self {
             appeal_base_url: "https://warden.example.com/appeal".into(),
-            appeal_days: 30,
+            appeal_days: MIN_APPEAL_DAYS,
         }
     }
 }
@@ -337,8 +341,11 @@ impl ServiceConfig {
         {
             return invalid("retention periods and purge_every_minutes must be at least 1".into());
         }
-        if self.enforcement.appeal_days < 1 {
-            return invalid("enforcement.appeal_days must be at least 1".into());
+        if self.enforcement.appeal_days < MIN_APPEAL_DAYS {
+            return invalid(format!(
+                "enforcement.appeal_days must be at least {MIN_APPEAL_DAYS}: holders may appeal a \
+                 suspension for six months (EU DSA Art. 20)"
+            ));
         }
         if topics.iter().any(|t| t.is_empty()) {
             return invalid("topic names must not be empty".into());
@@ -467,5 +474,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown field `broker`"), "{error}");
+        let error = ServiceConfig::from_toml("[enforcement]\nappeal_days = 30\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("appeal_days must be at least 183"),
+            "{error}"
+        );
     }
 }

@@ -195,6 +195,55 @@ fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")
 }
 
+both_backends!(whoever_took_the_decision_under_appeal_cannot_decide_it);
+
+async fn whoever_took_the_decision_under_appeal_cannot_decide_it(api: Harness) {
+    // A suspension by hand: the admin who made it may neither claim nor decide the appeal.
+    let reason = json!({"reason": "Confirmed by the fraud team"});
+    let (status, body) = api
+        .post("/v1/admin/accounts/AC7/suspend", Some(ROOT), reason)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let case_id = body["case_id"].as_str().unwrap().to_owned();
+    let expires = OffsetDateTime::now_utc() + time::Duration::days(1);
+    let (status, appeal) = api
+        .appeal(&token_for(&case_id, "AC7", expires), "We never sent those")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{appeal}");
+    let claim = format!("/v1/review/cases/{case_id}/claim");
+    let decision = format!("/v1/review/cases/{case_id}/decision");
+    let uphold = json!({"outcome": "uphold", "note": "Confirmed again"});
+    for (path, body) in [(&claim, json!({})), (&decision, uphold.clone())] {
+        let (status, refused) = api.post(path, Some(ROOT), body).await;
+        assert_eq!(
+            (status, error_code(&refused)),
+            (StatusCode::CONFLICT, "recused"),
+            "{path}"
+        );
+    }
+    let (status, decided) = api.post(&decision, Some(ALICE), uphold).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["status"], "suspended");
+
+    // A case upheld in review: its reviewer may not decide the appeal that follows; another may.
+    let (case_id, token) = api.case("AC8", CaseStatus::InReview).await;
+    let decision = format!("/v1/review/cases/{case_id}/decision");
+    let upheld = json!({"outcome": "uphold", "note": "Phishing links"});
+    let (status, body) = api.post(&decision, Some(ALICE), upheld).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, appeal) = api.appeal(&token, "Those were our own links").await;
+    assert_eq!(status, StatusCode::CREATED, "{appeal}");
+    let overturn = json!({"outcome": "overturn", "note": "The links are their own domain"});
+    let (status, refused) = api.post(&decision, Some(ALICE), overturn.clone()).await;
+    assert_eq!(
+        (status, error_code(&refused)),
+        (StatusCode::CONFLICT, "recused")
+    );
+    let (status, decided) = api.post(&decision, Some(BOB), overturn).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["status"], "overturned");
+}
+
 both_backends!(
     an_appeal_from_notice_to_overturn_reinstates,
     appeal_to_overturn

@@ -153,6 +153,15 @@ pub async fn case(
     })))
 }
 
+/// 409 for a reviewer who took the decision under appeal.
+fn recused() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "recused",
+        "you took the decision under appeal: another reviewer must decide the appeal",
+    )
+}
+
 fn claimed_by_another(claim: Claim) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -184,6 +193,7 @@ pub async fn claim(
             "claim": ClaimView::from(claim),
         }))),
         Claiming::HeldByOther(claim) => Err(claimed_by_another(claim)),
+        Claiming::Recused => Err(recused()),
         Claiming::NoSuchCase => Err(ApiError::not_found("case")),
     }
 }
@@ -263,6 +273,7 @@ pub async fn decide_case(
             ));
         }
         Deciding::Refused(Refusal::HeldByOther(claim)) => return Err(claimed_by_another(claim)),
+        Deciding::Refused(Refusal::Recused) => return Err(recused()),
         Deciding::Refused(Refusal::NothingToDecide) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,

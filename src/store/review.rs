@@ -89,6 +89,8 @@ impl OutboxEvent {
 pub enum Claiming {
     Claimed(Claim),
     HeldByOther(Claim),
+    /// The reviewer took the decision under appeal (`case::recused`).
+    Recused,
     NoSuchCase,
 }
 
@@ -416,16 +418,14 @@ impl Store {
         if !lock_case(&mut tx, case_id).await? {
             return Ok(Claiming::NoSuchCase);
         }
-        let row = sqlx::query(
-            "SELECT account_id, claimed_by, claim_expires_at FROM cases WHERE case_id = $1",
-        )
-        .bind(case_id.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        if let Some(held) = live_claim(&row, now)?
+        let (account_id, standing) = Self::standing(&mut tx, case_id, now).await?;
+        if let Some(held) = &standing.claim
             && held.reviewer != *reviewer
         {
-            return Ok(Claiming::HeldByOther(held));
+            return Ok(Claiming::HeldByOther(held.clone()));
+        }
+        if case::recused(&standing, reviewer) {
+            return Ok(Claiming::Recused);
         }
         sqlx::query("UPDATE cases SET claimed_by = $1, claim_expires_at = $2 WHERE case_id = $3")
             .bind(reviewer.to_string())
@@ -438,7 +438,7 @@ impl Store {
             actor: reviewer.clone(),
             action: "claim".into(),
             case_id: Some(case_id.clone()),
-            account_id: account_id_of(&row)?,
+            account_id,
             detail: format!("until {expires_at}"),
         };
         insert_audit(&mut tx, &entry).await?;
@@ -463,28 +463,8 @@ impl Store {
         if !lock_case(&mut tx, &decision.case_id).await? {
             return Ok(Deciding::NoSuchCase);
         }
-        let row = sqlx::query(
-            "SELECT c.account_id, c.status, c.claimed_by, c.claim_expires_at, \
-             a.status AS appeal_status FROM cases c \
-             LEFT JOIN appeals a ON a.case_id = c.case_id WHERE c.case_id = $1",
-        )
-        .bind(decision.case_id.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let account_id = account_id_of(&row)?;
-        let status: String = row.try_get("status")?;
-        let appeal_status: Option<String> = row.try_get("appeal_status")?;
-        let earlier = self.decisions_in(&mut tx, &decision.case_id).await?;
-        let standing = Standing {
-            status: CaseStatus::parse(&status).ok_or_else(|| {
-                StoreError::Database(sqlx::Error::Decode(
-                    format!("unknown case status {status:?}").into(),
-                ))
-            })?,
-            appeal_open: appeal_status.as_deref() == Some("open"),
-            claim: live_claim(&row, decision.at)?,
-            decided: earlier.last().map(|last| last.outcome),
-        };
+        let (account_id, standing) =
+            Self::standing(&mut tx, &decision.case_id, decision.at).await?;
         let step = match case::decision_step(&standing, decision.outcome, &decision.actor) {
             Ok(step) => step,
             Err(refusal) => return Ok(Deciding::Refused(refusal)),
@@ -548,8 +528,65 @@ impl Store {
         Ok(Deciding::Decided(step))
     }
 
+    /// The case's account and how it stands at `now`, read under its lock.
+    async fn standing(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        case_id: &CaseId,
+        now: i64,
+    ) -> Result<(AccountId, Standing), StoreError> {
+        let row = sqlx::query(
+            "SELECT c.account_id, c.status, c.claimed_by, c.claim_expires_at, \
+             a.status AS appeal_status FROM cases c \
+             LEFT JOIN appeals a ON a.case_id = c.case_id WHERE c.case_id = $1",
+        )
+        .bind(case_id.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+        let status: String = row.try_get("status")?;
+        let appeal_status: Option<String> = row.try_get("appeal_status")?;
+        let earlier = Self::decisions_in(tx, case_id).await?;
+        let standing = Standing {
+            status: CaseStatus::parse(&status).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Decode(
+                    format!("unknown case status {status:?}").into(),
+                ))
+            })?,
+            appeal_open: appeal_status.as_deref() == Some("open"),
+            claim: live_claim(&row, now)?,
+            decided: earlier.last().map(|last| last.outcome),
+            decided_by: Self::opened_by(tx, case_id)
+                .await?
+                .into_iter()
+                .chain(earlier.into_iter().map(|d| d.reviewer))
+                .filter_map(|actor| actor.person().map(str::to_owned))
+                .collect(),
+        };
+        Ok((account_id_of(&row)?, standing))
+    }
+
+    /// Who opened the case: `automated`, or the admin who suspended the account by hand.
+    async fn opened_by(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        case_id: &CaseId,
+    ) -> Result<Option<Actor>, StoreError> {
+        let actor: Option<String> = sqlx::query_scalar(
+            "SELECT actor FROM audit_log WHERE case_id = $1 ORDER BY at, entry_id LIMIT 1",
+        )
+        .bind(case_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        actor
+            .map(|actor| {
+                Actor::parse(&actor).map_err(|error| {
+                    StoreError::Database(sqlx::Error::Decode(
+                        format!("audit actor {actor:?}: {error}").into(),
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     async fn decisions_in(
-        &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         case_id: &CaseId,
     ) -> Result<Vec<DecisionRecord>, StoreError> {
