@@ -23,3 +23,4 @@ pub mod signals;
 pub mod store;
 pub mod suspension;
 pub mod text;
+pub mod transparency;

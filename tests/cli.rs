@@ -1,4 +1,4 @@
-//! The `warden` binary as a user runs it: `warden score` and `warden rules check`.
+//! The `warden` binary as a user runs it: `warden score`, `warden rules check`, `warden transparency report`.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -270,4 +270,54 @@ fn train_without_its_data_says_which_file_is_missing_and_writes_nothing() {
         "{stderr}"
     );
     assert!(!out.exists(), "no model file on failure");
+}
+
+#[test]
+fn transparency_report_reads_a_period_from_the_database_and_refuses_a_bad_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+    let period = ["--from", "2026-11-01", "--to", "2026-12-01T00:00:00Z"];
+    let report = |format: &[&str]| {
+        let mut args = vec!["transparency", "report", "--database-url", &url];
+        args.extend(period);
+        args.extend(format);
+        warden(&args, None)
+    };
+    let text = report(&[]);
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("2026-11-01 to 2026-12-01T00:00:00Z"),
+        "{text}"
+    );
+    assert!(text.contains("appeals: 0 received, 0 decided"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&report(&["--json"]).stdout).unwrap();
+    assert_eq!(json["appeals"]["received"], 0);
+    assert_eq!(json["decisions"], serde_json::json!([]));
+    let csv = String::from_utf8_lossy(&report(&["--csv"]).stdout).into_owned();
+    assert!(csv.starts_with("section,key,value\n"), "{csv}");
+
+    let bad = warden(
+        &[
+            "transparency",
+            "report",
+            "--database-url",
+            &url,
+            "--from",
+            "November",
+            "--to",
+            "2026-12-01",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    let error = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        error.contains("--from \"November\" is neither a date"),
+        "{error}"
+    );
 }

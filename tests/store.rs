@@ -8,8 +8,8 @@ mod common;
 
 use common::database::{Backend, account, fresh, new_case};
 use warden::store::{
-    Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewDecision, Opening, Outcome, Purged,
-    Retention, Store,
+    Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewCase, NewDecision, Opening, Outcome,
+    Purged, Retention, Store,
 };
 
 /// Runs one async test body against both backends.
@@ -224,6 +224,91 @@ store_test!(
         let again = BreakerEvent { at: 3_000, ..trip };
         store.record_breaker(&again).await.unwrap();
         assert_eq!(store.breaker_state().await.unwrap(), Some(again));
+    }
+);
+
+store_test!(
+    the_transparency_report_counts_what_the_store_holds,
+    |store: Store| async move {
+        const HOUR: i64 = 3_600_000;
+        let t0 = 1_796_000_000_000;
+        // Two automated suspensions, a case the breaker sent to review that Alice upheld, and
+        // a suspension by hand; then one of the automated ones is appealed and overturned.
+        for account in ["AC1", "AC2"] {
+            let case = new_case(account, &format!("SM-{account}"), t0);
+            store.open_case(&case, &[]).await.unwrap();
+        }
+        let review = NewCase {
+            status: CaseStatus::InReview,
+            ..new_case("AC3", "SM-AC3", t0)
+        };
+        store.open_case(&review, &[]).await.unwrap();
+        let manual = NewCase {
+            scores: Default::default(),
+            evidence: Vec::new(),
+            actor: Actor::Admin("root".into()),
+            ..new_case("AC4", "manual:AC4", t0)
+        };
+        store.open_case(&manual, &[]).await.unwrap();
+        let decide = |case_id: CaseId, outcome, by: &str, at| NewDecision {
+            case_id,
+            actor: Actor::Reviewer(by.into()),
+            outcome,
+            note: "checked".into(),
+            at,
+        };
+        let in_review = store.active_case(&account("AC3")).await.unwrap().unwrap();
+        let upheld = decide(in_review.case_id, Outcome::Uphold, "alice", t0 + HOUR);
+        store
+            .record_decision(&upheld, |_| Vec::new())
+            .await
+            .unwrap();
+        let appealed = store.active_case(&account("AC1")).await.unwrap().unwrap();
+        store
+            .open_appeal(&appealed, "our own customers", t0 + HOUR, &[])
+            .await
+            .unwrap();
+        let overturn = decide(appealed.case_id, Outcome::Overturn, "bob", t0 + 4 * HOUR);
+        store
+            .record_decision(&overturn, |_| Vec::new())
+            .await
+            .unwrap();
+
+        let facts = store.transparency_facts(t0, t0 + 24 * HOUR).await.unwrap();
+        let report = warden::transparency::report(&facts, t0, t0 + 24 * HOUR, "from", "to");
+        let decisions: Vec<(&str, String, u64)> = report
+            .decisions
+            .iter()
+            .map(|d| (d.category, format!("{:?}", d.automation), d.count))
+            .collect();
+        assert_eq!(
+            decisions,
+            [
+                ("fraud", "Fully".to_owned(), 2),
+                ("fraud", "Partially".to_owned(), 1),
+                ("unscored", "Not".to_owned(), 1),
+            ]
+        );
+        assert_eq!(report.sent_to_review, 1);
+        let appeals = &report.appeals;
+        assert_eq!(
+            (appeals.received, appeals.decided, appeals.overturned),
+            (1, 1, 1)
+        );
+        assert_eq!(appeals.median_hours_to_decision, Some(3.0));
+        assert_eq!(
+            report.overturns_by_rule[0].rule,
+            "fraud.delivery_failed_link"
+        );
+        assert_eq!(report.overturns_by_rule[0].overturn_rate, 1.0);
+        // Nothing of the period before: an empty report.
+        let before = store.transparency_facts(0, t0).await.unwrap();
+        assert!(before.suspensions.is_empty() && before.appeals.is_empty());
+        // No account id in any form of it.
+        let json = serde_json::to_string(&report).unwrap();
+        for text in [json, report.to_csv(), report.to_string()] {
+            assert!(!text.contains("AC"), "{text}");
+        }
     }
 );
 

@@ -10,6 +10,7 @@ mod run;
 mod simulate;
 mod soak;
 mod train;
+mod transparency;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -84,6 +85,8 @@ enum Command {
     Breaker(breaker::BreakerArgs),
     /// Reviewers' labels from the database, for training.
     Labels(labels::LabelsArgs),
+    /// Reports for regulators and the public: what was decided about accounts, and appeals.
+    Transparency(transparency::TransparencyArgs),
     /// Train the model on labelled data and write it, with its card's metrics, to `--out`.
     Train(train::TrainArgs),
     /// Score a labelled file (`label<TAB>text`) and report precision, recall and more.
@@ -264,6 +267,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => simulate::run(args),
         Command::Soak(args) => soak::run(args),
         Command::Breaker(args) => breaker::run(args),
+        Command::Transparency(args) => transparency::run(args),
         Command::Labels(args) => labels::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),

@@ -1,0 +1,86 @@
+//! The facts behind the transparency report (`crate::transparency`): suspensions from the
+//! audit trail, appeals with their cases' rule hits. No account id leaves this file.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::{Actor, Outcome, Store, StoreError, parsed};
+use crate::message::Scores;
+use crate::transparency::{AppealFact, Facts, SuspensionFact};
+
+impl Store {
+    /// Suspensions taken, cases sent to review, and appeals received or decided, in
+    /// `[from, to)` (Unix ms).
+    pub async fn transparency_facts(&self, from: i64, to: i64) -> Result<Facts, StoreError> {
+        let suspensions = sqlx::query(
+            "SELECT a.actor, c.scores FROM audit_log a JOIN cases c ON c.case_id = a.case_id \
+             WHERE a.action = 'suspend' AND a.at >= $1 AND a.at < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(SuspensionFact {
+                actor: parsed(row, "actor", |raw| Actor::parse(&raw))?,
+                scores: parsed(row, "scores", |raw| serde_json::from_str::<Scores>(&raw))?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+        let sent_to_review: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'open_for_review' AND at >= $1 AND at < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        // One row per piece of evidence (or one without, once retention took it).
+        let rows = sqlx::query(
+            "SELECT ap.appeal_id, ap.opened_at, ap.outcome, ap.decided_at, e.rule_hits \
+             FROM appeals ap LEFT JOIN evidence e ON e.case_id = ap.case_id \
+             WHERE (ap.opened_at >= $1 AND ap.opened_at < $2) \
+             OR (ap.decided_at >= $1 AND ap.decided_at < $2)",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut appeals: BTreeMap<String, AppealFact> = BTreeMap::new();
+        for row in &rows {
+            let appeal_id: String = row.try_get("appeal_id")?;
+            let outcome: Option<String> = row.try_get("outcome")?;
+            let decided_at: Option<i64> = row.try_get("decided_at")?;
+            let decided = match (outcome, decided_at) {
+                (Some(outcome), Some(at)) => Some((
+                    Outcome::parse(&outcome).ok_or_else(|| {
+                        StoreError::Database(sqlx::Error::Decode(
+                            format!("unknown appeal outcome `{outcome}`").into(),
+                        ))
+                    })?,
+                    at,
+                )),
+                _ => None,
+            };
+            let appeal = appeals.entry(appeal_id).or_insert(AppealFact {
+                opened_at: row.try_get("opened_at")?,
+                decided,
+                rule_hits: Vec::new(),
+            });
+            let hits: Option<String> = row.try_get("rule_hits")?;
+            if let Some(hits) = hits {
+                for rule in serde_json::from_str::<Vec<String>>(&hits)? {
+                    if !appeal.rule_hits.contains(&rule) {
+                        appeal.rule_hits.push(rule);
+                    }
+                }
+            }
+        }
+        Ok(Facts {
+            suspensions,
+            appeals: appeals.into_values().collect(),
+            sent_to_review: u64::try_from(sent_to_review).unwrap_or(0),
+        })
+    }
+}
