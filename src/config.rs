@@ -190,6 +190,10 @@ pub struct EnforcementConfig {
     pub appeal_base_url: String,
     /// Days a suspended holder has to appeal: at least [`MIN_APPEAL_DAYS`], the default.
     pub appeal_days: i64,
+    /// The acceptable use policy, linked from every suspension notice.
+    pub policy_url: String,
+    /// What a holder may do beyond the appeal, told with a suspension and an appeal's outcome.
+    pub redress: String,
 }
 
 /// Six months: the EU Digital Services Act (Art. 20(1)) has a platform take complaints against
@@ -201,6 +205,10 @@ impl Default for EnforcementConfig {
         Self {
             appeal_base_url: "https://warden.example.com/appeal".into(),
             appeal_days: MIN_APPEAL_DAYS,
+            policy_url: "https://warden.example.com/acceptable-use".into(),
+            redress: "If you disagree with the outcome of your appeal, you may refer the decision \
+                      to a certified out-of-court dispute settlement body or to the courts."
+                .into(),
         }
     }
 }
@@ -346,6 +354,13 @@ impl ServiceConfig {
                 "enforcement.appeal_days must be at least {MIN_APPEAL_DAYS}: holders may appeal a \
                  suspension for six months (EU DSA Art. 20)"
             ));
+        }
+        if self.enforcement.policy_url.is_empty() || self.enforcement.redress.is_empty() {
+            return invalid(
+                "enforcement.policy_url and enforcement.redress must be set: suspension \
+                 notices state the policy broken and the redress beyond the appeal"
+                    .into(),
+            );
         }
         if topics.iter().any(|t| t.is_empty()) {
             return invalid("topic names must not be empty".into());

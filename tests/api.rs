@@ -177,6 +177,8 @@ fn appeal_settings() -> AppealSettings {
         secret: Secret::new(SECRET),
         base_url: "https://warden.example.com/appeal".into(),
         days: 30,
+        policy_url: "https://warden.example.com/acceptable-use".into(),
+        redress: "Refer it to a dispute settlement body or the courts.".into(),
     }
 }
 
@@ -352,6 +354,11 @@ async fn appeal_to_overturn(api: Harness) {
     assert_eq!(
         decided_notice.1["explanation"],
         "Legitimate courier notices"
+    );
+    assert_eq!(decided_notice.1["automated"], false);
+    assert_eq!(
+        decided_notice.1["redress"],
+        "Refer it to a dispute settlement body or the courts."
     );
     assert!(events.iter().all(|e| e.key == "AC1"));
 
@@ -674,7 +681,14 @@ async fn admins_suspend_reinstate_hold_erase_and_export_and_reviewers_cannot(api
             .iter()
             .any(|p| p["action"] == "suspend" && p["by"] == "admin:root")
     );
-    assert!(payloads.iter().any(|p| p["kind"] == "suspended"));
+    // A suspension by hand says so, with the policy and redress beyond the appeal.
+    let notice = payloads.iter().find(|p| p["kind"] == "suspended").unwrap();
+    assert_eq!(notice["automated"], false);
+    assert_eq!(
+        notice["policy_url"],
+        "https://warden.example.com/acceptable-use"
+    );
+    assert!(notice["appeal_deadline"].is_string());
     // Its events are the outbox's to send, not the stream processor's at its next start.
     assert!(api.store.unnotified_cases().await.unwrap().is_empty());
 

@@ -105,6 +105,8 @@ impl Server {
             secret: Secret::new(SECRET),
             base_url: "https://warden.example.com/appeal".into(),
             days: 30,
+            policy_url: "https://warden.example.com/acceptable-use".into(),
+            redress: "Refer it to a dispute settlement body or the courts.".into(),
         };
         let state = AppState::new(
             store.clone(),

@@ -534,6 +534,15 @@ fn sustained_fraud_suspends_once_with_a_notice_and_a_replay_suspends_nothing_mor
         .clone();
     assert_eq!(notice["kind"], "suspended");
     assert_eq!(notice["case_id"], case_id.as_str());
+    // The grounds: decided by the account policy alone, the policy broken, redress beyond.
+    assert_eq!(notice["automated"], true);
+    assert!(
+        notice["policy_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    assert!(!notice["redress"].as_str().unwrap().is_empty());
     let reasons = notice["reasons"].as_array().unwrap();
     assert!(!reasons.is_empty());
     for reason in reasons {

@@ -194,6 +194,8 @@ fn appeal_settings(service: &ServiceConfig, secret: Secret) -> AppealSettings {
         secret,
         base_url: service.enforcement.appeal_base_url.clone(),
         days: service.enforcement.appeal_days,
+        policy_url: service.enforcement.policy_url.clone(),
+        redress: service.enforcement.redress.clone(),
     }
 }
 

@@ -21,14 +21,20 @@ struct AccountAction<'a> {
     at: OffsetDateTime,
 }
 
-/// A `notices` record. `appeal_url` and `appeal_deadline` come with `suspended`; `appeal_id`
-/// with the appeal's notices; `outcome` and `explanation` with `appeal_decided`.
+/// A `notices` record. `appeal_url`, `appeal_deadline`, `policy_url` and `automated` (whether
+/// the account policy decided alone, or a person did) come with `suspended`; `appeal_id` with
+/// the appeal's notices; `outcome` and `explanation` with `appeal_decided`; `redress` (what the
+/// holder may do beyond the appeal) with `suspended` and `appeal_decided`.
 #[derive(Serialize)]
 struct Notice<'a> {
     account_id: &'a str,
     case_id: &'a str,
     kind: &'static str,
     reasons: &'a [StoredReason],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     appeal_url: Option<String>,
     #[serde(
@@ -42,6 +48,8 @@ struct Notice<'a> {
     outcome: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redress: Option<&'a str>,
     #[serde(with = "time::serde::rfc3339")]
     at: OffsetDateTime,
 }
@@ -68,8 +76,15 @@ pub fn account_action(
     })
 }
 
-/// `notices`, kind `suspended`: why, and the appeal URL with its signed token and deadline.
-pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime) -> Vec<u8> {
+/// `notices`, kind `suspended`: why (the facts in plain words, the policy's URL), whether it was
+/// decided by `by` alone as the automated policy, the appeal URL with its signed token and
+/// deadline, and redress beyond the appeal.
+pub fn suspended_notice(
+    case: &Case,
+    by: &Actor,
+    appeal: &AppealSettings,
+    at: OffsetDateTime,
+) -> Vec<u8> {
     let deadline = at + time::Duration::days(appeal.days);
     let token = sign(
         &appeal.secret,
@@ -84,11 +99,14 @@ pub fn suspended_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime
         case_id: case.case_id.as_str(),
         kind: "suspended",
         reasons: &case.reasons,
+        automated: Some(*by == Actor::Automated),
+        policy_url: Some(&appeal.policy_url),
         appeal_url: Some(format!("{}?token={token}", appeal.base_url)),
         appeal_deadline: Some(deadline),
         appeal_id: None,
         outcome: None,
         explanation: None,
+        redress: Some(&appeal.redress),
         at,
     })
 }
@@ -100,22 +118,26 @@ pub fn appeal_received_notice(case: &Case, appeal_id: &str, at: OffsetDateTime) 
         case_id: case.case_id.as_str(),
         kind: "appeal_received",
         reasons: &case.reasons,
+        automated: None,
+        policy_url: None,
         appeal_url: None,
         appeal_deadline: None,
         appeal_id: Some(appeal_id),
         outcome: None,
         explanation: None,
+        redress: None,
         at,
     })
 }
 
-/// `notices`, kind `appeal_decided`: the outcome (`upheld` or `overturned`) and the
-/// reviewer's explanation.
+/// `notices`, kind `appeal_decided`: the outcome (`upheld` or `overturned`), the reviewer's
+/// explanation, and redress beyond the appeal.
 pub fn appeal_decided_notice(
     case: &Case,
     appeal_id: &str,
     outcome: &str,
     explanation: &str,
+    redress: &str,
     at: OffsetDateTime,
 ) -> Vec<u8> {
     json(&Notice {
@@ -123,11 +145,14 @@ pub fn appeal_decided_notice(
         case_id: case.case_id.as_str(),
         kind: "appeal_decided",
         reasons: &case.reasons,
+        automated: Some(false),
+        policy_url: None,
         appeal_url: None,
         appeal_deadline: None,
         appeal_id: Some(appeal_id),
         outcome: Some(outcome),
         explanation: Some(explanation),
+        redress: Some(redress),
         at,
     })
 }
@@ -158,9 +183,10 @@ pub fn owed(
                     OutboxTopic::AccountActions,
                     account_action(case, action.as_str(), actor, at),
                 ),
-                Owed::Notice(NoticeKind::Suspended) => {
-                    (OutboxTopic::Notices, suspended_notice(case, appeal, at))
-                }
+                Owed::Notice(NoticeKind::Suspended) => (
+                    OutboxTopic::Notices,
+                    suspended_notice(case, actor, appeal, at),
+                ),
                 Owed::Notice(NoticeKind::AppealDecided) => {
                     let decision = decision?;
                     let notice = appeal_decided_notice(
@@ -168,6 +194,7 @@ pub fn owed(
                         decision.appeal_id,
                         decision.outcome.as_str(),
                         decision.explanation,
+                        &appeal.redress,
                         at,
                     );
                     (OutboxTopic::Notices, notice)

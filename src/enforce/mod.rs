@@ -49,6 +49,10 @@ pub struct AppealSettings {
     /// The token is appended as `?token=…`.
     pub base_url: String,
     pub days: i64,
+    /// The policy the account broke, linked from every suspension notice.
+    pub policy_url: String,
+    /// Redress beyond the appeal (a dispute settlement body, the courts), in the holder's words.
+    pub redress: String,
 }
 
 /// Signals, the account policy, the breaker and the store, for one stream processor.
