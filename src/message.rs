@@ -256,8 +256,11 @@ pub enum FeedbackKind {
     Undelivered,
     /// A carrier filtered it as spam.
     CarrierFiltered,
-    /// The recipient replied STOP (or the channel's equivalent).
+    /// The recipient replied STOP (or the channel's equivalent): a complaint, and with `to`,
+    /// a recipient the account may not message again until they opt back in.
     OptOut,
+    /// The recipient asked for the account's messages again (START, or a new consent).
+    OptIn,
 }
 
 impl FeedbackKind {
@@ -266,6 +269,17 @@ impl FeedbackKind {
             FeedbackKind::Undelivered => "undelivered",
             FeedbackKind::CarrierFiltered => "carrier_filtered",
             FeedbackKind::OptOut => "opt_out",
+            FeedbackKind::OptIn => "opt_in",
+        }
+    }
+
+    /// What it says of the recipient's consent to the account's messages: withdrawn
+    /// (`Some(true)`), given again (`Some(false)`), or nothing.
+    pub fn opted_out(self) -> Option<bool> {
+        match self {
+            FeedbackKind::OptOut => Some(true),
+            FeedbackKind::OptIn => Some(false),
+            FeedbackKind::Undelivered | FeedbackKind::CarrierFiltered => None,
         }
     }
 
@@ -274,10 +288,11 @@ impl FeedbackKind {
             "undelivered" => Ok(FeedbackKind::Undelivered),
             "carrier_filtered" => Ok(FeedbackKind::CarrierFiltered),
             "opt_out" => Ok(FeedbackKind::OptOut),
+            "opt_in" => Ok(FeedbackKind::OptIn),
             other => Err(DecodeError::InvalidField {
                 field: "kind",
                 problem: format!(
-                    "unknown feedback {other:?} (expected undelivered, carrier_filtered or opt_out)"
+                    "unknown feedback {other:?} (expected undelivered, carrier_filtered, opt_out or opt_in)"
                 ),
             }),
         }
@@ -291,6 +306,9 @@ pub struct FeedbackEvent {
     pub account_id: AccountId,
     pub kind: FeedbackKind,
     pub at: OffsetDateTime,
+    /// The recipient the feedback is from, as the message's `to` (personal data, never stored
+    /// raw): an opt-out with it is honoured for that recipient; an opt-in needs it.
+    pub to: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -299,17 +317,24 @@ struct WireFeedback {
     account_id: Option<String>,
     kind: Option<String>,
     at: Option<String>,
+    to: Option<String>,
 }
 
 impl FeedbackEvent {
     /// Decodes one `message-feedback` record (JSON, UTF-8).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let wire: WireFeedback = parse_json(bytes)?;
+        let kind = FeedbackKind::parse(&required("kind", wire.kind)?)?;
+        let to = wire.to.filter(|to| !to.trim().is_empty());
+        if kind == FeedbackKind::OptIn && to.is_none() {
+            return Err(DecodeError::MissingField("to"));
+        }
         Ok(FeedbackEvent {
             message_id: MessageId::parse("message_id", required("message_id", wire.message_id)?)?,
             account_id: AccountId::parse("account_id", required("account_id", wire.account_id)?)?,
-            kind: FeedbackKind::parse(&required("kind", wire.kind)?)?,
+            kind,
             at: parse_timestamp("at", &required("at", wire.at)?)?,
+            to,
         })
     }
 }
@@ -438,6 +463,9 @@ pub struct Verdict {
     /// The account is suspended: the message is blocked whatever its content.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub account_suspended: bool,
+    /// The recipient opted out of the account's messages: blocked whatever its content.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recipient_opted_out: bool,
 }
 
 #[cfg(test)]
@@ -618,6 +646,7 @@ mod tests {
             rules_version: "abc".into(),
             decided_at: time::macros::datetime!(2026-11-28 17:04:05 UTC),
             account_suspended: false,
+            recipient_opted_out: false,
         };
         let json: serde_json::Value = serde_json::to_value(&verdict).unwrap();
         assert_eq!(

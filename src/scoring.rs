@@ -188,6 +188,7 @@ impl Scorer {
             rules_version: self.rules.version().to_owned(),
             decided_at,
             account_suspended: false,
+            recipient_opted_out: false,
         };
         (verdict, assessment)
     }

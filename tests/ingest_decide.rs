@@ -103,7 +103,7 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
         feedback(
             0,
             serde_json::json!({"message_id": "SM1", "account_id": "AC1",
-                "kind": "opt_out", "at": "2026-11-28T17:05:00Z"}),
+                "kind": "opt_out", "to": "+1 415 555 0199", "at": "2026-11-28T17:05:00Z"}),
         ),
         feedback(
             1,
@@ -115,6 +115,12 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
             serde_json::json!({"message_id": "SM3", "kind": "undelivered",
                 "at": "2026-11-28T17:05:00Z"}),
         ),
+        // An opt-in names no one without its recipient.
+        feedback(
+            3,
+            serde_json::json!({"message_id": "SM4", "account_id": "AC1",
+                "kind": "opt_in", "at": "2026-11-28T17:06:00Z"}),
+        ),
     ];
     let key = RecipientHasher::new(&Secret::new("recipient-key-for-tests"));
     let decisions = decide_batch(&pool, &scorer, &key, &Topics::default(), &records);
@@ -123,6 +129,7 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
         message_id,
         kind,
         at,
+        recipient,
     } = &decisions[0]
     else {
         panic!("not feedback: {:?}", decisions[0]);
@@ -131,9 +138,13 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
         (account_id.as_str(), message_id.as_str(), *kind, *at),
         ("AC1", "SM1", FeedbackKind::OptOut, 1_795_885_500)
     );
+    // The recipient travels as its keyed hash, the same as the messages' `to`.
+    assert_eq!(*recipient, Some(key.hash("+14155550199")));
+    assert_eq!(decisions.len(), 4);
     for (decision, (code, reason)) in decisions[1..].iter().zip([
         ("invalid_field", "unknown feedback \"bounced\""),
         ("missing_field", "missing required field `account_id`"),
+        ("missing_field", "missing required field `to`"),
     ]) {
         let Decision::DeadLetter { code: got, json } = decision else {
             panic!("not a dead letter: {decision:?}");

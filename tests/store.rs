@@ -228,6 +228,51 @@ store_test!(
 );
 
 store_test!(
+    opt_outs_are_kept_until_the_recipient_opts_back_in_and_go_with_erasure,
+    |store: Store| async move {
+        // A keyed hash with its top bit set survives the signed column.
+        let (first, second) = (u64::MAX - 7, 42);
+        for _ in 0..2 {
+            store
+                .set_opt_out(&account("AC1"), first, true, 1_000)
+                .await
+                .unwrap();
+        }
+        store
+            .set_opt_out(&account("AC1"), second, true, 2_000)
+            .await
+            .unwrap();
+        store
+            .set_opt_out(&account("AC2"), first, true, 2_000)
+            .await
+            .unwrap();
+        let mut all = store.opt_outs().await.unwrap();
+        all.sort_by(|a, b| (a.0.as_str(), a.1).cmp(&(b.0.as_str(), b.1)));
+        let all: Vec<(&str, u64)> = all.iter().map(|(a, r)| (a.as_str(), *r)).collect();
+        assert_eq!(all, [("AC1", second), ("AC1", first), ("AC2", first)]);
+
+        // Opting back in lifts it for that account and recipient only.
+        store
+            .set_opt_out(&account("AC1"), first, false, 3_000)
+            .await
+            .unwrap();
+        assert_eq!(store.opt_outs().await.unwrap().len(), 2);
+
+        let erased = store
+            .erase_evidence(&account("AC1"), &Actor::Admin("root".into()), 4_000)
+            .await
+            .unwrap();
+        assert!(
+            matches!(erased, warden::store::Erasure::Erased { opt_outs: 1, .. }),
+            "{erased:?}"
+        );
+        let left = store.opt_outs().await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0.as_str(), "AC2");
+    }
+);
+
+store_test!(
     the_transparency_report_counts_what_the_store_holds,
     |store: Store| async move {
         const HOUR: i64 = 3_600_000;

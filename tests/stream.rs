@@ -1066,6 +1066,81 @@ fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_me
 }
 
 #[test]
+fn an_opted_out_recipient_gets_no_more_messages_until_they_opt_back_in() {
+    let Some((_serial, broker, topics)) = setup("opt-out", 1) else {
+        return;
+    };
+    let (alice, bob) = ("+14155550199", "+14155550111");
+    let sms = |seq: usize, to: &str| {
+        let json = serde_json::json!({
+            "message_id": format!("SM0001-{seq:06}"), "account_id": "AC0001",
+            "sent_at": "2026-11-28T17:04:05Z", "channel": "sms", "to": to,
+            "body": "Your table for two at Luigi's is booked for Friday at 8pm.",
+        });
+        ("AC0001".to_owned(), serde_json::to_vec(&json).unwrap())
+    };
+    // The recipient writes their number as they like; the hash is of its canonical form.
+    let consent = |seq: usize, kind: &str, to: &str| {
+        let json = serde_json::json!({
+            "message_id": format!("SM0001-{seq:06}"), "account_id": "AC0001",
+            "kind": kind, "to": to, "at": "2026-11-28T17:06:00Z",
+        });
+        ("AC0001".to_owned(), serde_json::to_vec(&json).unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("warden.db");
+    let config = settings(&broker, "opt-out", &topics);
+    let mut warden = Warden::start_with_database(&config, Some(&database));
+    let mut verdicts = broker.reader(&topics.verdicts);
+    let feedback_consumed = |records: i64| {
+        common::kafka::wait_until(PATIENCE, "the feedback consumed", || {
+            broker.committed("opt-out", &topics.feedback, 1)[0] == Some(records)
+        });
+    };
+    let action_of = |verdicts: &[Received], seq: usize| {
+        let id = format!("SM0001-{seq:06}");
+        let verdict = verdicts
+            .iter()
+            .find(|v| v.payload["message_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no verdict for {id}"));
+        (
+            verdict.payload["action"].as_str().unwrap().to_owned(),
+            verdict.payload["recipient_opted_out"] == true,
+        )
+    };
+
+    broker.produce(&topics.messages, &[sms(0, alice), sms(1, bob)]);
+    verdicts.read_until(PATIENCE, "the first two verdicts", |r| r.len() >= 2);
+    assert_eq!(action_of(&verdicts.records, 0), ("allow".into(), false));
+
+    // Alice replies STOP: the account's next message to her is blocked, Bob's still goes.
+    broker.produce(
+        &topics.feedback,
+        &[consent(0, "opt_out", "+1 (415) 555-0199")],
+    );
+    feedback_consumed(1);
+    broker.produce(&topics.messages, &[sms(2, alice), sms(3, bob)]);
+    verdicts.read_until(PATIENCE, "four verdicts", |r| r.len() >= 4);
+    assert_eq!(action_of(&verdicts.records, 2), ("block".into(), true));
+    assert_eq!(action_of(&verdicts.records, 3), ("allow".into(), false));
+
+    // She opts back in (after a restart: the opt-out was kept in the database).
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    let mut warden = Warden::start_with_database(&config, Some(&database));
+    broker.produce(&topics.messages, &[sms(4, alice)]);
+    verdicts.read_until(PATIENCE, "five verdicts", |r| r.len() >= 5);
+    assert_eq!(action_of(&verdicts.records, 4), ("block".into(), true));
+    broker.produce(&topics.feedback, &[consent(4, "opt_in", alice)]);
+    feedback_consumed(2);
+    broker.produce(&topics.messages, &[sms(5, alice)]);
+    verdicts.read_until(PATIENCE, "six verdicts", |r| r.len() >= 6);
+    assert_eq!(action_of(&verdicts.records, 5), ("allow".into(), false));
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    // Blocking for an opt-out is no abuse: nothing happened to the account.
+    assert_eq!(broker.record_count(&topics.account_actions), 0);
+}
+
+#[test]
 fn redelivered_complaints_are_not_counted_again_so_a_replay_suspends_no_one_new() {
     let Some((_serial, broker, topics)) = setup("feedback-once", 1) else {
         return;

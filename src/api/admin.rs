@@ -178,9 +178,13 @@ pub async fn erase(
         .erase_evidence(&account_id, &admin.actor(), now_ms())
         .await?
     {
-        Erasure::Erased { evidence, labels } => Ok(Json(serde_json::json!({
+        Erasure::Erased {
+            evidence,
+            labels,
+            opt_outs,
+        } => Ok(Json(serde_json::json!({
             "account_id": account_id,
-            "erased": {"evidence": evidence, "labels": labels},
+            "erased": {"evidence": evidence, "labels": labels, "opt_outs": opt_outs},
         }))),
         Erasure::OnLegalHold { reason } => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -63,6 +63,8 @@ pub struct Enforcer {
     breaker: CircuitBreaker,
     /// Accounts suspended now: their messages are blocked.
     suspended: HashSet<AccountId>,
+    /// Recipients (keyed hashes) who opted out of an account's messages: those are blocked.
+    opted_out: HashMap<AccountId, HashSet<u64>>,
     /// Accounts with a case in review: nothing new is opened for them.
     in_review: HashSet<AccountId>,
     /// Each account's latest abusive message of the last hour, redacted: the evidence for a
@@ -146,6 +148,7 @@ impl Enforcer {
             signals: Signals::new(),
             policy,
             suspended,
+            opted_out: HashMap::new(),
             in_review,
             last_abusive: HashMap::new(),
             appeal,
@@ -167,13 +170,19 @@ impl Enforcer {
         if !unannounced.is_empty() {
             enforcer.outbox.notify_one();
         }
-        enforcer.restore_signals().await?;
+        enforcer.restore_account_state().await?;
         Ok(enforcer)
     }
 
-    /// Loads the signal checkpoints of accounts not live here: at start, and after a
-    /// rebalance hands this instance accounts that another one was tracking.
-    pub async fn restore_signals(&mut self) -> Result<(), StoreError> {
+    /// Loads the signal checkpoints of accounts not live here, and every recipient's opt-out:
+    /// at start, and after a rebalance hands this instance accounts that another one was
+    /// tracking.
+    pub async fn restore_account_state(&mut self) -> Result<(), StoreError> {
+        let mut opted_out: HashMap<AccountId, HashSet<u64>> = HashMap::new();
+        for (account, recipient) in self.store.opt_outs().await? {
+            opted_out.entry(account).or_default().insert(recipient);
+        }
+        self.opted_out = opted_out;
         let since = now_ms() - CHECKPOINT_RETENTION_MS;
         let (mut restored, mut foreign) = (0, 0);
         for (key, bytes) in self.store.load_signals(since).await? {
@@ -196,6 +205,27 @@ impl Enforcer {
         self.policy = policy;
     }
 
+    /// Honours a recipient's opt-out from the account's messages (or their opt-in): written to
+    /// the store first, so that whichever instance owns the account next knows it.
+    pub async fn record_consent(
+        &mut self,
+        account_id: &AccountId,
+        recipient: u64,
+        opted_out: bool,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.store
+            .set_opt_out(account_id, recipient, opted_out, at_ms)
+            .await?;
+        let recipients = self.opted_out.entry(account_id.clone()).or_default();
+        if opted_out {
+            recipients.insert(recipient);
+        } else {
+            recipients.remove(&recipient);
+        }
+        Ok(())
+    }
+
     /// Updates the account's signals with this message and asks the account policy. A message
     /// from a suspended account is blocked and counted, and opens nothing. Returns the case to
     /// open, if any. Call once per message: signals count every call.
@@ -210,6 +240,15 @@ impl Enforcer {
         if self.suspended.contains(&account_id) {
             verdict.action = Action::Block;
             verdict.account_suspended = true;
+            return None;
+        }
+        if self
+            .opted_out
+            .get(&account_id)
+            .is_some_and(|recipients| recipients.contains(&facts.observation.recipient))
+        {
+            verdict.action = Action::Block;
+            verdict.recipient_opted_out = true;
             return None;
         }
         // Redacting an excerpt costs: only for messages that may become evidence.

@@ -62,6 +62,8 @@ pub enum Decision {
         kind: FeedbackKind,
         /// When the pipeline learnt it, in Unix seconds.
         at: i64,
+        /// The keyed hash of the recipient it is from, when the record names one.
+        recipient: Option<u64>,
     },
     /// A `dead-letters` record: the record could not be decided, and never will be.
     DeadLetter { code: &'static str, json: Vec<u8> },
@@ -159,6 +161,7 @@ pub fn decide_record(
     if record.input == Input::Feedback {
         return match FeedbackEvent::decode(payload) {
             Ok(feedback) => Decision::Feedback {
+                recipient: feedback.to.as_deref().map(|to| recipients.hash(to)),
                 account_id: feedback.account_id,
                 message_id: feedback.message_id,
                 kind: feedback.kind,

@@ -299,8 +299,8 @@ impl Processor {
         self.take_scorer_update();
         if self.assigned.swap(false, Ordering::AcqRel) {
             self.past_redelivery.clear();
-            if let Err(error) = self.enforcer.restore_signals().await {
-                tracing::warn!(%error, "cannot restore signal checkpoints; continuing without");
+            if let Err(error) = self.enforcer.restore_account_state().await {
+                tracing::warn!(%error, "cannot restore signal checkpoints and opt-outs; continuing without");
             }
         }
         let stage = Instant::now();
@@ -356,7 +356,24 @@ impl Processor {
                     message_id,
                     kind,
                     at,
-                } => enforcer.feedback(account_id, message_id, *kind, *at),
+                    recipient,
+                } => {
+                    if let (Some(opted_out), Some(recipient)) = (kind.opted_out(), *recipient) {
+                        let at_ms = crate::clock::ms_from_seconds(*at);
+                        until_stored(
+                            "cannot record an opt-out",
+                            max_backoff_ms,
+                            shutdown,
+                            async || {
+                                enforcer
+                                    .record_consent(account_id, recipient, opted_out, at_ms)
+                                    .await
+                            },
+                        )
+                        .await?;
+                    }
+                    enforcer.feedback(account_id, message_id, *kind, *at)
+                }
                 Decision::DeadLetter { .. } => None,
             };
             let Some(case) = case else {

@@ -102,16 +102,20 @@ impl Signals {
         state.snapshot()
     }
 
-    /// Records delivery feedback and returns the account's signals including it.
+    /// Records delivery feedback and returns the account's signals including it. An opt-in
+    /// is no complaint and counts for nothing.
     pub fn feedback(&mut self, account_id: &AccountId, at: i64, kind: FeedbackKind) -> Snapshot {
         let state = self.state(account_id);
         state.advance(at);
         let ring = match kind {
-            FeedbackKind::Undelivered => 0,
-            FeedbackKind::CarrierFiltered => 1,
-            FeedbackKind::OptOut => 2,
+            FeedbackKind::Undelivered => Some(0),
+            FeedbackKind::CarrierFiltered => Some(1),
+            FeedbackKind::OptOut => Some(2),
+            FeedbackKind::OptIn => None,
         };
-        state.feedback[ring].add();
+        if let Some(ring) = ring {
+            state.feedback[ring].add();
+        }
         state.snapshot()
     }
 

@@ -22,8 +22,14 @@ pub struct AccountExport {
 /// What an erasure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Erasure {
-    Erased { evidence: u64, labels: u64 },
-    OnLegalHold { reason: String },
+    Erased {
+        evidence: u64,
+        labels: u64,
+        opt_outs: u64,
+    },
+    OnLegalHold {
+        reason: String,
+    },
 }
 
 impl Store {
@@ -153,8 +159,9 @@ impl Store {
         Ok(row.map(|row| row.try_get("reason")).transpose()?)
     }
 
-    /// Deletes the account's evidence excerpts and labels, unless a legal hold is set. Cases
-    /// and the audit log stay: they say what was decided, not what was written.
+    /// Deletes the account's evidence excerpts, labels and recipients' opt-outs, unless a legal
+    /// hold is set. Cases and the audit log stay: they say what was decided, not what was
+    /// written or to whom.
     pub async fn erase_evidence(
         &self,
         account_id: &AccountId,
@@ -186,17 +193,26 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let opt_outs = sqlx::query("DELETE FROM opt_outs WHERE account_id = $1")
+            .bind(account_id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         let entry = AuditEntry {
             at,
             actor: actor.clone(),
             action: "erase_evidence".into(),
             case_id: None,
             account_id: account_id.clone(),
-            detail: format!("{evidence} excerpts, {labels} labels"),
+            detail: format!("{evidence} excerpts, {labels} labels, {opt_outs} opt-outs"),
         };
         insert_audit(&mut tx, &entry).await?;
         tx.commit().await?;
-        Ok(Erasure::Erased { evidence, labels })
+        Ok(Erasure::Erased {
+            evidence,
+            labels,
+            opt_outs,
+        })
     }
 
     /// Everything kept about an account.

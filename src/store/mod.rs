@@ -11,6 +11,7 @@
 //! its own key, so a redelivered one is not counted again.
 
 mod admin;
+mod opt_outs;
 mod report;
 mod retention;
 mod review;

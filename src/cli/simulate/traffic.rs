@@ -302,12 +302,13 @@ pub(in crate::cli) fn stream<'a>(
     let mut timed: Vec<(i64, Outgoing<'a>)> = Vec::with_capacity(messages.len() * 5 / 4);
     for (index, message) in messages.iter().enumerate() {
         let account_id = account_id(message.account);
+        let to = format!("+1555{:07}", message.to % 10_000_000);
         let json = serde_json::json!({
             "message_id": message_id(run_id, index),
             "account_id": account_id,
             "sent_at": rfc3339(message.sent_at),
             "channel": "sms",
-            "to": format!("+1555{:07}", message.to % 10_000_000),
+            "to": to,
             "body": message.body,
         });
         timed.push((
@@ -319,14 +320,12 @@ pub(in crate::cli) fn stream<'a>(
             },
         ));
         if let Some((kind, at)) = message.feedback {
+            // From the recipient: an opt-out is honoured for them.
             let json = serde_json::json!({
                 "message_id": message_id(run_id, index),
                 "account_id": account_id,
-                "kind": match kind {
-                    FeedbackKind::Undelivered => "undelivered",
-                    FeedbackKind::CarrierFiltered => "carrier_filtered",
-                    FeedbackKind::OptOut => "opt_out",
-                },
+                "kind": kind.as_str(),
+                "to": to,
                 "at": rfc3339(at),
             });
             timed.push((
