@@ -466,6 +466,9 @@ pub struct Verdict {
     /// The recipient opted out of the account's messages: blocked whatever its content.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub recipient_opted_out: bool,
+    /// Flagged as spam (bulk promotion) and telling its recipient no way to opt out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub marketing_without_opt_out: bool,
 }
 
 #[cfg(test)]
@@ -647,6 +650,7 @@ mod tests {
             decided_at: time::macros::datetime!(2026-11-28 17:04:05 UTC),
             account_suspended: false,
             recipient_opted_out: false,
+            marketing_without_opt_out: false,
         };
         let json: serde_json::Value = serde_json::to_value(&verdict).unwrap();
         assert_eq!(

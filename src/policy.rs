@@ -43,6 +43,34 @@ struct MessageThresholds {
     spam: Thresholds,
     fraud: Thresholds,
     aup: Thresholds,
+    #[serde(default)]
+    marketing: Marketing,
+}
+
+/// What consented marketing must carry (`[message.marketing]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Marketing {
+    /// Words or phrases, any of which, standing as words in a message's folded text, tell its
+    /// recipient how to opt out.
+    opt_out_phrases: Vec<String>,
+}
+
+impl Default for Marketing {
+    fn default() -> Self {
+        Marketing {
+            opt_out_phrases: [
+                "stop",
+                "unsubscribe",
+                "opt out",
+                "opt-out",
+                "optout",
+                "unsub",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +133,14 @@ impl PolicyFile {
         let message = MessagePolicy {
             thresholds: [file.message.spam, file.message.fraud, file.message.aup],
             fusion: file.fusion,
+            opt_out_phrases: file
+                .message
+                .marketing
+                .opt_out_phrases
+                .iter()
+                .map(|phrase| phrase.trim().to_lowercase())
+                .filter(|phrase| !phrase.is_empty())
+                .collect(),
         };
         message.validate()?;
         Ok(PolicyFile {
@@ -119,6 +155,8 @@ impl PolicyFile {
 pub struct MessagePolicy {
     thresholds: [Thresholds; 3],
     fusion: Fusion,
+    /// Lowercase: see [`MessagePolicy::gives_opt_out`].
+    opt_out_phrases: Vec<String>,
 }
 
 impl MessagePolicy {
@@ -161,6 +199,16 @@ impl MessagePolicy {
         self.thresholds[category.index()]
     }
 
+    /// Whether a message flagged as spam at `scores` gives its recipient no way to opt out:
+    /// bulk promotion must (`[message.marketing]`). `folded` is the normalized, lowercase text.
+    pub fn marketing_without_opt_out(&self, scores: &Scores, folded: &str) -> bool {
+        scores.spam >= self.thresholds(Category::Spam).flag_at
+            && !self
+                .opt_out_phrases
+                .iter()
+                .any(|phrase| contains_word(folded, phrase))
+    }
+
     /// The strictest action any category's score calls for. `scores` are the fused scores;
     /// `rules_scores` the rules' alone, which must reach `block_at` themselves unless the policy
     /// lets the model block (see [`Fusion::model_can_block`]).
@@ -188,6 +236,15 @@ impl MessagePolicy {
     }
 }
 
+/// Whether `phrase` stands in `text` as words: not inside a longer word ("stop" in "stopped").
+fn contains_word(text: &str, phrase: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.match_indices(phrase).any(|(at, _)| {
+        !is_word(text[..at].chars().next_back())
+            && !is_word(text[at + phrase.len()..].chars().next())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +252,34 @@ mod tests {
     const POLICY: &str = "[message.spam]\nflag_at = 0.5\nblock_at = 0.9\n\
                           [message.fraud]\nflag_at = 0.4\nblock_at = 0.8\n\
                           [message.aup]\nflag_at = 0.5\nblock_at = 0.95\n";
+
+    #[test]
+    fn spam_without_an_opt_out_phrase_standing_as_words_is_marketing_without_opt_out() {
+        let policy = PolicyFile::from_toml(POLICY).unwrap().message;
+        let spam = Scores {
+            spam: 0.7,
+            fraud: 0.0,
+            aup: 0.0,
+        };
+        let without = policy.marketing_without_opt_out(&spam, "50% off all sofas this weekend");
+        assert!(without);
+        for text in [
+            "50% off all sofas. reply stop to opt out",
+            "50% off. unsubscribe: example.com/u",
+            "50% off (opt-out at example.com)",
+        ] {
+            assert!(!policy.marketing_without_opt_out(&spam, text), "{text}");
+        }
+        // Inside another word is no instruction; below the spam flag, no marketing at all.
+        assert!(policy.marketing_without_opt_out(&spam, "nonstop deals, unstoppable prices"));
+        let ham = Scores { spam: 0.1, ..spam };
+        assert!(!policy.marketing_without_opt_out(&ham, "see you at 8"));
+        // The phrases are the policy's to set.
+        let custom = format!("{POLICY}[message.marketing]\nopt_out_phrases = [\"Text END\"]\n");
+        let policy = PolicyFile::from_toml(&custom).unwrap().message;
+        assert!(!policy.marketing_without_opt_out(&spam, "50% off. text end to leave"));
+        assert!(policy.marketing_without_opt_out(&spam, "50% off. reply stop to opt out"));
+    }
 
     #[test]
     fn strictest_category_decides() {

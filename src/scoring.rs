@@ -173,6 +173,9 @@ impl Scorer {
             };
             list.push(rule.id.clone());
         }
+        let marketing_without_opt_out = self
+            .policy
+            .marketing_without_opt_out(&assessment.scores, scratch.normalized.folded());
         let verdict = Verdict {
             message_id: event.message_id.clone(),
             account_id: event.account_id.clone(),
@@ -189,6 +192,7 @@ impl Scorer {
             decided_at,
             account_suspended: false,
             recipient_opted_out: false,
+            marketing_without_opt_out,
         };
         (verdict, assessment)
     }

@@ -109,3 +109,37 @@ fn a_notice_linking_only_to_its_brands_own_domain_is_not_called_fraud_by_the_mod
     );
     assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
 }
+
+/// Bulk promotion must tell its recipients how to opt out: the shipped policy marks a spam-flagged
+/// message that does not, and only such a message.
+#[test]
+fn spam_flagged_marketing_without_a_way_to_opt_out_is_marked_with_its_own_reason() {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    let mut verdict = |body: &str| {
+        let json = serde_json::json!({
+            "message_id": "SM1", "account_id": "AC1", "sent_at": "2026-11-28T17:04:05Z",
+            "channel": "sms", "to": "+14155550199", "body": body,
+        });
+        let event =
+            warden::message::MessageEvent::decode(&serde_json::to_vec(&json).unwrap()).unwrap();
+        scorer.verdict(&event, &mut scratch, time::OffsetDateTime::now_utc())
+    };
+    let promo = "SALE! 50% off all sofas this weekend only, free delivery. Shop now at www.sofa-world.co.uk";
+    let bare = verdict(promo);
+    assert_eq!(bare.action, Action::Flag, "{bare:?}");
+    assert!(bare.marketing_without_opt_out, "{bare:?}");
+    let with_stop = verdict(&format!("{promo}. Reply STOP to opt out"));
+    assert_eq!(with_stop.action, Action::Flag, "{with_stop:?}");
+    assert!(!with_stop.marketing_without_opt_out, "{with_stop:?}");
+    let ham = verdict("Running 10 mins late, save me a seat");
+    assert!(!ham.marketing_without_opt_out, "{ham:?}");
+    let json = serde_json::to_value(&bare).unwrap();
+    assert_eq!(json["marketing_without_opt_out"], true);
+    assert!(
+        serde_json::to_value(&ham)
+            .unwrap()
+            .get("marketing_without_opt_out")
+            .is_none()
+    );
+}
