@@ -320,4 +320,20 @@ fn transparency_report_reads_a_period_from_the_database_and_refuses_a_bad_date()
         error.contains("--from \"November\" is neither a date"),
         "{error}"
     );
+    let reversed = warden(
+        &[
+            "transparency",
+            "report",
+            "--database-url",
+            &url,
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-11-01",
+        ],
+        None,
+    );
+    assert!(!reversed.status.success());
+    let error = String::from_utf8_lossy(&reversed.stderr);
+    assert!(error.contains("must be before --to"), "{error}");
 }
