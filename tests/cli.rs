@@ -276,14 +276,14 @@ fn train_without_its_data_says_which_file_is_missing_and_writes_nothing() {
 fn transparency_report_reads_a_period_from_the_database_and_refuses_a_bad_date() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("warden.db").display());
-    let period = ["--from", "2026-11-01", "--to", "2026-12-01T00:00:00Z"];
-    let report = |format: &[&str]| {
+    let report = |from: &str, to: &str, format: &[&str]| {
         let mut args = vec!["transparency", "report", "--database-url", &url];
-        args.extend(period);
+        args.extend(["--from", from, "--to", to]);
         args.extend(format);
         warden(&args, None)
     };
-    let text = report(&[]);
+    let (from, to) = ("2026-11-01", "2026-12-01T00:00:00Z");
+    let text = report(from, to, &[]);
     assert!(
         text.status.success(),
         "{}",
@@ -295,45 +295,25 @@ fn transparency_report_reads_a_period_from_the_database_and_refuses_a_bad_date()
         "{text}"
     );
     assert!(text.contains("appeals: 0 received, 0 decided"), "{text}");
-    let json: serde_json::Value = serde_json::from_slice(&report(&["--json"]).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&report(from, to, &["--json"]).stdout).unwrap();
     assert_eq!(json["appeals"]["received"], 0);
     assert_eq!(json["decisions"], serde_json::json!([]));
-    let csv = String::from_utf8_lossy(&report(&["--csv"]).stdout).into_owned();
+    let csv = String::from_utf8_lossy(&report(from, to, &["--csv"]).stdout).into_owned();
     assert!(csv.starts_with("section,key,value\n"), "{csv}");
 
-    let bad = warden(
-        &[
-            "transparency",
-            "report",
-            "--database-url",
-            &url,
-            "--from",
+    // A bad date, and a period that ends before it starts, are refused with the reason.
+    for (from, to, reason) in [
+        (
             "November",
-            "--to",
             "2026-12-01",
-        ],
-        None,
-    );
-    assert!(!bad.status.success());
-    let error = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        error.contains("--from \"November\" is neither a date"),
-        "{error}"
-    );
-    let reversed = warden(
-        &[
-            "transparency",
-            "report",
-            "--database-url",
-            &url,
-            "--from",
-            "2026-12-01",
-            "--to",
-            "2026-11-01",
-        ],
-        None,
-    );
-    assert!(!reversed.status.success());
-    let error = String::from_utf8_lossy(&reversed.stderr);
-    assert!(error.contains("must be before --to"), "{error}");
+            "--from \"November\" is neither a date",
+        ),
+        ("2026-12-01", "2026-11-01", "must be before --to"),
+    ] {
+        let refused = report(from, to, &[]);
+        assert!(!refused.status.success());
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert!(error.contains(reason), "{error}");
+    }
 }
