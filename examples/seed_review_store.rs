@@ -47,6 +47,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect(),
             actor: Actor::Automated,
             at,
+            strikes: 3,
+            ends_at: None,
         };
         store.open_case(&case, &[]).await?;
         let stored = store

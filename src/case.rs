@@ -5,10 +5,13 @@
 //! HTTP.
 //!
 //! ```text
-//!  automated decision ──► Suspended ──appeal──► Suspended + open appeal ─┬─uphold───► Suspended (appeal decided)
-//!                     └─► InReview (allowlisted, breaker tripped)         └─overturn─► Overturned: reinstated
-//!                           ├─uphold───► Suspended: suspend, notice with appeal link
-//!                           └─overturn─► Overturned: dismissed, nothing sent
+//!  automated decision ─┬─► Warned: a warning notice, nothing taken away (closed at once)
+//!                      ├─► Suspended ──appeal──► Suspended + open appeal ─┬─uphold───► Suspended (appeal decided)
+//!                      │   (a restriction has an end: at it, Ended, reinstated by automated:expiry)
+//!                      │                                                  └─overturn─► Overturned: reinstated
+//!                      └─► InReview (allowlisted, breaker tripped)
+//!                            ├─uphold───► Suspended: suspend, notice with appeal link
+//!                            └─overturn─► Overturned: dismissed, nothing sent
 //! ```
 //!
 //! To change what a decision emits, change [`decision_step`]'s `owes` (and [`opening_owes`] for what
@@ -68,6 +71,8 @@ impl fmt::Display for CaseId {
 pub enum Actor {
     /// Warden's account policy, in the stream processor.
     Automated,
+    /// Warden lifting a restriction at its end (`automated:expiry`).
+    Expiry,
     /// The account holder, appealing with the token from their notice.
     Holder,
     /// A reviewer, by their name in the reviewers file.
@@ -81,6 +86,7 @@ impl Actor {
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         match text {
             "automated" => Ok(Actor::Automated),
+            "automated:expiry" => Ok(Actor::Expiry),
             "holder" => Ok(Actor::Holder),
             _ => match text.split_once(':') {
                 Some(("reviewer", name)) => Ok(Actor::Reviewer(name.to_owned())),
@@ -96,7 +102,7 @@ impl Actor {
     pub fn person(&self) -> Option<&str> {
         match self {
             Actor::Reviewer(name) | Actor::Admin(name) => Some(name),
-            Actor::Automated | Actor::Holder => None,
+            Actor::Automated | Actor::Expiry | Actor::Holder => None,
         }
     }
 }
@@ -105,6 +111,7 @@ impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Actor::Automated => f.write_str("automated"),
+            Actor::Expiry => f.write_str("automated:expiry"),
             Actor::Holder => f.write_str("holder"),
             Actor::Reviewer(name) => write!(f, "reviewer:{name}"),
             Actor::Admin(name) => write!(f, "admin:{name}"),
@@ -117,7 +124,9 @@ impl fmt::Display for Actor {
 pub enum ParseError {
     #[error("not a case id (`CS` and 24 lowercase hex digits)")]
     CaseId,
-    #[error("not an actor (`automated`, `holder`, `reviewer:<name>` or `admin:<name>`)")]
+    #[error(
+        "not an actor (`automated`, `automated:expiry`, `holder`, `reviewer:<name>` or `admin:<name>`)"
+    )]
     Actor,
 }
 
@@ -125,20 +134,27 @@ pub enum ParseError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
-    /// The account is suspended by automated decision.
+    /// The account is suspended by automated decision: until a person reinstates it, or, for a
+    /// restriction (a case with an end), until its end.
     Suspended,
     /// Opened for a human to decide, the account not suspended (allowlisted, breaker open).
     InReview,
     Upheld,
     Overturned,
+    /// The account was warned: the case closed as it opened, its strikes count.
+    Warned,
+    /// A restriction ran its course and the account was reinstated.
+    Ended,
 }
 
 impl CaseStatus {
-    const ALL: [CaseStatus; 4] = [
+    const ALL: [CaseStatus; 6] = [
         CaseStatus::Suspended,
         CaseStatus::InReview,
         CaseStatus::Upheld,
         CaseStatus::Overturned,
+        CaseStatus::Warned,
+        CaseStatus::Ended,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +163,8 @@ impl CaseStatus {
             CaseStatus::InReview => "in_review",
             CaseStatus::Upheld => "upheld",
             CaseStatus::Overturned => "overturned",
+            CaseStatus::Warned => "warned",
+            CaseStatus::Ended => "ended",
         }
     }
 
@@ -211,8 +229,12 @@ impl AccountAction {
 /// What the account holder is told (`notices`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
-    /// Suspended: why, and how to appeal.
+    /// Warned: why, and what happens if it goes on.
+    Warning,
+    /// Suspended (or restricted, until its end): why, and how to appeal.
     Suspended,
+    /// A restriction ended: the account sends again.
+    RestrictionEnded,
     /// The holder's appeal was decided: the outcome and the reviewer's explanation.
     AppealDecided,
 }
@@ -271,15 +293,26 @@ pub enum Refusal {
 }
 
 /// What opening a case owes: a suspension tells the pipeline and the holder (with the
-/// appeal link); a case opened for review tells no one until a reviewer upholds it.
+/// appeal link); a warning tells the holder; a case opened for review tells no one until a
+/// reviewer upholds it.
 pub fn opening_owes(status: CaseStatus) -> Vec<Owed> {
     match status {
+        CaseStatus::Warned => vec![Owed::Notice(Notice::Warning)],
         CaseStatus::Suspended => vec![
             Owed::AccountAction(AccountAction::Suspend),
             Owed::Notice(Notice::Suspended),
         ],
         _ => Vec::new(),
     }
+}
+
+/// What the end of a restriction owes: the pipeline lets the account send again, and the
+/// holder is told.
+pub fn ending_owes() -> Vec<Owed> {
+    vec![
+        Owed::AccountAction(AccountAction::Reinstate),
+        Owed::Notice(Notice::RestrictionEnded),
+    ]
 }
 
 /// What an admin's reinstatement owes: lifting a suspension that was carried out; a case in

@@ -20,6 +20,7 @@ pub struct Metrics {
     pub feedback_consumed: IntCounter,
     pub dead_letters: IntCounterVec,
     pub suspensions: IntCounterVec,
+    pub account_steps: IntCounterVec,
     pub circuit_breaker_tripped: IntGauge,
     pub reinstatements: IntCounterVec,
     pub appeals_open: IntGauge,
@@ -145,8 +146,14 @@ impl Metrics {
             suspensions: counters(
                 r,
                 "warden_suspensions_total",
-                "Automated suspensions, by their first reason code",
+                "Automated suspensions and restrictions, by their first reason code",
                 &["reason"],
+            ),
+            account_steps: counters(
+                r,
+                "warden_account_steps_total",
+                "Automated steps of the enforcement ladder taken on accounts (warn, restrict, suspend)",
+                &["step"],
             ),
             circuit_breaker_tripped: gauge(
                 r,

@@ -1,11 +1,14 @@
-//! Account policy: when the evidence against an account is sustained enough to suspend it by
-//! automated decision, and the circuit breaker that stops a bad release from suspending many.
+//! Account policy: when the evidence against an account is a violation, which step of the
+//! ladder (warn, restrict for a time, suspend) it takes, and the circuit breaker that stops a
+//! bad release from restricting or suspending many.
 //!
-//! Read from the `[suspension]` table of `config/policy.toml`. A single borderline message never
-//! suspends: every path needs repetition (several blocked or abusive messages in an hour, one
-//! text fanned out to many recipients) or one blocked message that a high-severity fraud rule
-//! and the model agree on. Allowlisted accounts and a tripped breaker send cases to human
-//! review instead; shadow mode only reports what would have happened.
+//! Read from the `[suspension]` table of `config/policy.toml`. A single borderline message is
+//! never a violation: every path needs repetition (several flagged or blocked messages in an
+//! hour, one text fanned out to many recipients, sends to recipients who opted out) or one
+//! blocked message that a high-severity fraud rule and the model agree on. Each violation adds
+//! strikes by its gravest reason; the account's live strikes (those of the last `strike_days`)
+//! pick the step. Allowlisted accounts and a tripped breaker send restrictions and suspensions
+//! to human review instead; shadow mode only reports what would have happened.
 
 use std::collections::VecDeque;
 
@@ -30,6 +33,14 @@ pub enum PolicyMode {
 pub struct SuspensionPolicy {
     /// `enforce` (default) or `shadow` (decisions are logged and counted, never carried out).
     pub mode: PolicyMode,
+    /// Violating messages (see [`MessageWeight::violating`]) within an hour that are a
+    /// violation, with no block needed: the bottom of the ladder, where an account is warned.
+    /// At least 2. Default 5.
+    pub warn_violating_messages: u32,
+    /// Messages within an hour to recipients who had opted out of the account's messages (each
+    /// blocked) that are a violation. At least 2: one may cross the opt-out in flight.
+    /// Default 3.
+    pub opted_out_sends: u32,
     /// Blocked messages within an hour that suspend. At least 2. Default 3.
     pub blocked_messages: u32,
     /// Flagged or blocked messages (with a rule hit) within an hour that suspend, when at least
@@ -57,6 +68,7 @@ pub struct SuspensionPolicy {
     pub confirmed_fraud_model_at: f64,
     /// Accounts that are never suspended automatically: their cases go to human review.
     pub allowlist: Vec<String>,
+    pub ladder: Ladder,
     pub circuit_breaker: BreakerPolicy,
 }
 
@@ -64,6 +76,8 @@ impl Default for SuspensionPolicy {
     fn default() -> Self {
         Self {
             mode: PolicyMode::Enforce,
+            warn_violating_messages: 5,
+            opted_out_sends: 3,
             blocked_messages: 3,
             abusive_messages: 10,
             fanout_recipients: 50,
@@ -74,8 +88,177 @@ impl Default for SuspensionPolicy {
             policy_violations: 5,
             confirmed_fraud_model_at: 0.9,
             allowlist: Vec::new(),
+            ladder: Ladder::default(),
             circuit_breaker: BreakerPolicy::default(),
         }
+    }
+}
+
+/// The `[suspension.ladder]` table: how violations become steps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ladder {
+    /// Days a strike counts after the violation that earned it. Default 90.
+    pub strike_days: i64,
+    /// How long a restriction lasts, in seconds; `warden run` lifts it at its end. Default
+    /// 86,400 (a day).
+    pub restrict_s: i64,
+    /// Live strikes (the new violation's included) at which the account is restricted rather
+    /// than warned. 1 means no warnings. Default 2.
+    pub restrict_at: u32,
+    /// Live strikes at which the account is suspended until a person reinstates it. Default 3.
+    pub suspend_at: u32,
+    pub strikes: Strikes,
+}
+
+impl Default for Ladder {
+    fn default() -> Self {
+        Self {
+            strike_days: 90,
+            restrict_s: 86_400,
+            restrict_at: 2,
+            suspend_at: 3,
+            strikes: Strikes::default(),
+        }
+    }
+}
+
+/// The `[suspension.ladder.strikes]` table: the strikes a violation adds, by its gravest
+/// reason. With the default steps, 1 warns a first-time account, 2 restricts it, 3 suspends.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Strikes {
+    pub repeated_flagged_messages: u32,
+    pub sends_to_opted_out_recipients: u32,
+    pub recipient_complaints: u32,
+    pub templated_fan_out: u32,
+    pub repeated_abusive_messages: u32,
+    pub repeated_blocked_messages: u32,
+    pub repeated_policy_violations: u32,
+    pub confirmed_fraud: u32,
+}
+
+impl Default for Strikes {
+    fn default() -> Self {
+        Self {
+            repeated_flagged_messages: 1,
+            sends_to_opted_out_recipients: 1,
+            recipient_complaints: 1,
+            templated_fan_out: 2,
+            repeated_abusive_messages: 2,
+            repeated_blocked_messages: 3,
+            repeated_policy_violations: 3,
+            confirmed_fraud: 3,
+        }
+    }
+}
+
+impl Strikes {
+    fn of(&self, reason: Reason) -> u32 {
+        match reason {
+            Reason::RepeatedFlaggedMessages => self.repeated_flagged_messages,
+            Reason::SendsToOptedOutRecipients => self.sends_to_opted_out_recipients,
+            Reason::RecipientComplaints => self.recipient_complaints,
+            Reason::TemplatedFanOut => self.templated_fan_out,
+            Reason::RepeatedAbusiveMessages => self.repeated_abusive_messages,
+            Reason::RepeatedBlockedMessages => self.repeated_blocked_messages,
+            Reason::RepeatedPolicyViolations => self.repeated_policy_violations,
+            Reason::ConfirmedFraud => self.confirmed_fraud,
+        }
+    }
+
+    fn all(&self) -> [u32; 8] {
+        [
+            self.repeated_flagged_messages,
+            self.sends_to_opted_out_recipients,
+            self.recipient_complaints,
+            self.templated_fan_out,
+            self.repeated_abusive_messages,
+            self.repeated_blocked_messages,
+            self.repeated_policy_violations,
+            self.confirmed_fraud,
+        ]
+    }
+}
+
+/// A step of the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// A notice with the reasons and what comes next; the account keeps sending.
+    Warn,
+    /// Suspended until `restrict_s` after the violation, then reinstated by `warden run`.
+    Restrict,
+    /// Suspended until a person reinstates it.
+    Suspend,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Warn => "warn",
+            Step::Restrict => "restrict",
+            Step::Suspend => "suspend",
+        }
+    }
+
+    /// The step as stored in the audit trail, or `None` for a word that names none.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Step::Warn, Step::Restrict, Step::Suspend]
+            .into_iter()
+            .find(|step| step.as_str() == text)
+    }
+}
+
+impl Ladder {
+    /// The strikes a violation with these reasons adds: its gravest reason's, since one body
+    /// of evidence often gives several.
+    pub fn strikes(&self, reasons: &[Reason]) -> u32 {
+        reasons
+            .iter()
+            .map(|&r| self.strikes.of(r))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The step for an account with `live` strikes, the new violation's included.
+    pub fn step(&self, live: u32) -> Step {
+        if live >= self.suspend_at {
+            Step::Suspend
+        } else if live >= self.restrict_at {
+            Step::Restrict
+        } else {
+            Step::Warn
+        }
+    }
+
+    /// What a warned account is told further violations bring.
+    pub fn next_step_words(&self) -> String {
+        let hours = self.restrict_s as f64 / 3_600.0;
+        format!(
+            "If more of the account's messages break the policy within {} days, its sending \
+             will be restricted for {hours} hours, and then suspended until a person reviews it.",
+            self.strike_days
+        )
+    }
+
+    /// Strike lifetime in milliseconds.
+    pub fn strike_ms(&self) -> i64 {
+        self.strike_days * 86_400_000
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        if self.strike_days <= 0 || self.restrict_s <= 0 {
+            return Err("ladder: strike_days and restrict_s must be positive");
+        }
+        if self.restrict_at < 1 || self.suspend_at < self.restrict_at {
+            return Err(
+                "ladder: restrict_at must be at least 1 and suspend_at at least restrict_at",
+            );
+        }
+        if self.strikes.all().contains(&0) {
+            return Err("ladder.strikes: every reason must add at least one strike");
+        }
+        Ok(())
     }
 }
 
@@ -108,9 +291,18 @@ impl Default for BreakerPolicy {
 impl SuspensionPolicy {
     /// Checks the values no type can: every path to suspension needs repetition or agreement.
     pub fn validate(&self) -> Result<(), &'static str> {
-        if self.blocked_messages < 2 || self.abusive_messages < 2 || self.policy_violations < 2 {
+        if [
+            self.warn_violating_messages,
+            self.opted_out_sends,
+            self.blocked_messages,
+            self.abusive_messages,
+            self.policy_violations,
+        ]
+        .iter()
+        .any(|&n| n < 2)
+        {
             return Err(
-                "blocked_messages, abusive_messages and policy_violations must be at least 2",
+                "warn_violating_messages, opted_out_sends, blocked_messages, abusive_messages and policy_violations must be at least 2",
             );
         }
         if self.fanout_min_abusive < 1 || self.fanout_recipients < 2 {
@@ -127,6 +319,7 @@ impl SuspensionPolicy {
         if !(self.confirmed_fraud_model_at > 0.0 && self.confirmed_fraud_model_at <= 1.0) {
             return Err("confirmed_fraud_model_at must be in (0, 1]");
         }
+        self.ladder.validate()?;
         let breaker = &self.circuit_breaker;
         if breaker.window_s <= 0 || breaker.baseline_windows == 0 || breaker.max_ratio <= 1.0 {
             return Err(
@@ -159,6 +352,11 @@ pub struct MessageWeight {
     pub abusive: bool,
     /// An enforced acceptable-use rule hit: against the policy whoever agreed to receive it.
     pub policy_violation: bool,
+    /// Abusive, and not only by fraud rules that flag: blocked, or with an enforced spam or
+    /// acceptable-use rule hit. A fraud rule flags (rather than blocks) the wording that
+    /// genuine notices share with lures (a frozen card, a failed payment, money sent by
+    /// mistake): a message for a person to look at, not evidence that the account abuses.
+    pub violating: bool,
     pub blocked: bool,
     /// An enforced fraud rule of high severity hit.
     pub high_severity_fraud: bool,
@@ -169,8 +367,10 @@ impl MessageWeight {
     /// count).
     pub fn of<'r>(action: Action, enforced_hits: impl IntoIterator<Item = &'r Rule>) -> Self {
         let (mut any_rule, mut policy_violation, mut high_severity_fraud) = (false, false, false);
+        let mut beyond_fraud = false;
         for rule in enforced_hits {
             any_rule = true;
+            beyond_fraud |= rule.category != Category::Fraud;
             policy_violation |= rule.category == Category::Aup;
             high_severity_fraud |=
                 rule.category == Category::Fraud && rule.severity == Severity::High;
@@ -178,15 +378,20 @@ impl MessageWeight {
         MessageWeight {
             abusive: action != Action::Allow && any_rule,
             policy_violation,
+            violating: any_rule
+                && (action == Action::Block || (action != Action::Allow && beyond_fraud)),
             blocked: action == Action::Block,
             high_severity_fraud,
         }
     }
 }
 
-/// Why an account is suspended: a stable code and the words the holder is shown.
+/// Why an account is warned, restricted or suspended: a stable code and the words the holder
+/// is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
+    RepeatedFlaggedMessages,
+    SendsToOptedOutRecipients,
     RepeatedBlockedMessages,
     RepeatedAbusiveMessages,
     TemplatedFanOut,
@@ -198,6 +403,8 @@ pub enum Reason {
 impl Reason {
     pub fn code(self) -> &'static str {
         match self {
+            Reason::RepeatedFlaggedMessages => "repeated_flagged_messages",
+            Reason::SendsToOptedOutRecipients => "sends_to_opted_out_recipients",
             Reason::RepeatedBlockedMessages => "repeated_blocked_messages",
             Reason::RepeatedAbusiveMessages => "repeated_abusive_messages",
             Reason::TemplatedFanOut => "templated_fan_out",
@@ -209,6 +416,12 @@ impl Reason {
 
     pub fn description(self) -> &'static str {
         match self {
+            Reason::RepeatedFlaggedMessages => {
+                "Several of the account's messages within an hour matched spam or abuse rules, or were blocked"
+            }
+            Reason::SendsToOptedOutRecipients => {
+                "The account kept sending to recipients who had opted out of its messages"
+            }
             Reason::RepeatedBlockedMessages => {
                 "Several of the account's messages within an hour were blocked as spam, fraud or abuse"
             }
@@ -231,23 +444,39 @@ impl Reason {
     }
 }
 
+/// A violation and the step of the ladder it calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sanction {
+    pub step: Step,
+    /// The strikes this violation adds.
+    pub strikes: u32,
+    pub reasons: Vec<Reason>,
+}
+
 /// What the account policy decides after one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccountDecision {
     /// Nothing to do.
     None,
-    /// Suspend now, for these reasons.
-    Suspend(Vec<Reason>),
-    /// Open a case for human review without suspending (allowlisted, or the breaker is open).
-    Review(Vec<Reason>),
-    /// Shadow mode: this would have suspended.
-    WouldSuspend(Vec<Reason>),
+    /// Take the step now.
+    Act(Sanction),
+    /// Open a case for human review instead of restricting or suspending (allowlisted, or the
+    /// breaker is open).
+    Review(Sanction),
+    /// Shadow mode: this step would have been taken.
+    WouldAct(Sanction),
 }
 
 impl SuspensionPolicy {
     /// The reasons, if any, the signals and the triggering message give to suspend the account.
     pub fn reasons(&self, signals: &Snapshot, message: &Trigger) -> Vec<Reason> {
         let mut reasons = Vec::new();
+        if signals.violating_last_hour >= self.warn_violating_messages {
+            reasons.push(Reason::RepeatedFlaggedMessages);
+        }
+        if signals.opted_out_sends_last_hour >= self.opted_out_sends {
+            reasons.push(Reason::SendsToOptedOutRecipients);
+        }
         if signals.blocked_last_hour >= self.blocked_messages {
             reasons.push(Reason::RepeatedBlockedMessages);
         }
@@ -283,12 +512,15 @@ impl SuspensionPolicy {
         reasons
     }
 
-    /// Decides for one account after one message. `breaker` counts automated suspensions.
+    /// Decides for one account after one message, given the strikes the account already has
+    /// live. `breaker` counts automated restrictions and suspensions; a warning takes nothing
+    /// away, so it needs neither the breaker nor a person.
     pub fn decide_account(
         &self,
         account_id: &AccountId,
         signals: &Snapshot,
         message: &Trigger,
+        live_strikes: u32,
         breaker: &mut CircuitBreaker,
         at: i64,
     ) -> AccountDecision {
@@ -296,13 +528,21 @@ impl SuspensionPolicy {
         if reasons.is_empty() {
             return AccountDecision::None;
         }
+        let strikes = self.ladder.strikes(&reasons);
+        let sanction = Sanction {
+            step: self.ladder.step(live_strikes + strikes),
+            strikes,
+            reasons,
+        };
         if self.mode == PolicyMode::Shadow {
-            return AccountDecision::WouldSuspend(reasons);
+            return AccountDecision::WouldAct(sanction);
         }
-        if self.allowlist.iter().any(|a| a == account_id.as_str()) || !breaker.admit(at) {
-            return AccountDecision::Review(reasons);
+        if sanction.step != Step::Warn
+            && (self.allowlist.iter().any(|a| a == account_id.as_str()) || !breaker.admit(at))
+        {
+            return AccountDecision::Review(sanction);
         }
-        AccountDecision::Suspend(reasons)
+        AccountDecision::Act(sanction)
     }
 }
 
@@ -423,6 +663,7 @@ mod tests {
             MessageWeight {
                 abusive: false,
                 policy_violation: false,
+                violating: false,
                 blocked: false,
                 high_severity_fraud: false
             }
@@ -431,9 +672,14 @@ mod tests {
         assert!(!weigh(Action::Allow, &[prize]).abusive);
         let flagged = weigh(Action::Flag, &[prize]);
         assert!(flagged.abusive && !flagged.high_severity_fraud && !flagged.blocked);
+        // A fraud rule that only flags marks wording genuine notices share with lures: for a
+        // person to look at, not a violation. Blocked, or beside another rule, it is one.
+        assert!(!flagged.violating);
         let blocked = weigh(Action::Block, &[prize, fee]);
         assert!(blocked.abusive && blocked.blocked && blocked.high_severity_fraud);
-        assert!(weigh(Action::Flag, &[weapons]).policy_violation);
+        assert!(blocked.violating);
+        let weapons_flagged = weigh(Action::Flag, &[weapons]);
+        assert!(weapons_flagged.policy_violation && weapons_flagged.violating);
         assert!(!weigh(Action::Block, &[fee]).policy_violation);
     }
 
@@ -452,10 +698,19 @@ mod tests {
         }
     }
 
+    fn act(step: Step, strikes: u32, reasons: Vec<Reason>) -> AccountDecision {
+        AccountDecision::Act(Sanction {
+            step,
+            strikes,
+            reasons,
+        })
+    }
+
     fn snapshot(blocked: u32, abusive: u32, fanout: u32) -> Snapshot {
         Snapshot {
             blocked_last_hour: blocked,
             abusive_last_hour: abusive,
+            violating_last_hour: abusive,
             duplicate_fanout: fanout,
             ..Snapshot::default()
         }
@@ -466,7 +721,7 @@ mod tests {
         let policy = SuspensionPolicy::default();
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
         let decide = |s: &Snapshot, e: &Trigger, b: &mut CircuitBreaker| {
-            policy.decide_account(&account("AC1"), s, e, b, T0)
+            policy.decide_account(&account("AC1"), s, e, 0, b, T0)
         };
         assert_eq!(
             decide(&snapshot(1, 1, 1), &trigger(Action::Block), &mut breaker),
@@ -488,7 +743,7 @@ mod tests {
         };
         assert_eq!(
             decide(&snapshot(1, 1, 1), &confirmed, &mut breaker),
-            AccountDecision::Suspend(vec![Reason::ConfirmedFraud])
+            act(Step::Suspend, 3, vec![Reason::ConfirmedFraud])
         );
     }
 
@@ -505,14 +760,20 @@ mod tests {
                 &account("AC1"),
                 &snapshot(3, 10, 60),
                 &with_link,
+                0,
                 &mut breaker,
                 T0
             ),
-            AccountDecision::Suspend(vec![
-                Reason::RepeatedBlockedMessages,
-                Reason::RepeatedAbusiveMessages,
-                Reason::TemplatedFanOut,
-            ])
+            act(
+                Step::Suspend,
+                3,
+                vec![
+                    Reason::RepeatedFlaggedMessages,
+                    Reason::RepeatedBlockedMessages,
+                    Reason::RepeatedAbusiveMessages,
+                    Reason::TemplatedFanOut,
+                ]
+            )
         );
         // Fan-out without any abusive verdict is a newsletter, not a reason.
         assert_eq!(
@@ -520,6 +781,7 @@ mod tests {
                 &account("AC2"),
                 &snapshot(0, 0, 500),
                 &with_link,
+                0,
                 &mut breaker,
                 T0
             ),
@@ -528,7 +790,7 @@ mod tests {
     }
 
     #[test]
-    fn complaints_suspend_only_abusive_senders_at_a_high_rate() {
+    fn complaints_count_only_against_abusive_senders_at_a_high_rate() {
         let policy = SuspensionPolicy::default();
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
         let with = |messages, abusive, opt_outs, filtered| Snapshot {
@@ -540,15 +802,15 @@ mod tests {
         };
         let flagged = trigger(Action::Flag);
         let mut decide =
-            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, &mut breaker, T0);
+            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, 0, &mut breaker, T0);
         assert_eq!(
             decide(&with(20, 3, 1, 2)),
-            AccountDecision::Suspend(vec![Reason::RecipientComplaints])
+            act(Step::Warn, 1, vec![Reason::RecipientComplaints])
         );
         // The same complaints from a sender whose texts no rule objects to: a newsletter.
         assert_eq!(decide(&with(20, 0, 1, 2)), AccountDecision::None);
         // Three complaints over a thousand messages is an ordinary opt-out rate.
-        assert_eq!(decide(&with(1_000, 10, 1, 2)), AccountDecision::None);
+        assert_eq!(decide(&with(1_000, 4, 1, 2)), AccountDecision::None);
         // Undelivered messages are no complaint.
         assert_eq!(decide(&with(20, 3, 1, 1)), AccountDecision::None);
     }
@@ -559,19 +821,30 @@ mod tests {
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
         let with = |violations, abusive| Snapshot {
             abusive_last_hour: abusive,
+            violating_last_hour: abusive,
             policy_violations_last_hour: violations,
             ..Snapshot::default()
         };
         let flagged = trigger(Action::Flag);
         let mut decide =
-            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, &mut breaker, T0);
+            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, 0, &mut breaker, T0);
         assert_eq!(
             decide(&with(5, 5)),
-            AccountDecision::Suspend(vec![Reason::RepeatedPolicyViolations])
+            act(
+                Step::Suspend,
+                3,
+                vec![
+                    Reason::RepeatedFlaggedMessages,
+                    Reason::RepeatedPolicyViolations
+                ]
+            )
         );
         assert_eq!(decide(&with(4, 4)), AccountDecision::None);
-        // Flagged spam, however much of it, is not an acceptable-use violation.
-        assert_eq!(decide(&with(0, 9)), AccountDecision::None);
+        // Flagged spam, however much of it, is not an acceptable-use violation: a warning.
+        assert_eq!(
+            decide(&with(0, 9)),
+            act(Step::Warn, 1, vec![Reason::RepeatedFlaggedMessages])
+        );
     }
 
     #[test]
@@ -584,14 +857,118 @@ mod tests {
         let heavy = snapshot(5, 20, 0);
         let message = trigger(Action::Block);
         assert!(matches!(
-            policy.decide_account(&account("ACvip"), &heavy, &message, &mut breaker, T0),
+            policy.decide_account(&account("ACvip"), &heavy, &message, 0, &mut breaker, T0),
             AccountDecision::Review(_)
         ));
         policy.mode = PolicyMode::Shadow;
         assert!(matches!(
-            policy.decide_account(&account("AC1"), &heavy, &message, &mut breaker, T0),
-            AccountDecision::WouldSuspend(_)
+            policy.decide_account(&account("AC1"), &heavy, &message, 0, &mut breaker, T0),
+            AccountDecision::WouldAct(_)
         ));
+    }
+
+    #[test]
+    fn strikes_add_up_from_a_warning_to_a_restriction_to_a_suspension() {
+        let policy = SuspensionPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let flagged = snapshot(0, 5, 0);
+        let message = trigger(Action::Flag);
+        let mut decide = |live| {
+            policy.decide_account(&account("AC1"), &flagged, &message, live, &mut breaker, T0)
+        };
+        let reasons = vec![Reason::RepeatedFlaggedMessages];
+        assert_eq!(decide(0), act(Step::Warn, 1, reasons.clone()));
+        assert_eq!(decide(1), act(Step::Restrict, 1, reasons.clone()));
+        assert_eq!(decide(2), act(Step::Suspend, 1, reasons));
+        // A violation's gravest reason sets its strikes: blocked fraud skips the ladder.
+        let blocked = snapshot(3, 3, 0);
+        assert_eq!(
+            policy.decide_account(&account("AC2"), &blocked, &message, 0, &mut breaker, T0),
+            act(Step::Suspend, 3, vec![Reason::RepeatedBlockedMessages])
+        );
+    }
+
+    #[test]
+    fn sends_to_recipients_who_opted_out_are_a_violation() {
+        let policy = SuspensionPolicy::default();
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let sends = |n| Snapshot {
+            opted_out_sends_last_hour: n,
+            ..Snapshot::default()
+        };
+        let message = trigger(Action::Allow);
+        let mut decide = |s: &Snapshot, live| {
+            policy.decide_account(&account("AC1"), s, &message, live, &mut breaker, T0)
+        };
+        // One or two may cross the opt-out in flight.
+        assert_eq!(decide(&sends(2), 0), AccountDecision::None);
+        let reasons = vec![Reason::SendsToOptedOutRecipients];
+        assert_eq!(decide(&sends(3), 0), act(Step::Warn, 1, reasons.clone()));
+        assert_eq!(decide(&sends(3), 1), act(Step::Restrict, 1, reasons));
+    }
+
+    #[test]
+    fn a_warning_needs_neither_the_breaker_nor_a_person_but_a_restriction_does() {
+        let policy = SuspensionPolicy {
+            allowlist: vec!["ACvip".into()],
+            ..SuspensionPolicy::default()
+        };
+        let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
+        let flagged = snapshot(0, 5, 0);
+        let message = trigger(Action::Flag);
+        let mut decide = |live| {
+            policy.decide_account(
+                &account("ACvip"),
+                &flagged,
+                &message,
+                live,
+                &mut breaker,
+                T0,
+            )
+        };
+        assert_eq!(
+            decide(0),
+            act(Step::Warn, 1, vec![Reason::RepeatedFlaggedMessages])
+        );
+        assert!(matches!(
+            decide(1),
+            AccountDecision::Review(Sanction {
+                step: Step::Restrict,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn ladders_that_skip_no_step_sensibly_or_add_no_strikes_are_refused() {
+        let backwards = SuspensionPolicy {
+            ladder: Ladder {
+                restrict_at: 3,
+                suspend_at: 2,
+                ..Ladder::default()
+            },
+            ..SuspensionPolicy::default()
+        };
+        assert!(backwards.validate().is_err());
+        let free = SuspensionPolicy {
+            ladder: Ladder {
+                strikes: Strikes {
+                    recipient_complaints: 0,
+                    ..Strikes::default()
+                },
+                ..Ladder::default()
+            },
+            ..SuspensionPolicy::default()
+        };
+        assert!(free.validate().is_err());
+        let no_end = SuspensionPolicy {
+            ladder: Ladder {
+                restrict_s: 0,
+                ..Ladder::default()
+            },
+            ..SuspensionPolicy::default()
+        };
+        assert!(no_end.validate().is_err());
     }
 
     #[test]
@@ -630,6 +1007,7 @@ mod tests {
             let snapshot = |c: [u32; 9]| Snapshot {
                 messages_last_hour: messages,
                 abusive_last_hour: c[1] + c[2],
+                violating_last_hour: c[1] + c[2],
                 blocked_last_hour: c[2],
                 policy_violations_last_hour: c[3].min(c[1] + c[2]),
                 duplicate_fanout: c[4] * 5,

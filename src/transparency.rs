@@ -9,10 +9,13 @@ use serde::Serialize;
 
 use crate::case::{Actor, Outcome};
 use crate::message::{Category, Scores};
+use crate::suspension::Step;
 
-/// One suspension taken in the period: who took it and the case's scores.
+/// One step taken on an account in the period (a warning, a restriction, a suspension): which,
+/// who took it and the case's scores.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SuspensionFact {
+pub struct StepFact {
+    pub step: Step,
     pub actor: Actor,
     /// The highest score per category among the case's evidence (all zero for a suspension
     /// by hand, which has none).
@@ -34,7 +37,7 @@ pub struct AppealFact {
 /// What the report counts, for `[from, to)` in Unix ms.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Facts {
-    pub suspensions: Vec<SuspensionFact>,
+    pub steps: Vec<StepFact>,
     pub appeals: Vec<AppealFact>,
     /// Cases the policy sent to people instead of suspending (allowlisted accounts, the
     /// circuit breaker open).
@@ -56,7 +59,7 @@ pub enum Automation {
 impl Automation {
     fn of(actor: &Actor) -> Self {
         match actor {
-            Actor::Automated => Automation::Fully,
+            Actor::Automated | Actor::Expiry => Automation::Fully,
             Actor::Reviewer(_) | Actor::Holder => Automation::Partially,
             Actor::Admin(_) => Automation::Not,
         }
@@ -71,12 +74,12 @@ impl Automation {
     }
 }
 
-/// Suspensions of one category and automation.
+/// Steps of one category, kind and automation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionCount {
     /// `spam`, `fraud`, `aup`, or `unscored` (a suspension by hand).
     pub category: &'static str,
-    /// `suspend`: the only account step so far.
+    /// `warn`, `restrict` or `suspend`.
     pub step: &'static str,
     pub automation: Automation,
     pub count: u64,
@@ -117,11 +120,12 @@ pub struct Report {
 /// Counts `facts` for the period `[from_ms, to_ms)` (named `from` and `to` in the report).
 pub fn report(facts: &Facts, from_ms: i64, to_ms: i64, from: &str, to: &str) -> Report {
     let in_period = |at: i64| (from_ms..to_ms).contains(&at);
-    let mut decisions: BTreeMap<(&'static str, Automation), u64> = BTreeMap::new();
-    for suspension in &facts.suspensions {
+    let mut decisions: BTreeMap<(&'static str, Step, Automation), u64> = BTreeMap::new();
+    for fact in &facts.steps {
         let key = (
-            category(&suspension.scores),
-            Automation::of(&suspension.actor),
+            category(&fact.scores),
+            fact.step,
+            Automation::of(&fact.actor),
         );
         *decisions.entry(key).or_default() += 1;
     }
@@ -152,9 +156,9 @@ pub fn report(facts: &Facts, from_ms: i64, to_ms: i64, from: &str, to: &str) -> 
         to: to.to_owned(),
         decisions: decisions
             .into_iter()
-            .map(|((category, automation), count)| DecisionCount {
+            .map(|((category, step, automation), count)| DecisionCount {
                 category,
-                step: "suspend",
+                step: step.as_str(),
                 automation,
                 count,
             })
@@ -240,15 +244,19 @@ impl Report {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "transparency report, {} to {}", self.from, self.to)?;
-        writeln!(f, "account suspensions (category, automation: count):")?;
+        writeln!(
+            f,
+            "steps taken on accounts (category, step, automation: count):"
+        )?;
         if self.decisions.is_empty() {
             writeln!(f, "  none")?;
         }
         for d in &self.decisions {
             writeln!(
                 f,
-                "  {:<9} {:<9} {}",
+                "  {:<9} {:<9} {:<9} {}",
                 d.category,
+                d.step,
                 d.automation.as_str(),
                 d.count
             )?;
@@ -286,8 +294,9 @@ mod tests {
 
     const HOUR: i64 = 3_600_000;
 
-    fn suspension(actor: Actor, fraud: f64) -> SuspensionFact {
-        SuspensionFact {
+    fn suspension(actor: Actor, fraud: f64) -> StepFact {
+        StepFact {
+            step: Step::Suspend,
             actor,
             scores: Scores {
                 spam: 0.2,
@@ -308,12 +317,13 @@ mod tests {
     #[test]
     fn suspensions_are_counted_by_category_and_automation_and_appeals_by_outcome() {
         let facts = Facts {
-            suspensions: vec![
+            steps: vec![
                 suspension(Actor::Automated, 0.9),
                 suspension(Actor::Automated, 0.95),
                 suspension(Actor::Automated, 0.1),
                 suspension(Actor::Reviewer("alice".into()), 0.9),
-                SuspensionFact {
+                StepFact {
+                    step: Step::Suspend,
                     actor: Actor::Admin("root".into()),
                     scores: Scores::default(),
                 },

@@ -179,6 +179,7 @@ fn appeal_settings() -> AppealSettings {
         days: 30,
         policy_url: "https://warden.example.com/acceptable-use".into(),
         redress: "Refer it to a dispute settlement body or the courts.".into(),
+        warning_next_step: String::new(),
     }
 }
 

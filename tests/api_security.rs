@@ -107,6 +107,7 @@ impl Server {
             days: 30,
             policy_url: "https://warden.example.com/acceptable-use".into(),
             redress: "Refer it to a dispute settlement body or the courts.".into(),
+            warning_next_step: String::new(),
         };
         let state = AppState::new(
             store.clone(),

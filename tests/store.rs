@@ -8,8 +8,8 @@ mod common;
 
 use common::database::{Backend, account, fresh, new_case};
 use warden::store::{
-    Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewCase, NewDecision, Opening, Outcome,
-    Purged, Retention, Store,
+    Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewCase, NewDecision, Opening, OutboxEvent,
+    OutboxTopic, Outcome, Purged, Retention, Store,
 };
 
 /// Runs one async test body against both backends.
@@ -228,6 +228,115 @@ store_test!(
 );
 
 store_test!(
+    restrictions_end_once_at_their_end_and_strikes_count_until_they_expire_or_are_overturned,
+    |store: Store| async move {
+        let warning = NewCase {
+            status: CaseStatus::Warned,
+            strikes: 1,
+            ..new_case("AC1", "SM1", 1_000)
+        };
+        let restriction = NewCase {
+            status: CaseStatus::Suspended,
+            strikes: 1,
+            ends_at: Some(10_000),
+            ..new_case("AC1", "SM2", 2_000)
+        };
+        for case in [&warning, &restriction] {
+            assert!(matches!(
+                store.open_case(case, &[]).await.unwrap(),
+                Opening::Opened { .. }
+            ));
+        }
+        // A replayed warning writes nothing: one `warn` and one `restrict` in the trail.
+        assert!(matches!(
+            store.open_case(&warning, &[]).await.unwrap(),
+            Opening::AlreadyActive { .. }
+        ));
+        let actions = |log: &[warden::store::AuditEntry]| -> Vec<String> {
+            log.iter().map(|entry| entry.action.clone()).collect()
+        };
+        let log = store.audit_log(&account("AC1")).await.unwrap();
+        assert_eq!(actions(&log), ["warn", "restrict"]);
+
+        // Strikes are read by time: a strike older than the window is not live.
+        let strikes = store.strikes_since(0, Some(&account("AC1"))).await.unwrap();
+        let strikes: Vec<(i64, u32)> = strikes.iter().map(|(_, at, n)| (*at, *n)).collect();
+        assert_eq!(strikes, [(1_000, 1), (2_000, 1)]);
+        assert_eq!(store.strikes_since(1_500, None).await.unwrap().len(), 1);
+
+        // Not due a millisecond early; at its end it is lifted, once, with its events.
+        assert!(store.due_restrictions(9_999).await.unwrap().is_empty());
+        let due = store.due_restrictions(10_000).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].case_id, restriction.case_id());
+        assert_eq!(due[0].ends_at, Some(10_000));
+        let event = OutboxEvent::new(
+            OutboxTopic::AccountActions,
+            &account("AC1"),
+            r#"{"action":"reinstate"}"#.into(),
+        );
+        let case_id = restriction.case_id();
+        let ended = store
+            .end_restriction(&case_id, std::slice::from_ref(&event), 10_000)
+            .await
+            .unwrap();
+        assert!(ended);
+        assert!(
+            !store
+                .end_restriction(&case_id, std::slice::from_ref(&event), 10_001)
+                .await
+                .unwrap(),
+            "a restriction is lifted once"
+        );
+        let case = store.case(&case_id).await.unwrap().unwrap();
+        assert_eq!(case.status, CaseStatus::Ended);
+        assert!(store.active_case(&account("AC1")).await.unwrap().is_none());
+        let log = store.audit_log(&account("AC1")).await.unwrap();
+        let last = log.last().unwrap();
+        assert_eq!(
+            (last.action.as_str(), last.actor.to_string()),
+            ("restriction_ended", "automated:expiry".to_owned())
+        );
+        let events = store.unsent_events(10).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].payload, event.payload);
+        // An ended restriction's strike still counts.
+        assert_eq!(
+            store
+                .strikes_since(0, Some(&account("AC1")))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+
+        // An overturned case's strikes do not.
+        store
+            .open_case(&new_case("AC2", "SM3", 3_000), &[])
+            .await
+            .unwrap();
+        store
+            .manual_reinstate(
+                &account("AC2"),
+                &Actor::Admin("root".into()),
+                "wrong",
+                4_000,
+                |_| Vec::new(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store
+                .strikes_since(0, Some(&account("AC2")))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+);
+
+store_test!(
     opt_outs_are_kept_until_the_recipient_opts_back_in_and_go_with_erasure,
     |store: Store| async move {
         // A keyed hash with its top bit set survives the signed column.
@@ -348,7 +457,7 @@ store_test!(
         assert_eq!(report.overturns_by_rule[0].overturn_rate, 1.0);
         // Nothing of the period before: an empty report.
         let before = store.transparency_facts(0, t0).await.unwrap();
-        assert!(before.suspensions.is_empty() && before.appeals.is_empty());
+        assert!(before.steps.is_empty() && before.appeals.is_empty());
         // No account id in any form of it.
         let json = serde_json::to_string(&report).unwrap();
         for text in [json, report.to_csv(), report.to_string()] {

@@ -1020,11 +1020,11 @@ fn a_restored_backup_plus_a_replay_reproduces_the_same_cases() {
 }
 
 #[test]
-fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_message() {
+fn recipients_complaints_on_message_feedback_warn_a_spammer_after_its_last_message() {
     let Some((_serial, broker, topics)) = setup("feedback", 2) else {
         return;
     };
-    // Flagged, never blocked: content alone never suspends this sender.
+    // Flagged, never blocked, and too few for a violation by content alone.
     let spam = "Replica Rolex, Omega and Cartier watches from £89, free UK delivery. Order at www.luxury-watches-uk.com";
     let records: Vec<_> = (0..4).map(|seq| message(1, seq, spam)).collect();
     broker.produce(&topics.messages, &records);
@@ -1064,19 +1064,101 @@ fn recipients_complaints_on_message_feedback_suspend_a_spammer_after_its_last_me
         .clone();
     assert_eq!(letter["source"]["topic"], topics.feedback.as_str());
     // Two complaints are not enough.
-    assert_eq!(broker.record_count(&topics.account_actions), 0);
+    assert_eq!(broker.record_count(&topics.notices), 0);
 
+    // The third is a violation: a first one, so the account is warned, and keeps sending.
     reports = vec![feedback(2, "opt_out")];
     broker.produce(&topics.feedback, &reports);
-    let mut actions = broker.reader(&topics.account_actions);
-    let action = actions.read_until(PATIENCE, "a suspension", |r| !r.is_empty())[0].clone();
-    assert_eq!(action.payload["action"], "suspend");
+    let mut notices = broker.reader(&topics.notices);
+    let notice = notices.read_until(PATIENCE, "a warning", |r| !r.is_empty())[0].clone();
+    assert_eq!(notice.payload["kind"], "warning");
     assert_eq!(
-        action.payload["reason_codes"],
-        serde_json::json!(["recipient_complaints"])
+        notice.payload["reasons"][0]["code"],
+        serde_json::json!("recipient_complaints")
     );
     assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
-    assert_eq!(broker.record_count(&topics.account_actions), 1);
+    assert_eq!(broker.record_count(&topics.account_actions), 0);
+    assert_eq!(broker.record_count(&topics.notices), 1);
+}
+
+#[test]
+fn a_spammer_is_warned_then_restricted_until_its_end_then_suspended_for_going_on() {
+    let Some((_serial, broker, topics)) = setup("ladder", 1) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    // A restriction of two seconds, so that its end comes within the test.
+    write_shipped_policy(&policy, &[("restrict_s = 86400", "restrict_s = 2")]);
+    let config = settings(&broker, "ladder", &topics);
+    let database = dir.path().join("warden.db");
+    let args = ["--policy", policy.to_str().unwrap()];
+    let mut warden = Warden::start_with(&config, &database, &args);
+    // Flagged by a rule, never blocked: spam, not fraud.
+    let spam = "Replica Rolex, Omega and Cartier watches from £89, free UK delivery. Order at www.luxury-watches-uk.com";
+    let mut verdicts = broker.reader(&topics.verdicts);
+    let mut notices = broker.reader(&topics.notices);
+    let mut actions = broker.reader(&topics.account_actions);
+
+    // Five flagged messages are a first violation: a warning, and the account keeps sending.
+    // Five more after it are a second: a restriction, with its end.
+    let first: Vec<_> = (0..10).map(|seq| message(1, seq, spam)).collect();
+    broker.produce(&topics.messages, &first);
+    verdicts.read_until(PATIENCE, "ten verdicts", |r| r.len() >= 10);
+    let sent: Vec<bool> = verdicts
+        .records
+        .iter()
+        .map(|v| v.payload["account_suspended"] != true)
+        .collect();
+    assert_eq!(sent, [[true; 9].as_slice(), &[false]].concat());
+    notices.read_until(PATIENCE, "a warning and a restriction", |r| r.len() >= 2);
+    let kinds: Vec<&str> = notices
+        .records
+        .iter()
+        .map(|n| n.payload["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["warning", "restricted"]);
+    let warning = &notices.records[0].payload;
+    assert_eq!(warning["automated"], true);
+    assert!(
+        warning["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("restricted"),
+        "{warning}"
+    );
+    assert!(warning.get("appeal_url").is_none(), "nothing to appeal");
+    let restricted = &notices.records[1].payload;
+    assert!(restricted["appeal_url"].as_str().is_some());
+    let until = restricted["until"].as_str().unwrap().to_owned();
+
+    // At its end, `warden run` lifts it: reinstated by automated:expiry, and the holder told.
+    actions.read_until(PATIENCE, "the restriction and its end", |r| r.len() >= 2);
+    let restrict = &actions.records[0].payload;
+    assert_eq!(
+        (restrict["action"].as_str(), restrict["until"].as_str()),
+        (Some("restrict"), Some(until.as_str()))
+    );
+    let reinstate = &actions.records[1].payload;
+    assert_eq!(
+        (reinstate["action"].as_str(), reinstate["by"].as_str()),
+        (Some("reinstate"), Some("automated:expiry"))
+    );
+    assert_eq!(reinstate["case_id"], restrict["case_id"]);
+    notices.read_until(PATIENCE, "the end's notice", |r| r.len() >= 3);
+    assert_eq!(notices.records[2].payload["kind"], "restriction_ended");
+
+    // Its messages flow again; going on with two strikes live, it is suspended.
+    let again: Vec<_> = (10..15).map(|seq| message(1, seq, spam)).collect();
+    broker.produce(&topics.messages, &again);
+    verdicts.read_until(PATIENCE, "fifteen verdicts", |r| r.len() >= 15);
+    assert_ne!(verdicts.records[10].payload["account_suspended"], true);
+    actions.read_until(PATIENCE, "a suspension", |r| r.len() >= 3);
+    let suspend = &actions.records[2].payload;
+    assert_eq!(suspend["action"], "suspend");
+    assert!(suspend.get("until").is_none(), "{suspend}");
+    assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
+    assert_eq!(broker.record_count(&topics.account_actions), 3);
 }
 
 #[test]
@@ -1155,15 +1237,16 @@ fn an_opted_out_recipient_gets_no_more_messages_until_they_opt_back_in() {
 }
 
 #[test]
-fn redelivered_complaints_are_not_counted_again_so_a_replay_suspends_no_one_new() {
+fn redelivered_complaints_are_not_counted_again_so_a_replay_warns_no_one_new() {
     let Some((_serial, broker, topics)) = setup("feedback-once", 1) else {
         return;
     };
-    // Two senders of flagged spam (never blocked: only complaints can suspend them). AC0002
-    // draws three opt-outs, the policy's `complaints`, and is suspended; AC0001 draws two.
+    // Two senders of flagged spam (too few for a violation by content: only complaints count
+    // against them). AC0002 draws three opt-outs, the policy's `complaints`, and is warned;
+    // AC0001 draws two.
     let spam = "Replica Rolex, Omega and Cartier watches from £89, free UK delivery. Order at www.luxury-watches-uk.com";
     let sent: Vec<_> = (1..=2)
-        .flat_map(|account| (0..4).map(move |seq| message(account, seq, spam)))
+        .flat_map(|account| (0..3).map(move |seq| message(account, seq, spam)))
         .collect();
     broker.produce(&topics.messages, &sent);
     let opt_out = |account: usize, seq: usize| {
@@ -1198,9 +1281,15 @@ fn redelivered_complaints_are_not_counted_again_so_a_replay_suspends_no_one_new(
     let mut first = Warden::start_with_database(&config, Some(&database));
     all_committed(sent.len() as i64, complaints.len() as i64);
     assert_eq!(first.terminate(), Some(0), "{}", first.log());
-    let mut actions = broker.reader(&topics.account_actions);
-    let suspended = actions.read_until(PATIENCE, "the control's suspension", |r| !r.is_empty());
-    assert_eq!(suspended[0].payload["account_id"], "AC0002");
+    let mut notices = broker.reader(&topics.notices);
+    let warned = notices.read_until(PATIENCE, "the control's warning", |r| !r.is_empty());
+    assert_eq!(
+        (
+            warned[0].payload["account_id"].as_str(),
+            warned[0].payload["kind"].as_str()
+        ),
+        (Some("AC0002"), Some("warning"))
+    );
 
     // Rewinding the group stands for a crash that lost the commits: every record is
     // redelivered, onto signals checkpointed with the complaints already in them. The group
@@ -1210,8 +1299,8 @@ fn redelivered_complaints_are_not_counted_again_so_a_replay_suspends_no_one_new(
     broker.reset_offsets("feedback-once", &topics.feedback, 1, 0);
     // One more flagged message from AC0001, decided afresh (a case needs a message for its
     // evidence, and the replayed ones are not assessed): counting its two complaints again
-    // would make four, and suspend it.
-    broker.produce(&topics.messages, &[message(1, 4, spam)]);
+    // would make four, and warn it.
+    broker.produce(&topics.messages, &[message(1, 3, spam)]);
     let mut second = Warden::start_with_database(&config, Some(&database));
     all_committed(sent.len() as i64 + 1, complaints.len() as i64);
     assert_eq!(second.terminate(), Some(0), "{}", second.log());
@@ -1221,18 +1310,18 @@ fn redelivered_complaints_are_not_counted_again_so_a_replay_suspends_no_one_new(
         second.log()
     );
     assert_eq!(
-        broker.record_count(&topics.account_actions),
+        broker.record_count(&topics.notices),
         1,
-        "only the control is suspended: {}",
+        "only the control is warned: {}",
         second.log()
     );
     let mut verdicts = broker.reader(&topics.verdicts);
     let verdict = verdicts
         .read_until(PATIENCE, "the new message's verdict", |r| {
-            r.iter().any(|v| v.payload["message_id"] == "SM0001-000004")
+            r.iter().any(|v| v.payload["message_id"] == "SM0001-000003")
         })
         .iter()
-        .find(|v| v.payload["message_id"] == "SM0001-000004")
+        .find(|v| v.payload["message_id"] == "SM0001-000003")
         .unwrap();
     assert_eq!(verdict.payload["action"], "flag", "{:?}", verdict.payload);
 }
@@ -1351,7 +1440,7 @@ examples.no_match = ["goodbye"]
 }
 
 #[test]
-fn a_simulation_suspends_abusive_accounts_and_no_legitimate_one() {
+fn a_simulation_acts_on_abusive_accounts_and_suspends_no_legitimate_one() {
     let _serial = serial();
     let Some(broker) = Broker::start() else {
         return;
@@ -1392,12 +1481,13 @@ fn a_simulation_suspends_abusive_accounts_and_no_legitimate_one() {
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["accounts"], 300);
-    assert_eq!(report["by_kind"]["legitimate"]["suspended"], 0, "{report}");
-    assert_eq!(report["suspension_precision"], 1.0, "{report}");
+    assert_eq!(report["legitimate_suspended"], 0, "{report}");
+    assert_eq!(report["stop_precision"], 1.0, "{report}");
     assert!(
-        report["suspension_recall"].as_f64().unwrap() > 0.5,
+        report["abusive_acted_on"].as_f64().unwrap() > 0.9,
         "{report}"
     );
+    assert_eq!(report["opted_out_deliveries"], 0, "{report}");
 }
 
 #[test]

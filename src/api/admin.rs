@@ -70,6 +70,9 @@ pub async fn suspend(
         evidence: Vec::new(),
         actor: actor.clone(),
         at,
+        // A person's decision: no strikes, no end.
+        strikes: 0,
+        ends_at: None,
     };
     let owed = events::owed(
         &case::opening_owes(case.status),

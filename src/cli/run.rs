@@ -196,6 +196,8 @@ fn appeal_settings(service: &ServiceConfig, secret: Secret) -> AppealSettings {
         days: service.enforcement.appeal_days,
         policy_url: service.enforcement.policy_url.clone(),
         redress: service.enforcement.redress.clone(),
+        // The enforcer words it from its ladder: only the stream warns.
+        warning_next_step: String::new(),
     }
 }
 

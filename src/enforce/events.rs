@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::AppealSettings;
 use super::token::{AppealGrant, sign};
-use crate::case::{Actor, Notice as NoticeKind, Outcome, Owed};
+use crate::case::{AccountAction as AccountActionKind, Actor, Notice as NoticeKind, Outcome, Owed};
 use crate::store::{Case, OutboxEvent, OutboxTopic, StoredReason};
 
 #[derive(Serialize)]
@@ -17,14 +17,22 @@ struct AccountAction<'a> {
     case_id: &'a str,
     reason_codes: Vec<&'a str>,
     by: String,
+    /// When a restriction ends.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     at: OffsetDateTime,
 }
 
 /// A `notices` record. `appeal_url`, `appeal_deadline`, `policy_url` and `automated` (whether
-/// the account policy decided alone, or a person did) come with `suspended`; `appeal_id` with
-/// the appeal's notices; `outcome` and `explanation` with `appeal_decided`; `redress` (what the
-/// holder may do beyond the appeal) with `suspended` and `appeal_decided`.
+/// the account policy decided alone, or a person did) come with `suspended` and `restricted`
+/// (which also has `until`); `policy_url`, `automated` and `next_step` (what further violations
+/// bring) with `warning`; `appeal_id` with the appeal's notices; `outcome` and `explanation`
+/// with `appeal_decided`; `redress` (what the holder may do beyond the appeal) with
+/// `suspended`, `restricted` and `appeal_decided`.
 #[derive(Serialize)]
 struct Notice<'a> {
     account_id: &'a str,
@@ -42,6 +50,13 @@ struct Notice<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     appeal_deadline: Option<OffsetDateTime>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    until: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_step: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     appeal_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,29 +69,86 @@ struct Notice<'a> {
     at: OffsetDateTime,
 }
 
+impl<'a> Notice<'a> {
+    /// A notice of `kind` about `case`, every optional field empty.
+    fn about(case: &'a Case, kind: &'static str, at: OffsetDateTime) -> Self {
+        Notice {
+            account_id: case.account_id.as_str(),
+            case_id: case.case_id.as_str(),
+            kind,
+            reasons: &case.reasons,
+            automated: None,
+            policy_url: None,
+            appeal_url: None,
+            appeal_deadline: None,
+            until: None,
+            next_step: None,
+            appeal_id: None,
+            outcome: None,
+            explanation: None,
+            redress: None,
+            at,
+        }
+    }
+}
+
 fn json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("event records always serialize")
 }
 
-/// `account-actions`: `action` (`suspend` or `reinstate`) on the case's account, by `by`
-/// (sent as `automated`, `reviewer:<name>`, `admin:<name>`).
+/// Unix milliseconds as a timestamp.
+fn timestamp(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `account-actions`: `action` on the case's account, by `by` (sent as `automated`,
+/// `automated:expiry`, `reviewer:<name>`, `admin:<name>`). A suspension of a case with an end
+/// is sent as `restrict`, with `until`.
 pub fn account_action(
     case: &Case,
-    action: &'static str,
+    action: AccountActionKind,
     by: &Actor,
     at: OffsetDateTime,
 ) -> Vec<u8> {
+    let until = match action {
+        AccountActionKind::Suspend => case.ends_at.map(timestamp),
+        AccountActionKind::Reinstate => None,
+    };
     json(&AccountAction {
         account_id: case.account_id.as_str(),
-        action,
+        action: match until {
+            Some(_) => "restrict",
+            None => action.as_str(),
+        },
         case_id: case.case_id.as_str(),
         reason_codes: case.reasons.iter().map(|r| r.code.as_str()).collect(),
         by: by.to_string(),
+        until,
         at,
     })
 }
 
-/// `notices`, kind `suspended`: why (the facts in plain words, the policy's URL), whether it was
+/// `notices`, kind `warning`: why, that it was automated, the policy, and what further
+/// violations bring. Nothing is taken away, so there is nothing to appeal.
+pub fn warning_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime) -> Vec<u8> {
+    json(&Notice {
+        automated: Some(true),
+        policy_url: Some(&appeal.policy_url),
+        next_step: Some(&appeal.warning_next_step),
+        ..Notice::about(case, "warning", at)
+    })
+}
+
+/// `notices`, kind `restriction_ended`: the account sends again.
+pub fn restriction_ended_notice(case: &Case, at: OffsetDateTime) -> Vec<u8> {
+    json(&Notice {
+        automated: Some(true),
+        ..Notice::about(case, "restriction_ended", at)
+    })
+}
+
+/// `notices`, kind `suspended` (or `restricted`, with `until`, for a case with an end): why (the facts in plain words, the policy's URL), whether it was
 /// decided by `by` alone as the automated policy, the appeal URL with its signed token and
 /// deadline, and redress beyond the appeal.
 pub fn suspended_notice(
@@ -95,38 +167,28 @@ pub fn suspended_notice(
         },
     );
     json(&Notice {
-        account_id: case.account_id.as_str(),
-        case_id: case.case_id.as_str(),
-        kind: "suspended",
-        reasons: &case.reasons,
         automated: Some(*by == Actor::Automated),
         policy_url: Some(&appeal.policy_url),
         appeal_url: Some(format!("{}?token={token}", appeal.base_url)),
         appeal_deadline: Some(deadline),
-        appeal_id: None,
-        outcome: None,
-        explanation: None,
+        until: case.ends_at.map(timestamp),
         redress: Some(&appeal.redress),
-        at,
+        ..Notice::about(
+            case,
+            match case.ends_at {
+                Some(_) => "restricted",
+                None => "suspended",
+            },
+            at,
+        )
     })
 }
 
 /// `notices`, kind `appeal_received`.
 pub fn appeal_received_notice(case: &Case, appeal_id: &str, at: OffsetDateTime) -> Vec<u8> {
     json(&Notice {
-        account_id: case.account_id.as_str(),
-        case_id: case.case_id.as_str(),
-        kind: "appeal_received",
-        reasons: &case.reasons,
-        automated: None,
-        policy_url: None,
-        appeal_url: None,
-        appeal_deadline: None,
         appeal_id: Some(appeal_id),
-        outcome: None,
-        explanation: None,
-        redress: None,
-        at,
+        ..Notice::about(case, "appeal_received", at)
     })
 }
 
@@ -141,19 +203,12 @@ pub fn appeal_decided_notice(
     at: OffsetDateTime,
 ) -> Vec<u8> {
     json(&Notice {
-        account_id: case.account_id.as_str(),
-        case_id: case.case_id.as_str(),
-        kind: "appeal_decided",
-        reasons: &case.reasons,
         automated: Some(false),
-        policy_url: None,
-        appeal_url: None,
-        appeal_deadline: None,
         appeal_id: Some(appeal_id),
         outcome: Some(outcome),
         explanation: Some(explanation),
         redress: Some(redress),
-        at,
+        ..Notice::about(case, "appeal_decided", at)
     })
 }
 
@@ -181,8 +236,14 @@ pub fn owed(
             let (topic, json) = match owed {
                 Owed::AccountAction(action) => (
                     OutboxTopic::AccountActions,
-                    account_action(case, action.as_str(), actor, at),
+                    account_action(case, *action, actor, at),
                 ),
+                Owed::Notice(NoticeKind::Warning) => {
+                    (OutboxTopic::Notices, warning_notice(case, appeal, at))
+                }
+                Owed::Notice(NoticeKind::RestrictionEnded) => {
+                    (OutboxTopic::Notices, restriction_ended_notice(case, at))
+                }
                 Owed::Notice(NoticeKind::Suspended) => (
                     OutboxTopic::Notices,
                     suspended_notice(case, actor, appeal, at),

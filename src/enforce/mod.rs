@@ -10,7 +10,7 @@
 pub mod events;
 pub mod token;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -21,13 +21,14 @@ use crate::clock::{self, now_ms};
 use crate::message::{AccountId, Action, FeedbackKind, MessageId, Scores, Verdict};
 use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
-use crate::signals::Snapshot;
-use crate::signals::{Observation, Signals};
+use crate::signals::{Observation, Signals, Snapshot};
 use crate::store::{
     BreakerEvent, Case, CaseStatus, Evidence, NewCase, Opening, OutboxEvent, Store, StoreError,
     StoredReason,
 };
-use crate::suspension::{AccountDecision, CircuitBreaker, Reason, SuspensionPolicy, Trigger};
+use crate::suspension::{
+    AccountDecision, CircuitBreaker, Sanction, Step, SuspensionPolicy, Trigger,
+};
 
 /// What enforcement needs to know about one scored message.
 #[derive(Debug, Clone)]
@@ -53,6 +54,9 @@ pub struct AppealSettings {
     pub policy_url: String,
     /// Redress beyond the appeal (a dispute settlement body, the courts), in the holder's words.
     pub redress: String,
+    /// What further violations bring, told with a warning: the enforcer words it from its
+    /// ladder (`Ladder::next_step_words`); the API sends no warning.
+    pub warning_next_step: String,
 }
 
 /// Signals, the account policy, the breaker and the store, for one stream processor.
@@ -65,6 +69,12 @@ pub struct Enforcer {
     suspended: HashSet<AccountId>,
     /// Recipients (keyed hashes) who opted out of an account's messages: those are blocked.
     opted_out: HashMap<AccountId, HashSet<u64>>,
+    /// When (Unix seconds) each account messaged recipients who had opted out, in the last
+    /// hour: repeated, it is a violation.
+    opted_out_sends: HashMap<AccountId, VecDeque<i64>>,
+    /// Each account's strikes that may still be live (`suspension::Ladder`), as the store
+    /// holds them in its cases.
+    strikes: HashMap<AccountId, Vec<Strike>>,
     /// Accounts with a case in review: nothing new is opened for them.
     in_review: HashSet<AccountId>,
     /// Each account's latest abusive message of the last hour, redacted: the evidence for a
@@ -83,20 +93,38 @@ pub struct Enforcer {
     cases_synced_ms: i64,
 }
 
+/// Strikes an account earned with one violation, and when (Unix ms, the violation's time).
+#[derive(Debug, Clone, Copy)]
+struct Strike {
+    at_ms: i64,
+    count: u32,
+}
+
+/// The case a sanction opens: its status, and for a restriction its end.
+#[derive(Debug, Clone)]
+struct Opened {
+    status: CaseStatus,
+    sanction: Sanction,
+    ends_at: Option<i64>,
+}
+
 /// A case opened by the automated policy.
 fn new_case(
     account_id: AccountId,
     trigger_message_id: String,
-    status: CaseStatus,
-    reasons: &[Reason],
+    opened: Opened,
     message: LastAbusive,
     at_ms: i64,
 ) -> NewCase {
     NewCase {
         account_id,
         trigger_message_id,
-        status,
-        reasons: reasons
+        status: opened.status,
+        strikes: opened.sanction.strikes,
+        ends_at: opened.ends_at,
+        reasons: opened
+            .sanction
+            .reasons
             .iter()
             .map(|r| StoredReason {
                 code: r.code().to_owned(),
@@ -132,9 +160,10 @@ impl Enforcer {
     pub async fn start(
         store: Store,
         policy: SuspensionPolicy,
-        appeal: AppealSettings,
+        mut appeal: AppealSettings,
         outbox: Arc<Notify>,
     ) -> Result<Self, StoreError> {
+        appeal.warning_next_step = policy.ladder.next_step_words();
         let (mut suspended, mut in_review) = (HashSet::new(), HashSet::new());
         for (account, is_suspended) in store.active_accounts().await? {
             match is_suspended {
@@ -149,6 +178,8 @@ impl Enforcer {
             policy,
             suspended,
             opted_out: HashMap::new(),
+            opted_out_sends: HashMap::new(),
+            strikes: HashMap::new(),
             in_review,
             last_abusive: HashMap::new(),
             appeal,
@@ -174,10 +205,19 @@ impl Enforcer {
         Ok(enforcer)
     }
 
-    /// Loads the signal checkpoints of accounts not live here, and every recipient's opt-out:
-    /// at start, and after a rebalance hands this instance accounts that another one was
-    /// tracking.
+    /// Loads the signal checkpoints of accounts not live here, every recipient's opt-out and
+    /// every account's live strikes: at start, and after a rebalance hands this instance
+    /// accounts that another one was tracking.
     pub async fn restore_account_state(&mut self) -> Result<(), StoreError> {
+        let mut strikes: HashMap<AccountId, Vec<Strike>> = HashMap::new();
+        let since = now_ms() - self.policy.ladder.strike_ms();
+        for (account, at_ms, count) in self.store.strikes_since(since, None).await? {
+            strikes
+                .entry(account)
+                .or_default()
+                .push(Strike { at_ms, count });
+        }
+        self.strikes = strikes;
         let mut opted_out: HashMap<AccountId, HashSet<u64>> = HashMap::new();
         for (account, recipient) in self.store.opt_outs().await? {
             opted_out.entry(account).or_default().insert(recipient);
@@ -202,6 +242,7 @@ impl Enforcer {
     /// Applies a reloaded account policy. The breaker keeps its counts and its own settings
     /// (those take a restart).
     pub fn set_policy(&mut self, policy: SuspensionPolicy) {
+        self.appeal.warning_next_step = policy.ladder.next_step_words();
         self.policy = policy;
     }
 
@@ -227,11 +268,18 @@ impl Enforcer {
     }
 
     /// Updates the account's signals with this message and asks the account policy. A message
-    /// from a suspended account is blocked and counted, and opens nothing. Returns the case to
-    /// open, if any. Call once per message: signals count every call.
+    /// from a suspended account is blocked and counted, and opens nothing; one to a recipient
+    /// who opted out is blocked and counts on the ladder. Returns the case to open, if any.
+    /// Call once per message: signals count every call.
     pub fn assess(&mut self, verdict: &mut Verdict, facts: &Facts) -> Option<NewCase> {
         let account_id = verdict.account_id.clone();
-        let snapshot = self.signals.observe(&account_id, &facts.observation);
+        let to_opted_out = self
+            .opted_out
+            .get(&account_id)
+            .is_some_and(|recipients| recipients.contains(&facts.observation.recipient));
+        let mut snapshot = self.signals.observe(&account_id, &facts.observation);
+        snapshot.opted_out_sends_last_hour =
+            self.count_opted_out_send(&account_id, to_opted_out, facts.observation.at);
         self.since_eviction += 1;
         if self.since_eviction >= EVICT_EVERY {
             self.since_eviction = 0;
@@ -242,14 +290,9 @@ impl Enforcer {
             verdict.account_suspended = true;
             return None;
         }
-        if self
-            .opted_out
-            .get(&account_id)
-            .is_some_and(|recipients| recipients.contains(&facts.observation.recipient))
-        {
+        if to_opted_out {
             verdict.action = Action::Block;
             verdict.recipient_opted_out = true;
-            return None;
         }
         // Redacting an excerpt costs: only for messages that may become evidence.
         let this_message = || LastAbusive {
@@ -267,19 +310,18 @@ impl Enforcer {
         if facts.observation.abusive {
             self.last_abusive.insert(account_id.clone(), this_message());
         }
-        let (status, reasons) =
+        let opened =
             self.case_to_open(&account_id, &snapshot, &facts.trigger, facts.observation.at)?;
         let message = this_message();
         // The account is suspended as of this message, so this message is not sent either.
-        if status == CaseStatus::Suspended {
+        if opened.status == CaseStatus::Suspended {
             verdict.action = Action::Block;
             verdict.account_suspended = true;
         }
         Some(new_case(
             account_id,
             message.evidence.message_id.to_string(),
-            status,
-            &reasons,
+            opened,
             message,
             facts.sent_at_ms,
         ))
@@ -307,35 +349,81 @@ impl Enforcer {
             model_fraud: None,
             has_url: false,
         };
-        let (status, reasons) = self.case_to_open(account_id, &snapshot, &account_level, at)?;
+        let opened = self.case_to_open(account_id, &snapshot, &account_level, at)?;
         // Named apart from any case a message of the same id could open.
         let trigger = format!("feedback:{}:{message_id}", kind.as_str());
         Some(new_case(
             account_id.clone(),
             trigger,
-            status,
-            &reasons,
+            opened,
             latest,
             clock::ms_from_seconds(at),
         ))
     }
 
-    /// The case the account policy says to open (its status and reasons), if any, for an
-    /// account that is neither suspended nor in review.
+    /// Counts a message to a recipient who opted out (when `to_opted_out`) and returns the
+    /// account's count of such messages in the hour before `at_s`. Kept here, not in the
+    /// signals' checkpoints: only accounts that message opted-out recipients have an entry,
+    /// and a restart forgets at most the hour's count of them, while the opt-outs themselves
+    /// are in the store.
+    fn count_opted_out_send(
+        &mut self,
+        account_id: &AccountId,
+        to_opted_out: bool,
+        at_s: i64,
+    ) -> u32 {
+        if !to_opted_out && !self.opted_out_sends.contains_key(account_id) {
+            return 0;
+        }
+        let sends = self.opted_out_sends.entry(account_id.clone()).or_default();
+        while sends.front().is_some_and(|&sent| sent <= at_s - 3_600) {
+            sends.pop_front();
+        }
+        if to_opted_out {
+            sends.push_back(at_s);
+        }
+        let count = sends.len() as u32;
+        if sends.is_empty() {
+            self.opted_out_sends.remove(account_id);
+        }
+        count
+    }
+
+    /// The account's strikes live at `at_ms` (the violations of the last `strike_days`); older
+    /// ones are dropped.
+    fn live_strikes(&mut self, account_id: &AccountId, at_ms: i64) -> u32 {
+        let Some(strikes) = self.strikes.get_mut(account_id) else {
+            return 0;
+        };
+        let since = at_ms - self.policy.ladder.strike_ms();
+        strikes.retain(|strike| strike.at_ms > since);
+        strikes.iter().map(|strike| strike.count).sum()
+    }
+
+    /// The case the account policy says to open (its status, sanction and end), if any, for
+    /// an account that is neither suspended nor in review. A warning spends the evidence it
+    /// was for: only new evidence takes the account further up the ladder.
     fn case_to_open(
         &mut self,
         account_id: &AccountId,
         snapshot: &Snapshot,
         message: &Trigger,
         at_s: i64,
-    ) -> Option<(CaseStatus, Vec<Reason>)> {
+    ) -> Option<Opened> {
         if self.in_review.contains(account_id) {
             return None;
         }
+        let at_ms = clock::ms_from_seconds(at_s);
+        let live = self.live_strikes(account_id, at_ms);
         let was_tripped = self.breaker.tripped_at().is_some();
-        let decision =
-            self.policy
-                .decide_account(account_id, snapshot, message, &mut self.breaker, at_s);
+        let decision = self.policy.decide_account(
+            account_id,
+            snapshot,
+            message,
+            live,
+            &mut self.breaker,
+            at_s,
+        );
         if !was_tripped && self.breaker.tripped_at().is_some() {
             tracing::error!(
                 %account_id,
@@ -346,15 +434,36 @@ impl Enforcer {
             self.trip_unrecorded = true;
             METRICS.circuit_breaker_tripped.set(1);
         }
-        match decision {
-            AccountDecision::None => None,
-            AccountDecision::WouldSuspend(reasons) => {
-                tracing::info!(%account_id, reasons = ?reasons, "shadow mode: would suspend");
-                None
+        let (status, sanction) = match decision {
+            AccountDecision::None => return None,
+            AccountDecision::WouldAct(sanction) => {
+                tracing::info!(
+                    %account_id,
+                    step = sanction.step.as_str(),
+                    reasons = ?sanction.reasons,
+                    "shadow mode: would act"
+                );
+                return None;
             }
-            AccountDecision::Suspend(reasons) => Some((CaseStatus::Suspended, reasons)),
-            AccountDecision::Review(reasons) => Some((CaseStatus::InReview, reasons)),
+            AccountDecision::Act(sanction) => match sanction.step {
+                Step::Warn => (CaseStatus::Warned, sanction),
+                Step::Restrict | Step::Suspend => (CaseStatus::Suspended, sanction),
+            },
+            AccountDecision::Review(sanction) => (CaseStatus::InReview, sanction),
+        };
+        if sanction.step == Step::Warn {
+            self.signals.forgive(account_id);
+            self.opted_out_sends.remove(account_id);
         }
+        // A restriction runs from when it is taken (a backlog decided late still restricts
+        // for the whole time); one in review keeps its end: upheld, it runs until then.
+        let ends_at = (sanction.step == Step::Restrict)
+            .then(|| at_ms.max(now_ms()) + self.policy.ladder.restrict_s * 1_000);
+        Some(Opened {
+            status,
+            sanction,
+            ends_at,
+        })
     }
 
     /// Drops the signals of accounts idle for longer than the longest window, and the
@@ -364,6 +473,8 @@ impl Enforcer {
         let horizon_ms = clock::ms_from_seconds(now - 3_600);
         self.last_abusive
             .retain(|_, latest| latest.evidence.sent_at >= horizon_ms);
+        self.opted_out_sends
+            .retain(|_, sends| sends.back().is_some_and(|&sent| sent > now - 3_600));
         tracing::debug!(
             evicted,
             active = self.signals.accounts(),
@@ -397,10 +508,36 @@ impl Enforcer {
                 {
                     METRICS.suspensions.with_label_values(&[&reason.code]).inc();
                 }
-                match case.status {
-                    CaseStatus::Suspended => self.suspended.insert(case.account_id.clone()),
-                    _ => self.in_review.insert(case.account_id.clone()),
+                let step = match (case.status, case.ends_at) {
+                    (CaseStatus::Warned, _) => Some(Step::Warn),
+                    (CaseStatus::Suspended, Some(_)) => Some(Step::Restrict),
+                    (CaseStatus::Suspended, None) => Some(Step::Suspend),
+                    _ => None,
                 };
+                if let Some(step) = step {
+                    METRICS
+                        .account_steps
+                        .with_label_values(&[step.as_str()])
+                        .inc();
+                }
+                if case.strikes > 0 {
+                    self.strikes
+                        .entry(case.account_id.clone())
+                        .or_default()
+                        .push(Strike {
+                            at_ms: case.at,
+                            count: case.strikes,
+                        });
+                }
+                match case.status {
+                    CaseStatus::Suspended => {
+                        self.suspended.insert(case.account_id.clone());
+                    }
+                    CaseStatus::InReview => {
+                        self.in_review.insert(case.account_id.clone());
+                    }
+                    _ => {}
+                }
                 tracing::info!(
                     %case_id,
                     account_id = %case.account_id,
@@ -417,9 +554,14 @@ impl Enforcer {
             Opening::AlreadyActive { case_id } => {
                 if let Some(active) = self.store.case(&case_id).await? {
                     match active.status {
-                        CaseStatus::Suspended => self.suspended.insert(active.account_id),
-                        _ => self.in_review.insert(active.account_id),
-                    };
+                        CaseStatus::Suspended => {
+                            self.suspended.insert(active.account_id);
+                        }
+                        CaseStatus::InReview => {
+                            self.in_review.insert(active.account_id);
+                        }
+                        _ => {}
+                    }
                 }
                 Ok(())
             }
@@ -439,9 +581,42 @@ impl Enforcer {
         if let Err(error) = self.sync_breaker().await {
             tracing::warn!(%error, "cannot read the circuit breaker's state");
         }
+        if let Err(error) = self.lift_ended_restrictions(now_ms()).await {
+            tracing::warn!(%error, "cannot lift the restrictions that ended");
+        }
         if let Err(error) = self.sync_cases().await {
             tracing::warn!(%error, "cannot read reviewers' changes to cases");
         }
+    }
+
+    /// Lifts every restriction whose end has come (any instance may; each is lifted once):
+    /// the case ends, the pipeline is told to reinstate the account and the holder is told.
+    /// The accounts' own processors follow the change in `sync_cases`.
+    pub async fn lift_ended_restrictions(&mut self, now: i64) -> Result<(), StoreError> {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let mut lifted = 0;
+        for case in self.store.due_restrictions(now).await? {
+            let owes = crate::case::ending_owes();
+            let events = events::owed(&owes, &case, &Actor::Expiry, &self.appeal, None, at);
+            if self
+                .store
+                .end_restriction(&case.case_id, &events, now)
+                .await?
+            {
+                METRICS.reinstatements.with_label_values(&["expiry"]).inc();
+                tracing::info!(
+                    case_id = %case.case_id,
+                    account_id = %case.account_id,
+                    "restriction ended: the account sends again"
+                );
+                lifted += 1;
+            }
+        }
+        if lifted > 0 {
+            self.outbox.notify_one();
+        }
+        Ok(())
     }
 
     /// Follows what reviewers and admins did to cases since the last look: a reinstated
@@ -463,7 +638,17 @@ impl Enforcer {
                 *entry = Some(status);
             }
         }
+        let strikes_since = now - self.policy.ladder.strike_ms();
         for (account, active) in accounts {
+            // An overturned case's strikes no longer count.
+            let strikes = self
+                .store
+                .strikes_since(strikes_since, Some(&account))
+                .await?
+                .into_iter()
+                .map(|(_, at_ms, count)| Strike { at_ms, count })
+                .collect();
+            self.strikes.insert(account.clone(), strikes);
             let active = match active {
                 Some(status) => Some(status),
                 None => self.store.active_case(&account).await?.map(|c| c.status),
@@ -480,6 +665,7 @@ impl Enforcer {
                 );
                 self.signals.forgive(&account);
                 self.last_abusive.remove(&account);
+                self.opted_out_sends.remove(&account);
             }
             match suspended {
                 true => self.suspended.insert(account.clone()),

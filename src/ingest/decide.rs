@@ -245,6 +245,7 @@ fn facts(
             domains,
             abusive: weight.abusive,
             policy_violation: weight.policy_violation,
+            violating: weight.violating,
             blocked: weight.blocked,
         },
         trigger: Trigger {

@@ -39,6 +39,9 @@ pub struct Observation {
     pub abusive: bool,
     /// ...with an enforced acceptable-use rule among its hits.
     pub policy_violation: bool,
+    /// ...blocked, or with an enforced spam or acceptable-use rule among its hits
+    /// (`suspension::MessageWeight::violating`).
+    pub violating: bool,
     /// The verdict was block.
     pub blocked: bool,
 }
@@ -49,6 +52,8 @@ pub struct Snapshot {
     pub messages_last_minute: u32,
     pub messages_last_hour: u32,
     pub abusive_last_hour: u32,
+    /// Abusive messages that were blocked or hit a spam or acceptable-use rule.
+    pub violating_last_hour: u32,
     /// Flagged or blocked messages with an acceptable-use rule hit.
     pub policy_violations_last_hour: u32,
     pub blocked_last_hour: u32,
@@ -60,6 +65,9 @@ pub struct Snapshot {
     pub undelivered_last_hour: u32,
     pub carrier_filtered_last_hour: u32,
     pub opt_outs_last_hour: u32,
+    /// Messages to recipients who had opted out of the account's messages: counted by the
+    /// enforcer, which knows the opt-outs (0 from [`Signals`]).
+    pub opted_out_sends_last_hour: u32,
 }
 
 /// Signals of every active account, keyed by a hash of the account id.
@@ -154,14 +162,15 @@ impl Signals {
             .collect()
     }
 
-    /// Clears what counts against an account (abusive and blocked messages, complaints), keeping
-    /// its volumes: after a reviewer overturns its suspension, the evidence judged wrong must
-    /// not suspend it again.
+    /// Clears what counts against an account (abusive and blocked messages, complaints), keeping its volumes: after a reviewer overturns its suspension,
+    /// the evidence judged wrong must not suspend it again; after a warning or a restriction,
+    /// the evidence it was for is spent, and only new evidence takes the next step.
     pub fn forgive(&mut self, account_id: &AccountId) {
         let key = Self::account_key(account_id);
         if let Some(&slot) = self.index.get(&key) {
             let state = &mut self.states[slot as usize].1;
             state.abusive = Ring::default();
+            state.violating = Ring::default();
             state.policy_violations = Ring::default();
             state.blocked = Ring::default();
             state.feedback = Default::default();
@@ -289,6 +298,7 @@ mod tests {
             domains: [None; 4],
             abusive,
             policy_violation: false,
+            violating: abusive,
             blocked: false,
         }
     }

@@ -133,6 +133,7 @@ pub struct AccountState {
     minute: Ring<MINUTE_BUCKETS>,
     hour: Ring<HOUR_BUCKETS>,
     pub(super) abusive: Ring<HOUR_BUCKETS>,
+    pub(super) violating: Ring<HOUR_BUCKETS>,
     pub(super) policy_violations: Ring<HOUR_BUCKETS>,
     pub(super) blocked: Ring<HOUR_BUCKETS>,
     pub(super) feedback: [Ring<HOUR_BUCKETS>; 3],
@@ -149,6 +150,7 @@ impl AccountState {
         self.minute.advance(at, MINUTE_BUCKET_S);
         self.hour.advance(at, HOUR_BUCKET_S);
         self.abusive.advance(at, HOUR_BUCKET_S);
+        self.violating.advance(at, HOUR_BUCKET_S);
         self.policy_violations.advance(at, HOUR_BUCKET_S);
         self.blocked.advance(at, HOUR_BUCKET_S);
         for ring in &mut self.feedback {
@@ -165,6 +167,9 @@ impl AccountState {
         self.hour.add();
         if observation.abusive {
             self.abusive.add();
+        }
+        if observation.abusive && observation.violating {
+            self.violating.add();
         }
         if observation.abusive && observation.policy_violation {
             self.policy_violations.add();
@@ -208,6 +213,7 @@ impl AccountState {
             messages_last_minute: self.minute.total(),
             messages_last_hour: self.hour.total(),
             abusive_last_hour: self.abusive.total(),
+            violating_last_hour: self.violating.total(),
             policy_violations_last_hour: self.policy_violations.total(),
             blocked_last_hour: self.blocked.total(),
             recipients_last_hour: self.recipients.estimate(),
@@ -222,13 +228,15 @@ impl AccountState {
             undelivered_last_hour: self.feedback[0].total(),
             carrier_filtered_last_hour: self.feedback[1].total(),
             opt_outs_last_hour: self.feedback[2].total(),
+            // Counted by the enforcer, which knows who opted out.
+            opted_out_sends_last_hour: 0,
         }
     }
 }
 
 /// The checkpoint encoding of an account's state: little-endian fields in declaration order,
 /// after a version byte, so that a state written by another build is refused, not misread.
-const STATE_ENCODING: u8 = 2;
+const STATE_ENCODING: u8 = 3;
 
 struct Writer(Vec<u8>);
 
@@ -311,6 +319,7 @@ impl AccountState {
         w.ring(&self.minute);
         w.ring(&self.hour);
         w.ring(&self.abusive);
+        w.ring(&self.violating);
         w.ring(&self.policy_violations);
         w.ring(&self.blocked);
         self.feedback.iter().for_each(|ring| w.ring(ring));
@@ -336,6 +345,7 @@ impl AccountState {
             minute: r.ring()?,
             hour: r.ring()?,
             abusive: r.ring()?,
+            violating: r.ring()?,
             policy_violations: r.ring()?,
             blocked: r.ring()?,
             feedback: [r.ring()?, r.ring()?, r.ring()?],

@@ -11,6 +11,7 @@
 //! its own key, so a redelivered one is not counted again.
 
 mod admin;
+mod ladder;
 mod opt_outs;
 mod report;
 mod retention;
@@ -126,6 +127,11 @@ pub struct NewCase {
     pub actor: Actor,
     /// Unix milliseconds.
     pub at: i64,
+    /// The strikes the violation adds to the account (`suspension::Ladder`); 0 for a case
+    /// opened by hand.
+    pub strikes: u32,
+    /// When a restriction ends (Unix ms); `None` for a warning or an indefinite suspension.
+    pub ends_at: Option<i64>,
 }
 
 impl NewCase {
@@ -142,6 +148,7 @@ impl NewCase {
             status: self.status,
             reasons: self.reasons.clone(),
             opened_at: self.at,
+            ends_at: self.ends_at,
         }
     }
 }
@@ -163,6 +170,8 @@ pub struct Case {
     pub status: CaseStatus,
     pub reasons: Vec<StoredReason>,
     pub opened_at: i64,
+    /// When a restriction ends (Unix ms): a suspension with an end is a restriction.
+    pub ends_at: Option<i64>,
 }
 
 /// An audit log entry.
@@ -352,7 +361,7 @@ impl Store {
     /// The account's active (suspended or in review) case, if any.
     pub async fn active_case(&self, account_id: &AccountId) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
              WHERE account_id = $1 AND status IN ('suspended', 'in_review')",
         )
         .bind(account_id.as_str())
@@ -363,7 +372,7 @@ impl Store {
 
     pub async fn case(&self, case_id: &CaseId) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at FROM cases WHERE case_id = $1",
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases WHERE case_id = $1",
         )
         .bind(case_id.as_str())
         .fetch_optional(&self.pool)
@@ -454,7 +463,7 @@ impl Store {
     /// it carried them): moved there at startup.
     pub async fn unnotified_cases(&self) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
              WHERE notified_at IS NULL AND status IN ('suspended', 'in_review') ORDER BY opened_at",
         )
         .fetch_all(&self.pool)
@@ -548,8 +557,8 @@ async fn insert_case(
     let case_id = case.case_id();
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, account_id, status, reasons, scores, model_version, \
-         rules_version, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-         ON CONFLICT DO NOTHING",
+         rules_version, opened_at, updated_at, strikes, ends_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT DO NOTHING",
     )
     .bind(case_id.as_str())
     .bind(case.account_id.as_str())
@@ -559,6 +568,8 @@ async fn insert_case(
     .bind(case.model_version.clone())
     .bind(&case.rules_version)
     .bind(case.at)
+    .bind(i64::from(case.strikes))
+    .bind(case.ends_at)
     .execute(&mut **tx)
     .await?
     .rows_affected()
@@ -584,8 +595,10 @@ async fn insert_case(
     let entry = AuditEntry {
         at: case.at,
         actor: case.actor.clone(),
-        action: match case.status {
-            CaseStatus::Suspended => "suspend",
+        action: match (case.status, case.ends_at) {
+            (CaseStatus::Warned, _) => "warn",
+            (CaseStatus::Suspended, Some(_)) => "restrict",
+            (CaseStatus::Suspended, None) => "suspend",
             _ => "open_for_review",
         }
         .to_owned(),
@@ -635,6 +648,7 @@ fn case_of(row: &AnyRow) -> Result<Case, StoreError> {
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown case status `{status}`").into()))?,
         reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
         opened_at: row.try_get("opened_at")?,
+        ends_at: row.try_get("ends_at")?,
     })
 }
 

@@ -7,15 +7,17 @@ use sqlx::Row;
 
 use super::{Actor, Outcome, Store, StoreError, parsed};
 use crate::message::Scores;
-use crate::transparency::{AppealFact, Facts, SuspensionFact};
+use crate::suspension::Step;
+use crate::transparency::{AppealFact, Facts, StepFact};
 
 impl Store {
-    /// Suspensions taken, cases sent to review, and appeals received or decided, in
+    /// Steps taken on accounts (warnings, restrictions, suspensions), cases sent to review, and appeals received or decided, in
     /// `[from, to)` (Unix ms).
     pub async fn transparency_facts(&self, from: i64, to: i64) -> Result<Facts, StoreError> {
-        let suspensions = sqlx::query(
-            "SELECT a.actor, c.scores FROM audit_log a JOIN cases c ON c.case_id = a.case_id \
-             WHERE a.action = 'suspend' AND a.at >= $1 AND a.at < $2",
+        let steps = sqlx::query(
+            "SELECT a.action, a.actor, c.scores FROM audit_log a \
+             JOIN cases c ON c.case_id = a.case_id \
+             WHERE a.action IN ('warn', 'restrict', 'suspend') AND a.at >= $1 AND a.at < $2",
         )
         .bind(from)
         .bind(to)
@@ -23,7 +25,10 @@ impl Store {
         .await?
         .iter()
         .map(|row| {
-            Ok(SuspensionFact {
+            Ok(StepFact {
+                step: parsed(row, "action", |raw| {
+                    Step::parse(&raw).ok_or("not a ladder step")
+                })?,
                 actor: parsed(row, "actor", |raw| Actor::parse(&raw))?,
                 scores: parsed(row, "scores", |raw| serde_json::from_str::<Scores>(&raw))?,
             })
@@ -78,7 +83,7 @@ impl Store {
             }
         }
         Ok(Facts {
-            suspensions,
+            steps,
             appeals: appeals.into_values().collect(),
             sent_to_review: u64::try_from(sent_to_review).unwrap_or(0),
         })

@@ -11,7 +11,7 @@ use super::{Store, StoreError};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Retention {
-    /// Evidence excerpts, labels and appeal statements of closed (overturned) cases are
+    /// Evidence excerpts, labels and appeal statements of closed (overturned, warned, ended) cases are
     /// deleted this long after the case closed. Default 30.
     pub evidence_days: i64,
     /// Processed messages' recorded verdicts are kept for the replay window: a message
@@ -52,7 +52,7 @@ pub struct Purged {
 const DAY_MS: i64 = 86_400_000;
 
 /// Cases closed before `$1` whose account is not under a legal hold.
-const CLOSED_CASES: &str = "SELECT case_id FROM cases WHERE status = 'overturned' \
+const CLOSED_CASES: &str = "SELECT case_id FROM cases WHERE status IN ('overturned', 'warned', 'ended') \
      AND updated_at < $1 AND account_id NOT IN (SELECT account_id FROM legal_holds)";
 
 impl Store {

@@ -79,5 +79,7 @@ pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
         }],
         actor: Actor::Automated,
         at,
+        strikes: 3,
+        ends_at: None,
     }
 }

@@ -60,7 +60,7 @@ pub struct SimulateArgs {
 mod report;
 mod traffic;
 
-use report::{print_report, report};
+use report::{Decided, Steps, print_report, report};
 use traffic::{T0, rfc3339};
 pub(super) use traffic::{generate, read_texts, stream};
 
@@ -147,8 +147,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         args.rate
     );
 
-    // Every message's verdict: its action.
-    let mut decided: HashMap<usize, String> = HashMap::new();
+    // Every message's verdict, in the order verdicts arrived.
+    let mut decided: HashMap<usize, Decided> = HashMap::new();
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let sender = scope.spawn(|| send(&producer, &records, args.rate).map(drop));
         while decided.len() < messages.len() {
@@ -175,36 +175,36 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
                 continue; // the warm-up
             };
             let action = verdict["action"].as_str().unwrap_or_default().to_owned();
-            decided.insert(index, action);
+            let decision = Decided {
+                action,
+                recipient_opted_out: verdict["recipient_opted_out"] == true,
+                order: decided.len(),
+            };
+            decided.insert(index, decision);
         }
         Ok(sender.join().expect("the sender does not panic")?)
     })?;
-    // Suspensions are acknowledged with the verdicts of their batch, so all are in by now.
-    let actions = reader_from_beginning(&args.brokers, &topics.account_actions)?;
-    let mut suspended_at: HashMap<usize, i64> = HashMap::new();
-    let quiet = Instant::now();
-    while quiet.elapsed() < Duration::from_secs(3) {
-        let Some(result) = actions.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let message = result.context("cannot read account actions")?;
-        let action: serde_json::Value =
-            serde_json::from_slice(message.payload().unwrap_or_default())?;
-        let account = action["account_id"]
-            .as_str()
-            .and_then(|a| a.strip_prefix("ACsim"))
-            .and_then(|n| n.parse::<usize>().ok())
-            .context("unexpected account action")?;
-        let at = action["at"]
-            .as_str()
-            .and_then(|t| {
-                OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .map_or(0, |t| t.unix_timestamp());
-        suspended_at.entry(account).or_insert(at);
+    // Account actions and notices are acknowledged with the verdicts of their batch, so all
+    // are in by now.
+    let mut steps = Steps::default();
+    for (topic, what) in [
+        (&topics.account_actions, "account actions"),
+        (&topics.notices, "notices"),
+    ] {
+        let reader = reader_from_beginning(&args.brokers, topic)?;
+        let quiet = Instant::now();
+        while quiet.elapsed() < Duration::from_secs(3) {
+            let Some(result) = reader.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let message = result.with_context(|| format!("cannot read {what}"))?;
+            let record: serde_json::Value =
+                serde_json::from_slice(message.payload().unwrap_or_default())?;
+            steps.take(&record)?;
+        }
     }
     let peak = warden.stop_with_peak_memory()?;
-    let report = report(&kinds, &messages, &decided, &suspended_at);
+    let report = report(&kinds, &messages, &decided, &steps);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -87,7 +87,7 @@ pub(in crate::cli) struct Simulated {
     pub(super) account: usize,
     pub(super) sent_at: i64,
     content: Content,
-    to: u64,
+    pub(super) to: u64,
     body: String,
     /// What the pipeline later reports about it, and when.
     pub(super) feedback: Option<(FeedbackKind, i64)>,
@@ -165,24 +165,31 @@ struct Sender<'a> {
     account: usize,
     at: i64,
     recipients_base: u64,
+    /// Recipients who opted out, and when their opt-out reached the sender.
+    opted_out: std::collections::HashMap<u64, i64>,
     messages: &'a mut Vec<Simulated>,
 }
 
 impl Sender<'_> {
     /// `count` messages from a few templates of `content`, `gap_s` apart (a uniform range).
     /// Fan-out sends each to a new recipient; otherwise the account writes to its handful of
-    /// regular recipients.
+    /// regular recipients. A legitimate sender stops writing to a recipient once their opt-out
+    /// has reached it (its platform honours STOP); abusers do not.
     fn phase(&mut self, content: Content, count: u64, gap_s: (u64, u64), fan_out: bool) {
         let templates: Vec<String> = (0..self.rng.range(1, 2 + u64::from(!fan_out)))
             .map(|_| self.rng.pick(self.texts.pool(content)).clone())
             .collect();
         for _ in 0..count {
             self.at += self.rng.range(gap_s.0, gap_s.1) as i64;
-            let to = if fan_out {
+            let mut to = if fan_out {
                 self.recipients_base ^ self.rng.next()
             } else {
                 self.recipients_base ^ self.rng.range(0, 5)
             };
+            let honours = content == Content::Legitimate;
+            if honours && self.opted_out.get(&to).is_some_and(|&at| at <= self.at) {
+                to = self.recipients_base ^ self.rng.next();
+            }
             let body = self.rng.pick(&templates).clone();
             let mut feedback = None;
             let roll = self.rng.next() as f64 / u64::MAX as f64;
@@ -190,7 +197,11 @@ impl Sender<'_> {
             for (kind, chance) in content.feedback_chances(fan_out) {
                 cumulative += chance;
                 if roll < cumulative {
-                    feedback = Some((kind, self.at + self.rng.range(5, 120) as i64));
+                    let at = self.at + self.rng.range(5, 120) as i64;
+                    feedback = Some((kind, at));
+                    if kind == FeedbackKind::OptOut {
+                        self.opted_out.insert(to, at);
+                    }
                     break;
                 }
             }
@@ -238,6 +249,7 @@ pub(in crate::cli) fn generate(
             account,
             at,
             recipients_base,
+            opted_out: std::collections::HashMap::new(),
             messages: &mut messages,
         };
         const MINUTES: (u64, u64) = (30, 900);
