@@ -108,7 +108,9 @@ pub fn load_scoring(
     model: Option<&Path>,
 ) -> Result<(Scorer, SuspensionPolicy), ConfigError> {
     let model = model.map(load_model).transpose()?;
-    let PolicyFile { message, account } = load_policy(policy)?;
+    let PolicyFile {
+        message, account, ..
+    } = load_policy(policy)?;
     Ok((Scorer::new(load_rules(rules)?, model, message), account))
 }
 

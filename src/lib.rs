@@ -20,6 +20,7 @@ pub mod privacy;
 pub mod rules;
 pub mod scoring;
 pub mod signals;
+pub mod statements;
 pub mod store;
 pub mod suspension;
 pub mod text;

@@ -9,6 +9,7 @@
 use serde::Deserialize;
 
 use crate::message::{Action, Category, Scores};
+use crate::statements::StatementPolicy;
 use crate::suspension::SuspensionPolicy;
 
 /// Why a policy file was refused.
@@ -20,6 +21,8 @@ pub enum PolicyError {
     Fusion(&'static str),
     #[error("policy file: [suspension]: {0}")]
     Suspension(&'static str),
+    #[error("policy file: [statements]: {0}")]
+    Statements(String),
     #[error("policy file: [message.{category}]: {problem}")]
     Threshold {
         category: Category,
@@ -81,6 +84,8 @@ struct PolicyToml {
     fusion: Fusion,
     #[serde(default)]
     suspension: SuspensionPolicy,
+    #[serde(default)]
+    statements: StatementPolicy,
 }
 
 /// How rules and the model combine (see `config/policy.toml`).
@@ -120,6 +125,9 @@ pub struct PolicyFile {
     pub message: MessagePolicy,
     /// When sustained evidence suspends an account (`[suspension]`): the enforcer's.
     pub account: SuspensionPolicy,
+    /// How decisions are filed as statements of reasons (`[statements]`):
+    /// `warden transparency export`'s.
+    pub statements: StatementPolicy,
 }
 
 impl PolicyFile {
@@ -130,6 +138,9 @@ impl PolicyFile {
         file.suspension
             .validate()
             .map_err(PolicyError::Suspension)?;
+        file.statements
+            .validate()
+            .map_err(PolicyError::Statements)?;
         let message = MessagePolicy {
             thresholds: [file.message.spam, file.message.fraud, file.message.aup],
             fusion: file.fusion,
@@ -146,6 +157,7 @@ impl PolicyFile {
         Ok(PolicyFile {
             message,
             account: file.suspension,
+            statements: file.statements,
         })
     }
 }

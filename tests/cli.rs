@@ -317,3 +317,172 @@ fn transparency_report_reads_a_period_from_the_database_and_refuses_a_bad_date()
         assert!(error.contains(reason), "{error}");
     }
 }
+
+/// A case of `status` for account `AC<n>` opened at `at` (Unix ms), with one piece of evidence
+/// that `rule` hit.
+fn ladder_case(
+    n: usize,
+    status: warden::store::CaseStatus,
+    ends_at: Option<i64>,
+    rule: &str,
+    at: i64,
+) -> warden::store::NewCase {
+    use warden::message::{AccountId, Action, MessageId, RuleId, Scores};
+    let message = format!("SM{n:06}");
+    warden::store::NewCase {
+        account_id: AccountId::parse("account_id", format!("AC{n:06}")).unwrap(),
+        trigger_message_id: message.clone(),
+        status,
+        reasons: vec![warden::store::StoredReason {
+            code: "repeated_blocked_messages".into(),
+            description: "Several of the account's messages within an hour were blocked".into(),
+        }],
+        scores: Scores {
+            spam: 0.0,
+            fraud: 0.97,
+            aup: 0.0,
+        },
+        model_version: None,
+        rules_version: "r1".into(),
+        evidence: vec![warden::store::Evidence {
+            message_id: MessageId::parse("message_id", message).unwrap(),
+            excerpt: "Pay the fee at [link]".into(),
+            rule_hits: vec![RuleId::new(rule)],
+            action: Action::Block,
+            sent_at: at - 1_000,
+        }],
+        actor: warden::store::Actor::Automated,
+        at,
+        strikes: 1,
+        ends_at,
+    }
+}
+
+#[test]
+fn transparency_export_writes_valid_batches_of_statements_for_restrictions_and_suspensions() {
+    use warden::store::CaseStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+    // 2026-11-30: 101 restrictions for phishing, one suspension for hate speech, one warning.
+    let day = 1_796_000_000_000_i64;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let case_ids: Vec<String> = runtime.block_on(async {
+        let store = warden::store::Store::connect(&url).await.unwrap();
+        let mut cases: Vec<_> = (0..101)
+            .map(|n| {
+                ladder_case(
+                    n,
+                    CaseStatus::Suspended,
+                    Some(day + 86_400_000),
+                    "fraud.delivery_fee",
+                    day + n as i64,
+                )
+            })
+            .collect();
+        cases.push(ladder_case(
+            101,
+            CaseStatus::Suspended,
+            None,
+            "aup.hate_threat",
+            day + 200,
+        ));
+        cases.push(ladder_case(
+            102,
+            CaseStatus::Warned,
+            None,
+            "spam.replicas",
+            day + 300,
+        ));
+        for case in &cases {
+            store.open_case(case, &[]).await.unwrap();
+        }
+        cases[..102]
+            .iter()
+            .map(|c| c.case_id().to_string())
+            .collect()
+    });
+    let export = |since: &str, until: &str| {
+        warden(
+            &[
+                "transparency",
+                "export",
+                "--database-url",
+                &url,
+                "--since",
+                since,
+                "--until",
+                until,
+            ],
+            None,
+        )
+    };
+    let output = export("2026-11-30", "2026-12-01");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let sizes: Vec<usize> = lines
+        .iter()
+        .map(|l| l["statements"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(
+        sizes,
+        [100, 2],
+        "a batch holds at most 100; the warning is no statement"
+    );
+    let statements: Vec<&serde_json::Value> = lines
+        .iter()
+        .flat_map(|l| l["statements"].as_array().unwrap())
+        .collect();
+    for statement in &statements {
+        assert_eq!(
+            warden::statements::problems(statement),
+            Vec::<String>::new(),
+            "{statement}"
+        );
+        assert!(
+            !statement.to_string().contains("AC0"),
+            "no account id: {statement}"
+        );
+    }
+    let puids: Vec<&str> = statements
+        .iter()
+        .map(|s| s["puid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        puids, case_ids,
+        "one statement per case, named by it, oldest first"
+    );
+    let restriction = statements[0];
+    assert_eq!(
+        restriction["category"],
+        "STATEMENT_CATEGORY_SCAMS_AND_FRAUD"
+    );
+    assert_eq!(
+        restriction["category_specification"],
+        serde_json::json!(["KEYWORD_PHISHING"])
+    );
+    assert_eq!(restriction["end_date_account_restriction"], "2026-12-01");
+    assert_eq!(
+        restriction["automated_decision"],
+        "AUTOMATED_DECISION_FULLY"
+    );
+    let suspension = statements[101];
+    assert_eq!(
+        suspension["category"],
+        "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"
+    );
+    assert!(suspension.get("end_date_account_restriction").is_none());
+
+    // A period with nothing in it writes nothing; a bad one is refused with the reason.
+    let empty = export("2026-10-01", "2026-11-01");
+    assert!(empty.status.success() && empty.stdout.is_empty());
+    let refused = export("2026-12-01", "2026-11-01");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("must be before --until"));
+}

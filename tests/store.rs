@@ -463,6 +463,63 @@ store_test!(
         for text in [json, report.to_csv(), report.to_string()] {
             assert!(!text.contains("AC"), "{text}");
         }
+
+        // The statements' facts: each suspension once, with who took it and its evidence.
+        let facts = store.statement_facts(t0, t0 + 24 * HOUR).await.unwrap();
+        let mut actors: Vec<String> = facts.iter().map(|f| f.actor.to_string()).collect();
+        actors.sort();
+        assert_eq!(
+            actors,
+            ["admin:root", "automated", "automated", "reviewer:alice"]
+        );
+        let automated = facts.iter().find(|f| f.actor == Actor::Automated).unwrap();
+        assert_eq!(automated.rule_hits, ["fraud.delivery_failed_link"]);
+        assert_eq!((automated.evidence_messages, automated.content_at), (1, t0));
+        let by_hand = facts.iter().find(|f| f.actor.person() == Some("root"));
+        assert_eq!(
+            by_hand.unwrap().evidence_messages,
+            0,
+            "by hand: no evidence"
+        );
+        // A warning is a step of the report, never a statement; a restriction is both.
+        store
+            .open_case(
+                &NewCase {
+                    status: CaseStatus::Warned,
+                    ..new_case("AC5", "SM-AC5", t0 + 5 * HOUR)
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+        store
+            .open_case(
+                &NewCase {
+                    ends_at: Some(t0 + 30 * HOUR),
+                    ..new_case("AC6", "SM-AC6", t0 + 6 * HOUR)
+                },
+                &[],
+            )
+            .await
+            .unwrap();
+        let facts = store.statement_facts(t0, t0 + 24 * HOUR).await.unwrap();
+        let last = facts.last().unwrap();
+        assert_eq!(
+            (facts.len(), last.step, last.ends_at),
+            (5, warden::suspension::Step::Restrict, Some(t0 + 30 * HOUR))
+        );
+        let report = warden::transparency::report(
+            &store.transparency_facts(t0, t0 + 24 * HOUR).await.unwrap(),
+            t0,
+            t0 + 24 * HOUR,
+            "from",
+            "to",
+        );
+        let steps: Vec<&str> = report.decisions.iter().map(|d| d.step).collect();
+        assert!(
+            steps.contains(&"warn") && steps.contains(&"restrict"),
+            "{steps:?}"
+        );
     }
 );
 

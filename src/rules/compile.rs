@@ -318,6 +318,9 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
                 weight: entry.weight,
                 mode: entry.mode,
                 description: description.to_owned(),
+                policy_tag: entry
+                    .policy_tag
+                    .unwrap_or_else(|| entry.category.as_str().to_owned()),
                 line,
                 requires: entry.requires,
                 matcher,

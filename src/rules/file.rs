@@ -27,6 +27,9 @@ pub(super) struct RuleEntry {
     pub mode: Mode,
     /// Plain words shown to account holders; never a pattern.
     pub description: String,
+    /// The clause of the terms the rule enforces (`[statements.tags]` in the policy file), for
+    /// statements of reasons; the rule's category by default.
+    pub policy_tag: Option<String>,
     pub pattern: Option<String>,
     pub keywords: Option<Vec<String>>,
     pub domains: Option<Vec<String>>,

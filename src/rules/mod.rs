@@ -46,6 +46,9 @@ pub struct Rule {
     pub mode: Mode,
     /// Shown to account holders: plain words, never the pattern.
     pub description: String,
+    /// The clause of the terms it enforces, as the policy file's `[statements.tags]` name it:
+    /// `policy_tag` in the rules file, else the category (`spam`, `fraud`, `aup`).
+    pub policy_tag: String,
     /// Line of the rules file the rule starts on.
     pub line: usize,
     requires: Vec<Requirement>,

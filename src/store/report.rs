@@ -1,12 +1,14 @@
-//! The facts behind the transparency report (`crate::transparency`): suspensions from the
-//! audit trail, appeals with their cases' rule hits. No account id leaves this file.
+//! The facts behind the transparency report (`crate::transparency`): steps from the audit
+//! trail, appeals with their cases' rule hits; and behind the statements of reasons
+//! (`crate::statements`). No account id leaves this file.
 
 use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::{Actor, Outcome, Store, StoreError, parsed};
+use super::{Actor, Outcome, Store, StoreError, case_id_of, parsed};
 use crate::message::Scores;
+use crate::statements::StatementFact;
 use crate::suspension::Step;
 use crate::transparency::{AppealFact, Facts, StepFact};
 
@@ -87,5 +89,61 @@ impl Store {
             appeals: appeals.into_values().collect(),
             sent_to_review: u64::try_from(sent_to_review).unwrap_or(0),
         })
+    }
+
+    /// Every restriction and suspension taken in `[from, to)` (Unix ms), oldest first, with
+    /// what its statement of reasons says: the case, who took the step, whether a reviewer
+    /// upheld it since, its evidence's rules and dates.
+    pub async fn statement_facts(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StatementFact>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.action, a.actor, a.at, c.case_id, c.opened_at, c.ends_at, c.reasons \
+             FROM audit_log a JOIN cases c ON c.case_id = a.case_id \
+             WHERE a.action IN ('restrict', 'suspend') AND a.at >= $1 AND a.at < $2 \
+             ORDER BY a.at, c.case_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut facts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let case_id = case_id_of(row)?;
+            let evidence = self.evidence(&case_id).await?;
+            let mut rule_hits: Vec<String> = Vec::new();
+            for hit in evidence.iter().flat_map(|e| &e.rule_hits) {
+                if !rule_hits.iter().any(|known| known == hit.as_str()) {
+                    rule_hits.push(hit.as_str().to_owned());
+                }
+            }
+            let upheld = self
+                .decisions(&case_id)
+                .await?
+                .iter()
+                .any(|d| d.outcome == Outcome::Uphold);
+            let opened_at: i64 = row.try_get("opened_at")?;
+            facts.push(StatementFact {
+                step: parsed(row, "action", |raw| {
+                    Step::parse(&raw).ok_or("not a ladder step")
+                })?,
+                actor: parsed(row, "actor", |raw| Actor::parse(&raw))?,
+                upheld,
+                applied_at: row.try_get("at")?,
+                content_at: evidence
+                    .iter()
+                    .map(|e| e.sent_at)
+                    .min()
+                    .unwrap_or(opened_at),
+                ends_at: row.try_get("ends_at")?,
+                reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
+                rule_hits,
+                evidence_messages: evidence.len(),
+                case_id,
+            });
+        }
+        Ok(facts)
     }
 }
