@@ -1,5 +1,6 @@
 //! Statements of reasons in the EU DSA Transparency Database's schema (API v2, in force since
-//! July 2025): one per restriction or suspension of an account, built from the store's facts
+//! July 2025): one per restriction or suspension of an account, and, when the configuration
+//! asks, one per message blocked for its content, built from the store's facts
 //! and the policy file's `[statements]` table, and checked against the database's published
 //! rules (required fields, allowed values, lengths, date formats) before anything is written.
 //! Pure: `warden transparency export` reads the facts and writes the batches.
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use sha2::Digest;
 use time::OffsetDateTime;
 
 use crate::case::{Actor, CaseId};
@@ -22,8 +24,10 @@ use crate::suspension::Step;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StatementPolicy {
-    /// Which steps are reported: `restrict`, `suspend` (both by default). A warning takes
-    /// nothing away and is no restriction in the DSA's sense.
+    /// What is reported: `restrict`, `suspend` (both by default) and `block` (messages blocked
+    /// for their content; read from the recorded verdicts, so kept only for
+    /// `[retention] processed_days`: export at least that often). A warning takes nothing
+    /// away and is no restriction in the DSA's sense.
     pub report: Vec<String>,
     /// The member states where the decisions apply (`territorial_scope`), as the database's
     /// country codes. Empty: left out.
@@ -71,9 +75,11 @@ impl StatementPolicy {
     /// Checks every value against the database's lists, so that a statement is never refused
     /// for its configuration.
     pub fn validate(&self) -> Result<(), String> {
-        for step in &self.report {
-            if Step::parse(step).is_none_or(|step| step == Step::Warn) {
-                return Err(format!("report: `{step}` is not `restrict` or `suspend`"));
+        for what in &self.report {
+            if what != "block" && Step::parse(what).is_none_or(|step| step == Step::Warn) {
+                return Err(format!(
+                    "report: `{what}` is not `restrict`, `suspend` or `block`"
+                ));
             }
         }
         for country in &self.territorial_scope {
@@ -124,6 +130,11 @@ impl StatementPolicy {
     pub fn reports(&self, step: Step) -> bool {
         self.report.iter().any(|s| s == step.as_str())
     }
+
+    /// Whether statements are made for blocked messages.
+    pub fn reports_blocks(&self) -> bool {
+        self.report.iter().any(|s| s == "block")
+    }
 }
 
 /// What a statement says about one restriction or suspension, read from the store. Holds no
@@ -156,11 +167,6 @@ pub fn statement(
     policy: &StatementPolicy,
     rule_tags: &HashMap<String, String>,
 ) -> Result<Value, String> {
-    let tag_name = tag_of(&fact.rule_hits, rule_tags).unwrap_or(&policy.default_tag);
-    let tag = policy
-        .tags
-        .get(tag_name)
-        .ok_or_else(|| format!("policy tag `{tag_name}` is not in [statements.tags]"))?;
     let by_hand = matches!(fact.actor, Actor::Admin(_));
     // Reasons the policy gave are fixed words; an admin's are free text, which may name
     // people, so a statement says only that a person decided.
@@ -198,54 +204,156 @@ pub fn statement(
         _ => "AUTOMATED_DECISION_FULLY",
     };
     let mut statement = Map::new();
-    let mut put = |key: &str, value: Value| {
-        statement.insert(key.to_owned(), value);
-    };
-    put("decision_account", json!("DECISION_ACCOUNT_SUSPENDED"));
-    put(
-        "decision_provision",
+    statement.insert(
+        "decision_account".into(),
+        json!("DECISION_ACCOUNT_SUSPENDED"),
+    );
+    statement.insert(
+        "decision_provision".into(),
         json!("DECISION_PROVISION_TOTAL_SUSPENSION"),
     );
     if let Some(ends_at) = fact.ends_at {
-        put("end_date_account_restriction", json!(date(ends_at)));
-        put("end_date_service_restriction", json!(date(ends_at)));
+        statement.insert("end_date_account_restriction".into(), json!(date(ends_at)));
+        statement.insert("end_date_service_restriction".into(), json!(date(ends_at)));
     }
-    put(
-        "decision_ground",
-        json!("DECISION_GROUND_INCOMPATIBLE_CONTENT"),
-    );
-    put("decision_ground_reference_url", json!(tag.url));
-    put("incompatible_content_ground", json!(tag.clause));
-    put(
-        "incompatible_content_explanation",
-        json!(truncate(&explanation, 2000)),
-    );
-    put(
-        "incompatible_content_illegal",
-        json!(if tag.illegal { "Yes" } else { "No" }),
-    );
-    put("category", json!(tag.category));
-    if !tag.keywords.is_empty() {
-        put("category_specification", json!(tag.keywords));
-    }
-    if let Some(other) = &tag.keyword_other {
-        put("category_specification_other", json!(other));
-    }
-    put("content_type", json!(["CONTENT_TYPE_TEXT"]));
-    put("content_date", json!(date(fact.content_at)));
-    put("application_date", json!(date(fact.applied_at)));
-    put("decision_facts", json!(truncate(&facts, 5000)));
-    put("source_type", json!("SOURCE_VOLUNTARY"));
-    put(
-        "automated_detection",
-        json!(if by_hand { "No" } else { "Yes" }),
-    );
-    put("automated_decision", json!(automated_decision));
-    if !policy.territorial_scope.is_empty() {
-        put("territorial_scope", json!(policy.territorial_scope));
-    }
-    put("puid", json!(fact.case_id.as_str()));
+    let decision = Decision {
+        rule_hits: &fact.rule_hits,
+        explanation: &explanation,
+        facts: &facts,
+        content_at: fact.content_at,
+        applied_at: fact.applied_at,
+        automated_detection: !by_hand,
+        automated_decision,
+        puid: fact.case_id.as_str(),
+    };
+    decision.fill(&mut statement, policy, rule_tags)?;
     Ok(Value::Object(statement))
+}
+
+/// A message blocked for its content (not for its account's suspension, nor for its
+/// recipient's opt-out), read from its recorded verdict. Holds no account id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockFact {
+    pub message_id: String,
+    /// When it was decided (Unix ms): within seconds of its sending.
+    pub decided_at: i64,
+    /// The enforcing rules that hit it.
+    pub rule_hits: Vec<String>,
+}
+
+/// The statement of reasons for a blocked message: its delivery was refused (content removed)
+/// by the rules alone. `puid` is `msg-` and the message id (or its SHA-256 prefix, when the id
+/// holds characters the database refuses).
+pub fn block_statement(
+    fact: &BlockFact,
+    policy: &StatementPolicy,
+    rule_tags: &HashMap<String, String>,
+) -> Result<Value, String> {
+    let explanation = "The message matched rules for content the terms forbid.";
+    let facts = format!(
+        "The message was blocked before delivery: it matched the rules {}.",
+        fact.rule_hits.join(", ")
+    );
+    let id = &fact.message_id;
+    let puid = if id.len() <= 400
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        format!("msg-{id}")
+    } else {
+        let digest = sha2::Sha256::digest(id.as_bytes());
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("msg-{hex}")
+    };
+    let mut statement = Map::new();
+    statement.insert(
+        "decision_visibility".into(),
+        json!(["DECISION_VISIBILITY_CONTENT_REMOVED"]),
+    );
+    let decision = Decision {
+        rule_hits: &fact.rule_hits,
+        explanation,
+        facts: &facts,
+        content_at: fact.decided_at,
+        applied_at: fact.decided_at,
+        automated_detection: true,
+        automated_decision: "AUTOMATED_DECISION_FULLY",
+        puid: &puid,
+    };
+    decision.fill(&mut statement, policy, rule_tags)?;
+    Ok(Value::Object(statement))
+}
+
+/// What every statement says beyond what was restricted: the ground, the clause and its
+/// category, the content, the dates, the source, the automation and the id.
+struct Decision<'a> {
+    rule_hits: &'a [String],
+    explanation: &'a str,
+    facts: &'a str,
+    content_at: i64,
+    applied_at: i64,
+    automated_detection: bool,
+    automated_decision: &'static str,
+    puid: &'a str,
+}
+
+impl Decision<'_> {
+    fn fill(
+        &self,
+        statement: &mut Map<String, Value>,
+        policy: &StatementPolicy,
+        rule_tags: &HashMap<String, String>,
+    ) -> Result<(), String> {
+        let tag_name = tag_of(self.rule_hits, rule_tags).unwrap_or(&policy.default_tag);
+        let tag = policy
+            .tags
+            .get(tag_name)
+            .ok_or_else(|| format!("policy tag `{tag_name}` is not in [statements.tags]"))?;
+        let mut put = |key: &str, value: Value| {
+            statement.insert(key.to_owned(), value);
+        };
+        put(
+            "decision_ground",
+            json!("DECISION_GROUND_INCOMPATIBLE_CONTENT"),
+        );
+        put("decision_ground_reference_url", json!(tag.url));
+        put("incompatible_content_ground", json!(tag.clause));
+        put(
+            "incompatible_content_explanation",
+            json!(truncate(self.explanation, 2000)),
+        );
+        put(
+            "incompatible_content_illegal",
+            json!(if tag.illegal { "Yes" } else { "No" }),
+        );
+        put("category", json!(tag.category));
+        if !tag.keywords.is_empty() {
+            put("category_specification", json!(tag.keywords));
+        }
+        if let Some(other) = &tag.keyword_other {
+            put("category_specification_other", json!(other));
+        }
+        put("content_type", json!(["CONTENT_TYPE_TEXT"]));
+        put("content_date", json!(date(self.content_at)));
+        put("application_date", json!(date(self.applied_at)));
+        put("decision_facts", json!(truncate(self.facts, 5000)));
+        put("source_type", json!("SOURCE_VOLUNTARY"));
+        put(
+            "automated_detection",
+            json!(if self.automated_detection {
+                "Yes"
+            } else {
+                "No"
+            }),
+        );
+        put("automated_decision", json!(self.automated_decision));
+        if !policy.territorial_scope.is_empty() {
+            put("territorial_scope", json!(policy.territorial_scope));
+        }
+        put("puid", json!(self.puid));
+        Ok(())
+    }
 }
 
 /// The tag most of the rules behind the evidence carry (ties: the first by name).
@@ -821,6 +929,32 @@ mod tests {
             "the default tag"
         );
         assert!(!by_hand.to_string().contains("Jane"), "{by_hand}");
+    }
+
+    #[test]
+    fn a_message_blocked_for_its_content_makes_a_valid_statement_of_removed_content() {
+        let fact = BlockFact {
+            message_id: "SM0001-000001".into(),
+            decided_at: 1_796_000_000_000,
+            rule_hits: vec!["fraud.delivery_fee".into()],
+        };
+        let blocked = block_statement(&fact, &policy(), &rule_tags()).unwrap();
+        assert_eq!(problems(&blocked), Vec::<String>::new());
+        assert_eq!(
+            blocked["decision_visibility"],
+            json!(["DECISION_VISIBILITY_CONTENT_REMOVED"])
+        );
+        assert!(blocked.get("decision_account").is_none(), "{blocked}");
+        assert_eq!(blocked["category"], "STATEMENT_CATEGORY_SCAMS_AND_FRAUD");
+        assert_eq!(blocked["puid"], "msg-SM0001-000001");
+        // An id the database would refuse is named by its hash.
+        let odd = BlockFact {
+            message_id: "id with spaces/and:colons".into(),
+            ..fact
+        };
+        let odd = block_statement(&odd, &policy(), &rule_tags()).unwrap();
+        assert_eq!(problems(&odd), Vec::<String>::new());
+        assert_eq!(odd["puid"].as_str().unwrap().len(), "msg-".len() + 24);
     }
 
     #[test]

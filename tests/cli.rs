@@ -396,6 +396,12 @@ fn transparency_export_writes_valid_batches_of_statements_for_restrictions_and_s
         for case in &cases {
             store.open_case(case, &[]).await.unwrap();
         }
+        // A message blocked for its content, recorded as the stream records verdicts.
+        let verdict = r#"{"message_id":"SM900001","account_id":"AC900001","action":"block","scores":{"spam":0.0,"fraud":0.95,"aup":0.0},"rule_hits":["fraud.delivery_fee"],"model_version":null,"rules_version":"r1","decided_at":"2026-11-30T09:00:00Z"}"#;
+        store
+            .record_verdicts(&[("SM900001", verdict)], day + 500)
+            .await
+            .unwrap();
         cases[..102]
             .iter()
             .map(|c| c.case_id().to_string())
@@ -478,6 +484,50 @@ fn transparency_export_writes_valid_batches_of_statements_for_restrictions_and_s
         "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"
     );
     assert!(suspension.get("end_date_account_restriction").is_none());
+
+    // With `block` reported, the blocked message has its statement too.
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/policy.toml"),
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.toml");
+    let with_blocks = shipped.replace(
+        r#"report = ["restrict", "suspend"]"#,
+        r#"report = ["restrict", "suspend", "block"]"#,
+    );
+    assert_ne!(
+        with_blocks, shipped,
+        "config/policy.toml has no [statements] report"
+    );
+    std::fs::write(&policy, with_blocks).unwrap();
+    let policy_arg = ["--policy", policy.to_str().unwrap()];
+    let mut args = vec!["transparency", "export", "--database-url", &url];
+    args.extend(["--since", "2026-11-30", "--until", "2026-12-01"]);
+    args.extend(policy_arg);
+    let output = warden(&args, None);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last_line = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let last: serde_json::Value = serde_json::from_str(&last_line).unwrap();
+    let blocked = last["statements"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(blocked["puid"], "msg-SM900001");
+    assert_eq!(
+        blocked["decision_visibility"],
+        serde_json::json!(["DECISION_VISIBILITY_CONTENT_REMOVED"])
+    );
+    assert_eq!(warden::statements::problems(&blocked), Vec::<String>::new());
 
     // A period with nothing in it writes nothing; a bad one is refused with the reason.
     let empty = export("2026-10-01", "2026-11-01");

@@ -524,6 +524,37 @@ store_test!(
 );
 
 store_test!(
+    only_messages_blocked_for_their_content_are_facts_for_statements,
+    |store: Store| async move {
+        let verdict = |id: &str, action: &str, extra: &str| {
+            format!(
+                r#"{{"message_id":"{id}","account_id":"AC1","action":"{action}","scores":{{"spam":0.0,"fraud":0.9,"aup":0.0}},"rule_hits":["fraud.delivery_fee"],"model_version":null,"rules_version":"r1","decided_at":"2026-11-30T08:00:00Z"{extra}}}"#
+            )
+        };
+        let rows = [
+            ("SM1", verdict("SM1", "block", "")),
+            (
+                "SM2",
+                verdict("SM2", "block", r#","account_suspended":true"#),
+            ),
+            (
+                "SM3",
+                verdict("SM3", "block", r#","recipient_opted_out":true"#),
+            ),
+            ("SM4", verdict("SM4", "flag", "")),
+        ];
+        let pairs: Vec<(&str, &str)> = rows.iter().map(|(id, v)| (*id, v.as_str())).collect();
+        store.record_verdicts(&pairs, 5_000).await.unwrap();
+        let facts = store.block_facts(0, 10_000).await.unwrap();
+        assert_eq!(facts.len(), 1, "{facts:?}");
+        assert_eq!(facts[0].message_id, "SM1");
+        assert_eq!(facts[0].rule_hits, ["fraud.delivery_fee"]);
+        assert_eq!(facts[0].decided_at, 1_796_025_600_000);
+        assert!(store.block_facts(5_001, 10_000).await.unwrap().is_empty());
+    }
+);
+
+store_test!(
     retention_purges_closed_cases_on_time_and_spares_legal_holds,
     |store: Store| async move {
         const DAY: i64 = 86_400_000;

@@ -39,8 +39,8 @@ enum TransparencyCommand {
         #[arg(long)]
         csv: bool,
     },
-    /// Statements of reasons for every restriction and suspension taken in the period, as JSON
-    /// lines: each a body for the database's batch endpoint (`{"statements": [...]}`, at most
+    /// Statements of reasons for every restriction and suspension taken in the period (and
+    /// blocked message, when `[statements] report` has `block`), as JSON lines: each a body for the database's batch endpoint (`{"statements": [...]}`, at most
     /// 100). Nothing is written if any statement breaks the database's rules.
     Export {
         /// Start of the period, included: a date (`2026-11-01`, midnight UTC) or RFC 3339.
@@ -114,6 +114,22 @@ fn export(
             problems.join("; ")
         );
         statements.push(statement);
+    }
+    if policy.reports_blocks() {
+        let blocks =
+            database.with_store(async |store| Ok(store.block_facts(from_ms, to_ms).await?))?;
+        for fact in &blocks {
+            let statement = warden::statements::block_statement(fact, &policy, &rule_tags)
+                .map_err(|reason| anyhow::anyhow!("message {}: {reason}", fact.message_id))?;
+            let problems = warden::statements::problems(&statement);
+            anyhow::ensure!(
+                problems.is_empty(),
+                "message {}: the statement would be refused: {}",
+                fact.message_id,
+                problems.join("; ")
+            );
+            statements.push(statement);
+        }
     }
     for batch in warden::statements::batches(&statements) {
         println!("{batch}");

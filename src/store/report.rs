@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::{Actor, Outcome, Store, StoreError, case_id_of, parsed};
 use crate::message::Scores;
-use crate::statements::StatementFact;
+use crate::statements::{BlockFact, StatementFact};
 use crate::suspension::Step;
 use crate::transparency::{AppealFact, Facts, StepFact};
 
@@ -142,6 +142,56 @@ impl Store {
                 rule_hits,
                 evidence_messages: evidence.len(),
                 case_id,
+            });
+        }
+        Ok(facts)
+    }
+
+    /// Messages blocked for their content (not for their account's suspension, nor for their
+    /// recipient's opt-out) and decided in `[from, to)` (Unix ms), from the recorded verdicts:
+    /// those kept for `[retention] processed_days`.
+    pub async fn block_facts(&self, from: i64, to: i64) -> Result<Vec<BlockFact>, StoreError> {
+        // The verdict JSON is written by serde in field order: the filter cuts the rows read.
+        let rows = sqlx::query(
+            "SELECT message_id, processed_at, verdict FROM processed_messages \
+             WHERE processed_at >= $1 AND processed_at < $2 \
+             AND verdict LIKE '%\"action\":\"block\"%' ORDER BY processed_at, message_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut facts = Vec::new();
+        for row in &rows {
+            let verdict: serde_json::Value =
+                serde_json::from_str(&row.try_get::<String, _>("verdict")?)?;
+            let for_content = verdict["action"] == "block"
+                && verdict["account_suspended"] != true
+                && verdict["recipient_opted_out"] != true;
+            if !for_content {
+                continue;
+            }
+            let decided_at = verdict["decided_at"]
+                .as_str()
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .map(crate::clock::unix_ms);
+            facts.push(BlockFact {
+                message_id: row.try_get("message_id")?,
+                decided_at: match decided_at {
+                    Some(at) => at,
+                    None => row.try_get("processed_at")?,
+                },
+                rule_hits: verdict["rule_hits"]
+                    .as_array()
+                    .map(|hits| {
+                        hits.iter()
+                            .filter_map(|h| h.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             });
         }
         Ok(facts)
