@@ -49,6 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             at,
             strikes: 3,
             ends_at: None,
+            policy_url: None,
         };
         store.open_case(&case, &[]).await?;
         let stored = store

@@ -180,6 +180,7 @@ fn appeal_settings() -> AppealSettings {
         policy_url: "https://warden.example.com/acceptable-use".into(),
         redress: "Refer it to a dispute settlement body or the courts.".into(),
         warning_next_step: String::new(),
+        clause_urls: Default::default(),
     }
 }
 

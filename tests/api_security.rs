@@ -108,6 +108,7 @@ impl Server {
             policy_url: "https://warden.example.com/acceptable-use".into(),
             redress: "Refer it to a dispute settlement body or the courts.".into(),
             warning_next_step: String::new(),
+            clause_urls: Default::default(),
         };
         let state = AppState::new(
             store.clone(),

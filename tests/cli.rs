@@ -355,6 +355,7 @@ fn ladder_case(
         at,
         strikes: 1,
         ends_at,
+        policy_url: None,
     }
 }
 

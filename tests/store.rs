@@ -239,6 +239,7 @@ store_test!(
             status: CaseStatus::Suspended,
             strikes: 1,
             ends_at: Some(10_000),
+            policy_url: Some("https://example.com/terms#spam".into()),
             ..new_case("AC1", "SM2", 2_000)
         };
         for case in [&warning, &restriction] {
@@ -270,6 +271,11 @@ store_test!(
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].case_id, restriction.case_id());
         assert_eq!(due[0].ends_at, Some(10_000));
+        // The clause its notices link is kept with it, for every later notice.
+        assert_eq!(
+            due[0].policy_url.as_deref(),
+            Some("https://example.com/terms#spam")
+        );
         let event = OutboxEvent::new(
             OutboxTopic::AccountActions,
             &account("AC1"),

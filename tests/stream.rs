@@ -1130,6 +1130,14 @@ fn a_spammer_is_warned_then_restricted_until_its_end_then_suspended_for_going_on
     assert!(warning.get("appeal_url").is_none(), "nothing to appeal");
     let restricted = &notices.records[1].payload;
     assert!(restricted["appeal_url"].as_str().is_some());
+    // Both link the clause the spam rules enforce ([statements.tags.spam]), not the policy
+    // as a whole.
+    for notice in [warning, restricted] {
+        assert_eq!(
+            notice["policy_url"],
+            "https://warden.example.com/acceptable-use#spam"
+        );
+    }
     let until = restricted["until"].as_str().unwrap().to_owned();
 
     // At its end, `warden run` lifts it: reinstated by automated:expiry, and the holder told.

@@ -73,6 +73,7 @@ pub async fn suspend(
         // A person's decision: no strikes, no end.
         strikes: 0,
         ends_at: None,
+        policy_url: None,
     };
     let owed = events::owed(
         &case::opening_owes(case.status),

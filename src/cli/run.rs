@@ -81,6 +81,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let recipient_key = secret_from_env("WARDEN_RECIPIENT_KEY", "keys recipients' hashes")?;
     service.validate().context("invalid settings")?;
     let (scorer, account_policy) = args.scoring.load_with_account_policy()?;
+    // The clauses cases link are read once: a reload keeps them (they change with the terms).
+    let clause_urls = warden::config::load_policy(&args.scoring.policy)?
+        .statements
+        .tags
+        .into_iter()
+        .map(|(tag, clause)| (tag, clause.url))
+        .collect();
     // An admin's reload (through the API) hands the processor a new scorer and account policy
     // between batches.
     let (scorer_updates, updates) = watch::channel(None);
@@ -98,7 +105,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     runtime()?.block_on(async {
         let store = open_store(&service).await?;
-        let appeal = appeal_settings(&service, appeal_secret);
+        let appeal = AppealSettings {
+            clause_urls,
+            ..appeal_settings(&service, appeal_secret)
+        };
         let shutdown = shutdown_on_signal();
         // One outbox for every case event, automated or human, and one deliverer per process.
         // It stops after the stream processor, so that the last cases' events leave too.
@@ -198,6 +208,8 @@ fn appeal_settings(service: &ServiceConfig, secret: Secret) -> AppealSettings {
         redress: service.enforcement.redress.clone(),
         // The enforcer words it from its ladder: only the stream warns.
         warning_next_step: String::new(),
+        // Only the stream opens cases from rule hits: `warden run` reads them from its policy.
+        clause_urls: Default::default(),
     }
 }
 

@@ -92,6 +92,11 @@ impl<'a> Notice<'a> {
     }
 }
 
+/// The clause the case's evidence broke, or the policy as a whole.
+fn policy_url<'a>(case: &'a Case, appeal: &'a AppealSettings) -> &'a str {
+    case.policy_url.as_deref().unwrap_or(&appeal.policy_url)
+}
+
 fn json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("event records always serialize")
 }
@@ -134,7 +139,7 @@ pub fn account_action(
 pub fn warning_notice(case: &Case, appeal: &AppealSettings, at: OffsetDateTime) -> Vec<u8> {
     json(&Notice {
         automated: Some(true),
-        policy_url: Some(&appeal.policy_url),
+        policy_url: Some(policy_url(case, appeal)),
         next_step: Some(&appeal.warning_next_step),
         ..Notice::about(case, "warning", at)
     })
@@ -168,7 +173,7 @@ pub fn suspended_notice(
     );
     json(&Notice {
         automated: Some(*by == Actor::Automated),
-        policy_url: Some(&appeal.policy_url),
+        policy_url: Some(policy_url(case, appeal)),
         appeal_url: Some(format!("{}?token={token}", appeal.base_url)),
         appeal_deadline: Some(deadline),
         until: case.ends_at.map(timestamp),

@@ -10,7 +10,7 @@
 pub mod events;
 pub mod token;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -41,6 +41,8 @@ pub struct Facts {
     pub sent_at_ms: i64,
     pub observation: Observation,
     pub trigger: Trigger,
+    /// The policy tag of the first enforced rule that hit, for a flagged or blocked message.
+    pub policy_tag: Option<String>,
 }
 
 /// How notices point account holders to their appeal.
@@ -57,6 +59,9 @@ pub struct AppealSettings {
     /// What further violations bring, told with a warning: the enforcer words it from its
     /// ladder (`Ladder::next_step_words`); the API sends no warning.
     pub warning_next_step: String,
+    /// Each policy tag's clause URL (`[statements.tags]`): a case the enforcer opens links the
+    /// clause its evidence's rules enforce, and `policy_url` when it has none.
+    pub clause_urls: BTreeMap<String, String>,
 }
 
 /// Signals, the account policy, the breaker and the store, for one stream processor.
@@ -108,15 +113,23 @@ struct Opened {
     ends_at: Option<i64>,
 }
 
-/// A case opened by the automated policy.
+/// A case opened by the automated policy; it links the clause its message's rule enforces,
+/// when `clause_urls` has one.
 fn new_case(
     account_id: AccountId,
     trigger_message_id: String,
     opened: Opened,
     message: LastAbusive,
     at_ms: i64,
+    clause_urls: &BTreeMap<String, String>,
 ) -> NewCase {
+    let policy_url = message
+        .policy_tag
+        .as_ref()
+        .and_then(|tag| clause_urls.get(tag))
+        .cloned();
     NewCase {
+        policy_url,
         account_id,
         trigger_message_id,
         status: opened.status,
@@ -144,6 +157,8 @@ fn new_case(
 #[derive(Debug, Clone)]
 struct LastAbusive {
     evidence: Evidence,
+    /// The policy tag of the rule behind it.
+    policy_tag: Option<String>,
     scores: Scores,
     model_version: Option<String>,
     rules_version: String,
@@ -306,6 +321,7 @@ impl Enforcer {
             scores: verdict.scores,
             model_version: verdict.model_version.clone(),
             rules_version: verdict.rules_version.clone(),
+            policy_tag: facts.policy_tag.clone(),
         };
         if facts.observation.abusive {
             self.last_abusive.insert(account_id.clone(), this_message());
@@ -324,6 +340,7 @@ impl Enforcer {
             opened,
             message,
             facts.sent_at_ms,
+            &self.appeal.clause_urls,
         ))
     }
 
@@ -358,6 +375,7 @@ impl Enforcer {
             opened,
             latest,
             clock::ms_from_seconds(at),
+            &self.appeal.clause_urls,
         ))
     }
 

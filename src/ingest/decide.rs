@@ -220,12 +220,19 @@ fn facts(
     verdict: &Verdict,
     model: Option<crate::message::Scores>,
 ) -> Facts {
-    let enforced = scratch
-        .matches
-        .iter()
-        .map(|index| scorer.rules().rule(index))
-        .filter(|rule| rule.enforced());
-    let weight = MessageWeight::of(verdict.action, enforced);
+    let enforced = || {
+        scratch
+            .matches
+            .iter()
+            .map(|index| scorer.rules().rule(index))
+            .filter(|rule| rule.enforced())
+    };
+    let weight = MessageWeight::of(verdict.action, enforced());
+    // Only a message that may become evidence needs its clause.
+    let policy_tag = weight
+        .abusive
+        .then(|| enforced().next().map(|rule| rule.policy_tag.clone()))
+        .flatten();
     let mut domains = [None; 4];
     let registrable = scratch
         .extracted
@@ -254,5 +261,6 @@ fn facts(
             model_fraud: model.map(|m| m.fraud),
             has_url: scratch.extracted.has_url(),
         },
+        policy_tag,
     }
 }

@@ -45,7 +45,7 @@ impl Store {
     ) -> Result<Option<Case>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases \
              WHERE account_id = $1 AND status IN ('suspended', 'in_review')",
         )
         .bind(account_id.as_str())
@@ -221,7 +221,7 @@ impl Store {
         account_id: &AccountId,
     ) -> Result<AccountExport, StoreError> {
         let rows = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases \
              WHERE account_id = $1 ORDER BY opened_at",
         )
         .bind(account_id.as_str())

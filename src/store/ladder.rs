@@ -42,7 +42,7 @@ impl Store {
     /// Restrictions whose end is at or before `now` (Unix ms) and that still hold.
     pub async fn due_restrictions(&self, now: i64) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases \
              WHERE ends_at IS NOT NULL AND ends_at <= $1 AND status = 'suspended' \
              ORDER BY ends_at",
         )

@@ -132,6 +132,9 @@ pub struct NewCase {
     pub strikes: u32,
     /// When a restriction ends (Unix ms); `None` for a warning or an indefinite suspension.
     pub ends_at: Option<i64>,
+    /// The clause of the terms its notices link (its rules' policy tag's URL); `None`: the
+    /// general policy URL.
+    pub policy_url: Option<String>,
 }
 
 impl NewCase {
@@ -149,6 +152,7 @@ impl NewCase {
             reasons: self.reasons.clone(),
             opened_at: self.at,
             ends_at: self.ends_at,
+            policy_url: self.policy_url.clone(),
         }
     }
 }
@@ -172,6 +176,8 @@ pub struct Case {
     pub opened_at: i64,
     /// When a restriction ends (Unix ms): a suspension with an end is a restriction.
     pub ends_at: Option<i64>,
+    /// The clause of the terms its notices link; `None`: the general policy URL.
+    pub policy_url: Option<String>,
 }
 
 /// An audit log entry.
@@ -361,7 +367,7 @@ impl Store {
     /// The account's active (suspended or in review) case, if any.
     pub async fn active_case(&self, account_id: &AccountId) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases \
              WHERE account_id = $1 AND status IN ('suspended', 'in_review')",
         )
         .bind(account_id.as_str())
@@ -372,7 +378,7 @@ impl Store {
 
     pub async fn case(&self, case_id: &CaseId) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases WHERE case_id = $1",
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases WHERE case_id = $1",
         )
         .bind(case_id.as_str())
         .fetch_optional(&self.pool)
@@ -463,7 +469,7 @@ impl Store {
     /// it carried them): moved there at startup.
     pub async fn unnotified_cases(&self) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases \
              WHERE notified_at IS NULL AND status IN ('suspended', 'in_review') ORDER BY opened_at",
         )
         .fetch_all(&self.pool)
@@ -557,8 +563,8 @@ async fn insert_case(
     let case_id = case.case_id();
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, account_id, status, reasons, scores, model_version, \
-         rules_version, opened_at, updated_at, strikes, ends_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT DO NOTHING",
+         rules_version, opened_at, updated_at, strikes, ends_at, policy_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
     )
     .bind(case_id.as_str())
     .bind(case.account_id.as_str())
@@ -570,6 +576,7 @@ async fn insert_case(
     .bind(case.at)
     .bind(i64::from(case.strikes))
     .bind(case.ends_at)
+    .bind(case.policy_url.clone())
     .execute(&mut **tx)
     .await?
     .rows_affected()
@@ -649,6 +656,7 @@ fn case_of(row: &AnyRow) -> Result<Case, StoreError> {
         reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?)?,
         opened_at: row.try_get("opened_at")?,
         ends_at: row.try_get("ends_at")?,
+        policy_url: row.try_get("policy_url")?,
     })
 }
 

@@ -307,7 +307,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<CaseDetail>, StoreError> {
         let row = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, scores, model_version, \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url, scores, model_version, \
              rules_version, updated_at, claimed_by, claim_expires_at FROM cases \
              WHERE case_id = $1",
         )
@@ -643,7 +643,7 @@ impl Store {
         since: i64,
     ) -> Result<Vec<(AccountId, CaseStatus)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT case_id, account_id, status, reasons, opened_at, ends_at FROM cases \
+            "SELECT case_id, account_id, status, reasons, opened_at, ends_at, policy_url FROM cases \
              WHERE updated_at >= $1 ORDER BY updated_at, case_id",
         )
         .bind(since)

@@ -81,5 +81,6 @@ pub fn new_case(account: &str, trigger: &str, at: i64) -> NewCase {
         at,
         strikes: 3,
         ends_at: None,
+        policy_url: None,
     }
 }
