@@ -736,3 +736,119 @@ impl Enforcer {
         events::owed(&owes, case, &Actor::Automated, &self.appeal, None, at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::CaseStatus;
+    use crate::message::{MessageId, RuleId};
+    use crate::suspension::Ladder;
+
+    const T0: i64 = 1_796_000_000;
+
+    /// A flagged message from `account` at `at` (Unix s) that a spam rule hit: evidence of a
+    /// violation, one of the five in an hour that make one.
+    fn flagged(account: &str, seq: u32, at: i64) -> (Verdict, Facts) {
+        let verdict = Verdict {
+            message_id: MessageId::parse("message_id", format!("SM{account}-{seq}")).unwrap(),
+            account_id: AccountId::parse("account_id", account.into()).unwrap(),
+            action: Action::Flag,
+            scores: Scores::default(),
+            rule_hits: vec![RuleId::new("spam.replicas")],
+            shadow_rule_hits: Vec::new(),
+            model_version: None,
+            rules_version: "r1".into(),
+            decided_at: OffsetDateTime::UNIX_EPOCH,
+            account_suspended: false,
+            recipient_opted_out: false,
+            marketing_without_opt_out: false,
+        };
+        let facts = Facts {
+            model: None,
+            body: "Replica watches from £89".into(),
+            sent_at_ms: at * 1_000,
+            observation: Observation {
+                at,
+                recipient: u64::from(seq),
+                simhash: u64::from(seq) << 20,
+                domains: [None; 4],
+                abusive: true,
+                policy_violation: false,
+                violating: true,
+                blocked: false,
+            },
+            trigger: Trigger {
+                action: Action::Flag,
+                high_severity_fraud: false,
+                model_fraud: None,
+                has_url: false,
+            },
+            policy_tag: Some("spam".into()),
+        };
+        (verdict, facts)
+    }
+
+    /// Sends five flagged messages from `account` at `at` and opens the case they call for.
+    async fn violate(enforcer: &mut Enforcer, account: &str, at: i64) -> Option<NewCase> {
+        let mut opened = None;
+        for seq in 0..5 {
+            let (mut verdict, facts) =
+                flagged(account, (at - T0) as u32 + seq, at + i64::from(seq));
+            if let Some(case) = enforcer.assess(&mut verdict, &facts) {
+                enforcer.open(&case).await.unwrap();
+                opened = Some(case);
+            }
+        }
+        opened
+    }
+
+    #[tokio::test]
+    async fn strikes_expire_so_a_violation_after_strike_days_is_a_first_one_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let policy = SuspensionPolicy {
+            ladder: Ladder {
+                strike_days: 1,
+                ..Ladder::default()
+            },
+            ..SuspensionPolicy::default()
+        };
+        let appeal = AppealSettings {
+            secret: Secret::new("test"),
+            base_url: "https://warden.example.com/appeal".into(),
+            days: 183,
+            policy_url: "https://warden.example.com/acceptable-use".into(),
+            redress: "The courts.".into(),
+            warning_next_step: String::new(),
+            clause_urls: BTreeMap::from([(
+                "spam".to_owned(),
+                "https://warden.example.com/acceptable-use#spam".to_owned(),
+            )]),
+        };
+        let mut enforcer = Enforcer::start(store, policy, appeal, Arc::new(Notify::new()))
+            .await
+            .unwrap();
+        let step = |case: Option<NewCase>| case.map(|c| (c.status, c.ends_at.is_some()));
+
+        // AC1 goes on within the day: warned, then restricted.
+        let first = violate(&mut enforcer, "AC1", T0).await;
+        assert_eq!(
+            first.as_ref().and_then(|c| c.policy_url.as_deref()),
+            Some("https://warden.example.com/acceptable-use#spam")
+        );
+        assert_eq!(step(first), Some((CaseStatus::Warned, false)));
+        let again = violate(&mut enforcer, "AC1", T0 + 3_600).await;
+        assert_eq!(step(again), Some((CaseStatus::Suspended, true)));
+
+        // AC2 goes on two days later, its strike expired: a first violation again.
+        assert_eq!(
+            step(violate(&mut enforcer, "AC2", T0).await),
+            Some((CaseStatus::Warned, false))
+        );
+        assert_eq!(
+            step(violate(&mut enforcer, "AC2", T0 + 2 * 86_400).await),
+            Some((CaseStatus::Warned, false))
+        );
+    }
+}
