@@ -69,6 +69,11 @@ pub struct PolicyTag {
     /// The content is illegal as well as against the terms (`incompatible_content_illegal`).
     #[serde(default)]
     pub illegal: bool,
+    /// The law the content breaks, when decisions under this clause are filed as illegal
+    /// content (`DECISION_GROUND_ILLEGAL_CONTENT`, `illegal_content_legal_ground`) rather than
+    /// as content against the terms.
+    #[serde(default)]
+    pub legal_ground: Option<String>,
 }
 
 impl StatementPolicy {
@@ -116,6 +121,12 @@ impl StatementPolicy {
                 .is_some_and(|o| o.chars().count() > 500)
             {
                 Some("keyword_other must be at most 500 characters".into())
+            } else if tag
+                .legal_ground
+                .as_ref()
+                .is_some_and(|g| g.is_empty() || g.chars().count() > 500)
+            {
+                Some("legal_ground must be 1 to 500 characters".into())
             } else {
                 None
             };
@@ -313,20 +324,27 @@ impl Decision<'_> {
         let mut put = |key: &str, value: Value| {
             statement.insert(key.to_owned(), value);
         };
-        put(
-            "decision_ground",
-            json!("DECISION_GROUND_INCOMPATIBLE_CONTENT"),
-        );
+        let explanation = json!(truncate(self.explanation, 2000));
+        match &tag.legal_ground {
+            Some(law) => {
+                put("decision_ground", json!("DECISION_GROUND_ILLEGAL_CONTENT"));
+                put("illegal_content_legal_ground", json!(law));
+                put("illegal_content_explanation", explanation);
+            }
+            None => {
+                put(
+                    "decision_ground",
+                    json!("DECISION_GROUND_INCOMPATIBLE_CONTENT"),
+                );
+                put("incompatible_content_ground", json!(tag.clause));
+                put("incompatible_content_explanation", explanation);
+                put(
+                    "incompatible_content_illegal",
+                    json!(if tag.illegal { "Yes" } else { "No" }),
+                );
+            }
+        }
         put("decision_ground_reference_url", json!(tag.url));
-        put("incompatible_content_ground", json!(tag.clause));
-        put(
-            "incompatible_content_explanation",
-            json!(truncate(self.explanation, 2000)),
-        );
-        put(
-            "incompatible_content_illegal",
-            json!(if tag.illegal { "Yes" } else { "No" }),
-        );
         put("category", json!(tag.category));
         if !tag.keywords.is_empty() {
             put("category_specification", json!(tag.keywords));
@@ -760,6 +778,7 @@ mod tests {
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
             keyword_other: None,
             illegal: true,
+            legal_ground: None,
         };
         StatementPolicy {
             territorial_scope: vec!["DE".into(), "FR".into()],
@@ -955,6 +974,40 @@ mod tests {
         let odd = block_statement(&odd, &policy(), &rule_tags()).unwrap();
         assert_eq!(problems(&odd), Vec::<String>::new());
         assert_eq!(odd["puid"].as_str().unwrap().len(), "msg-".len() + 24);
+    }
+
+    #[test]
+    fn a_clause_filed_as_illegal_content_names_the_law() {
+        let mut policy = policy();
+        policy.tags.get_mut("fraud").unwrap().legal_ground =
+            Some("Fraud Act 2006, section 2 (fraud by false representation)".into());
+        policy.validate().unwrap();
+        let filed = statement(
+            &fact(Step::Suspend, Actor::Automated),
+            &policy,
+            &rule_tags(),
+        )
+        .unwrap();
+        assert_eq!(problems(&filed), Vec::<String>::new());
+        assert_eq!(filed["decision_ground"], "DECISION_GROUND_ILLEGAL_CONTENT");
+        assert_eq!(
+            filed["illegal_content_legal_ground"],
+            "Fraud Act 2006, section 2 (fraud by false representation)"
+        );
+        assert!(
+            filed.get("incompatible_content_ground").is_none(),
+            "{filed}"
+        );
+        // Without its explanation, the database would refuse it.
+        let mut unexplained = filed.clone();
+        unexplained
+            .as_object_mut()
+            .unwrap()
+            .remove("illegal_content_explanation");
+        assert_eq!(
+            problems(&unexplained),
+            ["illegal_content_explanation is required here"]
+        );
     }
 
     #[test]
