@@ -29,6 +29,8 @@ pub struct Metrics {
     pub http_request_seconds: HistogramVec,
     pub decision_latency: Histogram,
     pub rule_hits: IntCounterVec,
+    pub shadow_rule_hits: IntCounterVec,
+    pub shadow_would_change: IntCounterVec,
     pub model_score: HistogramVec,
     pub scoring_seconds: Histogram,
     pub batch_stage_seconds: HistogramVec,
@@ -197,6 +199,18 @@ impl Metrics {
                 "warden_rule_hits_total",
                 "Enforced rule hits in delivered verdicts",
                 &["rule", "category"],
+            ),
+            shadow_rule_hits: counters(
+                r,
+                "warden_shadow_rule_hits_total",
+                "Shadow-mode rule hits in delivered verdicts (recorded, never acted on)",
+                &["rule"],
+            ),
+            shadow_would_change: counters(
+                r,
+                "warden_shadow_would_change_total",
+                "Messages whose action a shadow-mode rule would have raised, had it been enforced, by the action it would have taken",
+                &["rule", "to"],
             ),
             model_score: histograms(
                 r,

@@ -12,7 +12,7 @@
 
 use time::OffsetDateTime;
 
-use crate::message::{Action, MessageEvent, Scores, Verdict};
+use crate::message::{Action, Category, MessageEvent, RuleId, Scores, Verdict};
 use crate::model::{FeatureScratch, Model};
 use crate::policy::MessagePolicy;
 use crate::rules::{Matches, RuleSet};
@@ -56,6 +56,9 @@ impl Scratch {
 pub struct Assessment {
     pub scores: Scores,
     pub action: Action,
+    /// The enforced rules' own scores (the block decision's evidence unless the model may
+    /// block).
+    pub rules: Scores,
     /// The model's own probabilities, when a model scored.
     pub model: Option<Scores>,
 }
@@ -140,8 +143,40 @@ impl Scorer {
         Assessment {
             scores,
             action: self.policy.message_action(&scores, &rules_scores),
+            rules: rules_scores,
             model: model_scores,
         }
+    }
+
+    /// For each shadow rule that hit the message `assessment` is of (its hits still in
+    /// `scratch`), the action it would have raised the message to had it been enforced; a
+    /// shadow rule that would have changed nothing is left out. What a shadow rule would do,
+    /// before anyone promotes it.
+    pub fn shadow_changes(
+        &self,
+        assessment: &Assessment,
+        scratch: &Scratch,
+    ) -> Vec<(RuleId, Action)> {
+        if self.sources == Sources::ModelOnly {
+            return Vec::new();
+        }
+        let with = |scores: &Scores, category: Category, weight: f64| {
+            let mut values = Category::ALL.map(|c| scores.get(c));
+            values[category.index()] = 1.0 - (1.0 - values[category.index()]) * (1.0 - weight);
+            Scores::from_array(values)
+        };
+        scratch
+            .matches
+            .iter()
+            .map(|index| self.rules.rule(index))
+            .filter(|rule| !rule.enforced())
+            .filter_map(|rule| {
+                let scores = with(&assessment.scores, rule.category, rule.weight);
+                let rules = with(&assessment.rules, rule.category, rule.weight);
+                let action = self.policy.message_action(&scores, &rules);
+                (action > assessment.action).then(|| (rule.id.clone(), action))
+            })
+            .collect()
     }
 
     /// Scores one message and builds its verdict.
@@ -205,5 +240,45 @@ fn power(x: f64, weight: f64) -> f64 {
         x.powi(weight as i32)
     } else {
         x.powf(weight)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicyFile;
+    use crate::rules::RuleSet;
+
+    fn rule(id: &str, weight: f64, mode: &str, keyword: &str) -> String {
+        let category = id.split('.').next().unwrap();
+        format!(
+            "[[rule]]\nid = \"{id}\"\ncategory = \"{category}\"\nseverity = \"medium\"\n\
+             weight = {weight}\nmode = \"{mode}\"\ndescription = \"A test rule\"\n\
+             keywords = [\"{keyword}\"]\nexamples.match = [\"{keyword}\"]\n\
+             examples.no_match = [\"hello\"]\n\n"
+        )
+    }
+
+    #[test]
+    fn a_shadow_rule_reports_the_action_it_would_have_raised_a_message_to() {
+        let rules = rule("spam.watches", 0.6, "enforce", "cheap watches")
+            + &rule("spam.watches_strict", 0.9, "shadow", "cheap watches")
+            + &rule("fraud.weak", 0.2, "shadow", "watches");
+        let policy = PolicyFile::from_toml(include_str!("../config/policy.toml"))
+            .unwrap()
+            .message;
+        let scorer = Scorer::new(RuleSet::compile(&rules).unwrap(), None, policy)
+            .with_sources(Sources::RulesOnly);
+        let mut scratch = Scratch::new();
+        let assessment = scorer.assess("cheap watches for sale", &mut scratch);
+        assert_eq!(assessment.action, Action::Flag);
+        // The strict rule would block what the enforced one flags; the weak one alone would
+        // change nothing. Neither touched the action taken.
+        assert_eq!(
+            scorer.shadow_changes(&assessment, &scratch),
+            [(RuleId::new("spam.watches_strict"), Action::Block)]
+        );
+        let plain = scorer.assess("hello there", &mut scratch);
+        assert!(scorer.shadow_changes(&plain, &scratch).is_empty());
     }
 }

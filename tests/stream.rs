@@ -838,7 +838,17 @@ fn metrics_agree_with_what_was_sent_and_decided() {
     records.extend((0..20).map(|seq| message(9, seq, "See you at 6, I'll bring the keys")));
     records.push(("AC0009".to_owned(), b"{not json".to_vec()));
     broker.produce(&topics.messages, &records);
-    let mut warden = Warden::start(&config);
+    // The shipped rules and brands, and a shadow rule that would block AC0009's messages.
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let rules = dir.path().join("rules.toml");
+    std::fs::copy(shipped.join("brands.toml"), dir.path().join("brands.toml")).unwrap();
+    let shadow = "\n[[rule]]\nid = \"spam.keys_shadow\"\ncategory = \"spam\"\n\
+                  severity = \"low\"\nweight = 0.9\nmode = \"shadow\"\n\
+                  description = \"A candidate rule under trial\"\nkeywords = [\"bring the keys\"]\n\
+                  examples.match = [\"I'll bring the keys\"]\nexamples.no_match = [\"hello\"]\n";
+    let candidate = std::fs::read_to_string(shipped.join("rules.toml")).unwrap() + shadow;
+    std::fs::write(&rules, candidate).unwrap();
+    let mut warden = Warden::start_with_args(&config, &["--rules", rules.to_str().unwrap()]);
     let mut verdicts = broker.reader(&topics.verdicts);
     verdicts.read_until(PATIENCE, "a verdict per message", |r| {
         r.len() >= records.len() - 1
@@ -888,6 +898,33 @@ fn metrics_agree_with_what_was_sent_and_decided() {
         "{text}"
     );
     assert_eq!(metric_sum(&text, "warden_model_score_count"), 3.0 * scored);
+    // The shadow rule hit AC0009's twenty messages, changed none, and says it would have
+    // blocked them all.
+    assert!(
+        verdicts
+            .records
+            .iter()
+            .filter(|v| v.payload["account_id"] == "AC0009")
+            .all(|v| v.payload["action"] != "block"
+                && v.payload["shadow_rule_hits"] == serde_json::json!(["spam.keys_shadow"])),
+        "{:?}",
+        verdicts.records
+    );
+    assert_eq!(
+        metric_sum(
+            &text,
+            r#"warden_shadow_rule_hits_total{rule="spam.keys_shadow"}"#
+        ),
+        20.0
+    );
+    assert_eq!(
+        metric_sum(
+            &text,
+            r#"warden_shadow_would_change_total{rule="spam.keys_shadow",to="block"}"#
+        ),
+        20.0,
+        "{text}"
+    );
     // Every batch went through each stage of the loop once, and took some time in all.
     let stage = |stage: &str, series: &str| {
         metric_sum(

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::case::Actor;
 use crate::clock::{self, now_ms};
-use crate::message::{AccountId, Action, FeedbackKind, MessageId, Scores, Verdict};
+use crate::message::{AccountId, Action, FeedbackKind, MessageId, RuleId, Scores, Verdict};
 use crate::metrics::METRICS;
 use crate::privacy::{Secret, excerpt};
 use crate::signals::{Observation, Signals, Snapshot};
@@ -43,6 +43,9 @@ pub struct Facts {
     pub trigger: Trigger,
     /// The policy tag of the first enforced rule that hit, for a flagged or blocked message.
     pub policy_tag: Option<String>,
+    /// Shadow rules that hit, with the action each would have raised the message to (for
+    /// metrics).
+    pub shadow_changes: Vec<(RuleId, Action)>,
 }
 
 /// How notices point account holders to their appeal.
@@ -741,7 +744,7 @@ impl Enforcer {
 mod tests {
     use super::*;
     use crate::case::CaseStatus;
-    use crate::message::{MessageId, RuleId};
+    use crate::message::MessageId;
     use crate::suspension::Ladder;
 
     const T0: i64 = 1_796_000_000;
@@ -784,6 +787,7 @@ mod tests {
                 has_url: false,
             },
             policy_tag: Some("spam".into()),
+            shadow_changes: Vec::new(),
         };
         (verdict, facts)
     }

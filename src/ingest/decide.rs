@@ -15,7 +15,7 @@ use crate::config::Topics;
 use crate::enforce::Facts;
 use crate::message::{AccountId, FeedbackEvent, FeedbackKind, MessageEvent, MessageId, Verdict};
 use crate::privacy::RecipientHasher;
-use crate::scoring::{Scorer, Scratch};
+use crate::scoring::{Assessment, Scorer, Scratch};
 use crate::signals::{Observation, simhash};
 use crate::suspension::{MessageWeight, Trigger};
 
@@ -182,14 +182,7 @@ pub fn decide_record(
     // is reset before its next use, so nothing of the failed message leaks into the next.
     let decided = catch_unwind(AssertUnwindSafe(|| {
         let (verdict, assessment) = scorer.verdict_with_assessment(&event, scratch, now);
-        let facts = facts(
-            scorer,
-            recipients,
-            &event,
-            scratch,
-            &verdict,
-            assessment.model,
-        );
+        let facts = facts(scorer, recipients, &event, scratch, &verdict, &assessment);
         (verdict, facts)
     }));
     match decided {
@@ -218,8 +211,15 @@ fn facts(
     event: &MessageEvent,
     scratch: &Scratch,
     verdict: &Verdict,
-    model: Option<crate::message::Scores>,
+    assessment: &Assessment,
 ) -> Facts {
+    let model = assessment.model;
+    // Shadow rules rarely hit: most messages skip the recomputation.
+    let shadow_changes = if verdict.shadow_rule_hits.is_empty() {
+        Vec::new()
+    } else {
+        scorer.shadow_changes(assessment, scratch)
+    };
     let enforced = || {
         scratch
             .matches
@@ -262,5 +262,6 @@ fn facts(
             has_url: scratch.extracted.has_url(),
         },
         policy_tag,
+        shadow_changes,
     }
 }

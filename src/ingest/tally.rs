@@ -4,7 +4,7 @@
 use super::decide::Decision;
 use super::replay::Recorded;
 use crate::clock;
-use crate::message::RuleId;
+use crate::message::{Action, RuleId};
 use crate::metrics::METRICS;
 
 /// What a batch adds to the metrics once it is delivered.
@@ -12,6 +12,9 @@ pub(super) struct BatchTally {
     /// Each verdict's action and `sent_at` (Unix ms).
     verdicts: Vec<(&'static str, i64)>,
     rule_hits: Vec<RuleId>,
+    shadow_rule_hits: Vec<RuleId>,
+    /// Shadow rules with the action each would have raised a message to.
+    shadow_changes: Vec<(RuleId, Action)>,
     model_scores: Vec<crate::message::Scores>,
     dead_letters: Vec<&'static str>,
     feedback: u64,
@@ -25,6 +28,8 @@ impl BatchTally {
         let mut tally = Self {
             verdicts: Vec::new(),
             rule_hits: Vec::new(),
+            shadow_rule_hits: Vec::new(),
+            shadow_changes: Vec::new(),
             model_scores: Vec::new(),
             dead_letters: Vec::new(),
             feedback: 0,
@@ -40,6 +45,12 @@ impl BatchTally {
                         .verdicts
                         .push((verdict.action.as_str(), facts.sent_at_ms));
                     tally.rule_hits.extend(verdict.rule_hits.iter().cloned());
+                    tally
+                        .shadow_rule_hits
+                        .extend(verdict.shadow_rule_hits.iter().cloned());
+                    tally
+                        .shadow_changes
+                        .extend(facts.shadow_changes.iter().cloned());
                     tally.model_scores.extend(facts.model);
                 }
                 Decision::Feedback { .. } => tally.feedback += 1,
@@ -72,6 +83,18 @@ impl BatchTally {
             metrics
                 .rule_hits
                 .with_label_values(&[rule.as_str(), category])
+                .inc();
+        }
+        for rule in &self.shadow_rule_hits {
+            metrics
+                .shadow_rule_hits
+                .with_label_values(&[rule.as_str()])
+                .inc();
+        }
+        for (rule, to) in &self.shadow_changes {
+            metrics
+                .shadow_would_change
+                .with_label_values(&[rule.as_str(), to.as_str()])
                 .inc();
         }
         for scores in &self.model_scores {
