@@ -537,3 +537,75 @@ fn transparency_export_writes_valid_batches_of_statements_for_restrictions_and_s
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("must be before --until"));
 }
+
+#[test]
+fn rules_diff_names_the_rules_a_candidate_adds_removes_and_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    std::fs::copy(shipped.join("brands.toml"), dir.path().join("brands.toml")).unwrap();
+    let source = std::fs::read_to_string(shipped.join("rules.toml")).unwrap();
+    // Remove spam.replicas, raise fraud.delivery_fee's weight, add a shadow rule.
+    let start = source.find("[[rule]]\nid = \"spam.replicas\"").unwrap();
+    let end = start + 1 + source[start + 1..].find("[[rule]]").unwrap();
+    let mut candidate = format!("{}{}", &source[..start], &source[end..]);
+    let fee = candidate.find("id = \"fraud.delivery_fee\"").unwrap();
+    let weight = fee + candidate[fee..].find("\nweight = ").unwrap() + 1;
+    let line_end = weight + candidate[weight..].find('\n').unwrap();
+    candidate.replace_range(weight..line_end, "weight = 0.99");
+    candidate.push_str(
+        "\n[[rule]]\nid = \"spam.keys_shadow\"\ncategory = \"spam\"\nseverity = \"low\"\n\
+         weight = 0.9\nmode = \"shadow\"\ndescription = \"A candidate\"\n\
+         keywords = [\"bring the keys\"]\nexamples.match = [\"bring the keys\"]\n\
+         examples.no_match = [\"hello\"]\n",
+    );
+    let candidate_path = dir.path().join("candidate.toml");
+    std::fs::write(&candidate_path, &candidate).unwrap();
+    let shipped_rules = shipped.join("rules.toml");
+    let output = warden(
+        &[
+            "rules",
+            "diff",
+            shipped_rules.to_str().unwrap(),
+            candidate_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "added (1): spam.keys_shadow",
+            "removed (1): spam.replicas",
+            "changed (1): fraud.delivery_fee (weight)",
+        ],
+        "{text}"
+    );
+
+    // A broken candidate is refused with its line and reason.
+    std::fs::write(
+        &candidate_path,
+        candidate.replace("weight = 0.99", "weight = 7"),
+    )
+    .unwrap();
+    let refused = warden(
+        &[
+            "rules",
+            "diff",
+            shipped_rules.to_str().unwrap(),
+            candidate_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        error.contains("fraud.delivery_fee") && error.contains("line"),
+        "{error}"
+    );
+}

@@ -106,6 +106,15 @@ enum RulesCommand {
         #[arg(default_value = DEFAULT_RULES_PATH)]
         file: PathBuf,
     },
+    /// What a candidate rules file changes: rules added, removed and changed (with the settings
+    /// that changed; a promotion from shadow is a change of `mode`). Both files are checked
+    /// first; a broken one is refused with its line and reason.
+    Diff {
+        /// The rules in use.
+        old: PathBuf,
+        /// The candidate.
+        new: PathBuf,
+    },
 }
 
 /// Which database a maintenance command (`breaker`, `labels`, `backup`) works on.
@@ -274,6 +283,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules {
             command: RulesCommand::Check { file },
         } => Ok(check_rules(&file)),
+        Command::Rules {
+            command: RulesCommand::Diff { old, new },
+        } => diff_rules(&old, &new),
     }
 }
 
@@ -337,6 +349,24 @@ fn score_line(
     serde_json::to_writer(&mut *writer, &verdict)?;
     writer.write_all(b"\n")?;
     Ok(Ok(()))
+}
+
+fn diff_rules(old: &Path, new: &Path) -> anyhow::Result<ExitCode> {
+    let (old_set, new_set) = (config::load_rules(old)?, config::load_rules(new)?);
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let diff = warden::rules::RulesDiff::between(&read(old)?, &read(new)?)
+        .map_err(|reason| anyhow::anyhow!("cannot compare the rules files: {reason}"))?;
+    println!(
+        "{} (version {}) -> {} (version {})",
+        old.display(),
+        old_set.version(),
+        new.display(),
+        new_set.version()
+    );
+    print!("{diff}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check_rules(path: &Path) -> ExitCode {

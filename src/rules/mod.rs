@@ -18,6 +18,7 @@
 
 mod brands;
 mod compile;
+mod diff;
 mod file;
 mod matching;
 mod prefilter;
@@ -29,6 +30,7 @@ use aho_corasick::AhoCorasick;
 use regex_automata::meta::Regex;
 
 pub use brands::{BrandProblem, BrandRegistry, BrandsError, RegisteredBrand};
+pub use diff::RulesDiff;
 pub use file::{Mode, Requirement, Severity};
 pub use matching::Matches;
 use prefilter::Prefilter;
