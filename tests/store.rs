@@ -561,6 +561,61 @@ store_test!(
 );
 
 store_test!(
+    the_rules_version_history_keeps_every_set_newest_first_with_its_text,
+    |store: Store| async move {
+        let load = |at: i64, version: &str, action: &str, rules: &str| warden::store::RulesLoad {
+            loaded_at: at,
+            version: version.into(),
+            loaded_by: if action == "start" {
+                Actor::Automated
+            } else {
+                Actor::Admin("root".into())
+            },
+            action: action.into(),
+            summary: format!("{action} summary"),
+            rules: rules.into(),
+            policy: "[message.spam]".into(),
+        };
+        for entry in [
+            load(1_000, "v1", "start", "rules one"),
+            load(2_000, "v2", "reload", "rules two"),
+            load(3_000, "v1", "rollback", "rules one"),
+        ] {
+            store.record_rules_load(&entry).await.unwrap();
+            // Recording the same set twice changes nothing.
+            store.record_rules_load(&entry).await.unwrap();
+        }
+        let history = store.rules_loads(10).await.unwrap();
+        let steps: Vec<(&str, &str, String)> = history
+            .iter()
+            .map(|l| {
+                (
+                    l.version.as_str(),
+                    l.action.as_str(),
+                    l.loaded_by.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("v1", "rollback", "admin:root".to_owned()),
+                ("v2", "reload", "admin:root".to_owned()),
+                ("v1", "start", "automated".to_owned()),
+            ]
+        );
+        let v2 = store.rules_load("v2").await.unwrap().unwrap();
+        assert_eq!((v2.rules.as_str(), v2.loaded_at), ("rules two", 2_000));
+        assert_eq!(
+            store.rules_load("v1").await.unwrap().unwrap().loaded_at,
+            3_000
+        );
+        assert!(store.rules_load("v9").await.unwrap().is_none());
+        assert_eq!(store.rules_loads(1).await.unwrap().len(), 1);
+    }
+);
+
+store_test!(
     retention_purges_closed_cases_on_time_and_spares_legal_holds,
     |store: Store| async move {
         const DAY: i64 = 86_400_000;

@@ -805,6 +805,90 @@ examples.no_match = ["see you at 6"]
             .contains(&serde_json::json!("spam.reload_test")),
         "{verdict}"
     );
+
+    // The version history: the set taken at start, then the reload, with what it changed.
+    let versions = || {
+        let response = http
+            .get(format!("{base}/v1/admin/rules/versions"))
+            .bearer_auth(root)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().unwrap()["versions"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let history = versions();
+    let step = |v: &serde_json::Value| {
+        (
+            v["action"].as_str().unwrap().to_owned(),
+            v["loaded_by"].as_str().unwrap().to_owned(),
+            v["summary"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(
+        step(&history[0]),
+        (
+            "reload".into(),
+            "admin:root".into(),
+            "added (1): spam.reload_test".into()
+        )
+    );
+    assert_eq!(history[1]["action"], "start");
+    let first = history[1]["version"].as_str().unwrap().to_owned();
+
+    // A rollback puts the first set back: on disk, in the stream, in the history.
+    let rollback = |version: &str| {
+        let response = http
+            .post(format!("{base}/v1/admin/rules/rollback"))
+            .bearer_auth(root)
+            .json(&serde_json::json!({ "version": version }))
+            .send()
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<serde_json::Value>().unwrap())
+    };
+    let (status, rolled_back) = rollback(&first);
+    assert_eq!(status, 200, "{rolled_back}");
+    assert_eq!(rolled_back["rules_version"], first.as_str());
+    assert_eq!(std::fs::read_to_string(&rules).unwrap(), shipped);
+    broker.produce(&topics.messages, &[message(1, 1, "zebracorn deals today")]);
+    verdicts.read_until(PATIENCE, "the second verdict", |r| r.len() >= 2);
+    let verdict = &verdicts.records[1].payload;
+    assert_eq!(verdict["rules_version"], first.as_str());
+    assert!(
+        !verdict["rule_hits"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("spam.reload_test")),
+        "{verdict}"
+    );
+    assert_eq!(
+        step(&versions()[0]),
+        (
+            "rollback".into(),
+            "admin:root".into(),
+            "removed (1): spam.reload_test".into()
+        )
+    );
+
+    // An unknown version is not found; one that no longer validates (its rules ask a brand
+    // registry that is now empty) is refused with the reason, and the files stay as they are.
+    assert_eq!(rollback("0123456789ab").0, 404);
+    std::fs::write(dir.path().join("brands.toml"), "").unwrap();
+    let (status, refused) = rollback(&version);
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("brand registry"),
+        "{refused}"
+    );
+    assert_eq!(std::fs::read_to_string(&rules).unwrap(), shipped);
+    assert_eq!(versions().len(), 3);
     assert_eq!(warden.terminate(), Some(0), "{}", warden.log());
 }
 

@@ -11,12 +11,15 @@ use time::OffsetDateTime;
 use super::auth::Admin;
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
-use super::{AppState, evidence_json, now_ms, rfc3339};
-use crate::case;
+use super::{AppState, Loaded, RulesSet, evidence_json, now_ms, rfc3339};
+use crate::case::{self, Actor};
 use crate::enforce::events;
 use crate::message::Scores;
 use crate::metrics::METRICS;
-use crate::store::{AuditEntry, CaseStatus, Erasure, NewCase, Opening, StoredReason};
+use crate::rules::RulesDiff;
+use crate::store::{
+    AuditEntry, CaseStatus, Erasure, NewCase, Opening, RulesLoad, Store, StoreError, StoredReason,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -252,11 +255,52 @@ pub async fn audit(
     Ok(Json(serde_json::json!({"entries": audit_json(&entries)})))
 }
 
-/// `POST /v1/admin/rules/reload`: reads and validates the rules, policy and model files; the
-/// stream processor takes the new set at its next batch, or keeps the old one on error.
-pub async fn reload(
-    State(state): State<AppState>,
-    Admin(admin): Admin,
+/// Records a set the stream processor took in the version history, with what changed from the
+/// set recorded before it.
+pub async fn record_rules_load(
+    store: &Store,
+    loaded: &Loaded,
+    by: Actor,
+    action: &str,
+) -> Result<RulesLoad, StoreError> {
+    let previous = store.rules_loads(1).await?.into_iter().next();
+    let summary = match previous {
+        None => "the first set recorded".to_owned(),
+        Some(previous) => match RulesDiff::between(&previous.rules, &loaded.set.rules) {
+            Ok(diff) => diff.to_string().trim_end().replace('\n', "; "),
+            Err(reason) => format!("not compared: {reason}"),
+        },
+    };
+    let load = RulesLoad {
+        loaded_at: now_ms(),
+        version: loaded.rules_version.clone(),
+        loaded_by: by,
+        action: action.to_owned(),
+        summary,
+        rules: loaded.set.rules.clone(),
+        policy: loaded.set.policy.clone(),
+    };
+    store.record_rules_load(&load).await?;
+    Ok(load)
+}
+
+fn load_json(load: &RulesLoad) -> serde_json::Value {
+    serde_json::json!({
+        "version": load.version,
+        "loaded_at": rfc3339(load.loaded_at),
+        "loaded_by": load.loaded_by.to_string(),
+        "action": load.action,
+        "summary": load.summary,
+    })
+}
+
+/// Takes a set through the stream processor's reload (`set`: an earlier one to put back),
+/// and records it.
+async fn take(
+    state: &AppState,
+    admin: Actor,
+    set: Option<RulesSet>,
+    action: &str,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(reload) = state.reload.clone() else {
         return Err(ApiError::new(
@@ -265,22 +309,73 @@ pub async fn reload(
             "this instance scores nothing (warden serve): reload the instances running warden run",
         ));
     };
-    let result = tokio::task::spawn_blocking(move || reload())
+    let result = tokio::task::spawn_blocking(move || reload(set.as_ref()))
         .await
         .map_err(|_| ApiError::invalid("the reload stopped unexpectedly"))?;
-    match result {
-        Ok(rules_version) => {
-            tracing::info!(
-                by = %admin.actor(),
-                rules_version,
-                "rules and policy reloaded"
-            );
-            Ok(Json(serde_json::json!({"rules_version": rules_version})))
-        }
-        Err(problem) => Err(ApiError::new(
+    let loaded = result.map_err(|problem| {
+        ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_rules",
             format!("refused; the running rules stay: {problem}"),
-        )),
-    }
+        )
+    })?;
+    let load = record_rules_load(&state.store, &loaded, admin, action).await?;
+    tracing::info!(
+        by = %load.loaded_by,
+        rules_version = load.version,
+        action,
+        "rules and policy taken"
+    );
+    Ok(Json(serde_json::json!({
+        "rules_version": load.version,
+        "summary": load.summary,
+    })))
+}
+
+/// `POST /v1/admin/rules/reload`: reads and validates the rules, policy and model files; the
+/// stream processor takes the new set at its next batch, or keeps the old one on error. The
+/// set is recorded in the version history.
+pub async fn reload(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    take(&state, admin.actor(), None, "reload").await
+}
+
+/// `GET /v1/admin/rules/versions`: the sets taken, newest first, with who, when and what
+/// changed.
+pub async fn versions(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let loads = state.store.rules_loads(100).await?;
+    Ok(Json(serde_json::json!({
+        "versions": loads.iter().map(load_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    version: String,
+}
+
+/// `POST /v1/admin/rules/rollback {version}`: puts an earlier set back, validated like a
+/// reload (the files are rewritten only once it is valid), and records it.
+pub async fn rollback(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Body(request): Body<Rollback>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let version = input::text("version", &request.version, 64)?;
+    let earlier = state
+        .store
+        .rules_load(version)
+        .await?
+        .ok_or_else(|| ApiError::not_found("rules version"))?;
+    let set = RulesSet {
+        rules: earlier.rules,
+        policy: earlier.policy,
+    };
+    take(&state, admin.actor(), Some(set), "rollback").await
 }

@@ -35,6 +35,8 @@ use rdkafka::producer::{FutureProducer, Producer};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+pub use admin::record_rules_load;
+
 use crate::config::ApiConfig;
 use crate::enforce::AppealSettings;
 use crate::metrics::METRICS;
@@ -59,8 +61,24 @@ pub struct AppState {
     pub reload: Option<Reload>,
 }
 
-/// Reads, validates and hands over a new scorer.
-pub type Reload = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
+/// Reads, validates and hands over a new scorer: from the rules and policy files, or, for a
+/// rollback, from an earlier set's text, written back to the files once it is valid. Says what
+/// was taken, or why the set was refused (the running one stays).
+pub type Reload = Arc<dyn Fn(Option<&RulesSet>) -> Result<Loaded, String> + Send + Sync>;
+
+/// The text of a rules and policy set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesSet {
+    pub rules: String,
+    pub policy: String,
+}
+
+/// What a start or a reload took: the rules version and the files' text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub rules_version: String,
+    pub set: RulesSet,
+}
 
 impl AppState {
     pub fn new(

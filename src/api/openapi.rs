@@ -29,6 +29,7 @@ pub struct Endpoint {
 }
 
 const REASON: &[(&str, &str, &str)] = &[("reason", "string", "Why, for the audit log")];
+const VERSION: &[(&str, &str, &str)] = &[("version", "string", "The rules version to put back")];
 
 pub fn endpoints() -> Vec<Endpoint> {
     use Access::*;
@@ -208,10 +209,26 @@ pub fn endpoints() -> Vec<Endpoint> {
         e(
             "post",
             "/v1/admin/rules/reload",
-            "Reload rules and policy (validated; the old set stays on error)",
+            "Reload rules and policy (validated; the old set stays on error), recorded in the version history",
             Admin,
             &[],
             post(admin::reload),
+        ),
+        e(
+            "get",
+            "/v1/admin/rules/versions",
+            "The rules and policy sets taken, newest first: who, when, what changed",
+            Admin,
+            &[],
+            get(admin::versions),
+        ),
+        e(
+            "post",
+            "/v1/admin/rules/rollback",
+            "Put an earlier rules and policy set back (validated like a reload), recorded",
+            Admin,
+            VERSION,
+            post(admin::rollback),
         ),
     ]
 }

@@ -195,6 +195,42 @@ impl ScoringFiles {
         args
     }
 
+    /// The rules and policy files' text, as the version history keeps it.
+    fn read_set(&self) -> anyhow::Result<warden::api::RulesSet> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        };
+        Ok(warden::api::RulesSet {
+            rules: read(&self.rules)?,
+            policy: read(&self.policy)?,
+        })
+    }
+
+    /// Writes an earlier set back over the rules and policy files, once both are valid (the
+    /// rules checked beside the brand registry they use); a file is replaced whole (a rename),
+    /// so a reader never sees half of one.
+    fn restore(&self, set: &warden::api::RulesSet) -> anyhow::Result<()> {
+        warden::policy::PolicyFile::from_toml(&set.policy)?;
+        let staged = |path: &Path, text: &str| -> anyhow::Result<PathBuf> {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let staged = path.with_file_name(format!(".{name}.rollback"));
+            std::fs::write(&staged, text)
+                .with_context(|| format!("cannot write {}", staged.display()))?;
+            Ok(staged)
+        };
+        let rules = staged(&self.rules, &set.rules)?;
+        if let Err(error) = config::load_rules(&rules) {
+            let _ = std::fs::remove_file(&rules);
+            return Err(error.into());
+        }
+        let policy = staged(&self.policy, &set.policy)?;
+        for (staged, path) in [(rules, &self.rules), (policy, &self.policy)] {
+            std::fs::rename(&staged, path)
+                .with_context(|| format!("cannot replace {}", path.display()))?;
+        }
+        Ok(())
+    }
+
     /// The scorer, and the policy file's account policy for `warden run`'s enforcer.
     fn load_with_account_policy(&self) -> anyhow::Result<(Scorer, SuspensionPolicy)> {
         Ok(config::load_scoring(

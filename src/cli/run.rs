@@ -91,20 +91,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // An admin's reload (through the API) hands the processor a new scorer and account policy
     // between batches.
     let (scorer_updates, updates) = watch::channel(None);
+    let started = api::Loaded {
+        rules_version: scorer.rules().version().to_owned(),
+        set: args.scoring.read_set()?,
+    };
     let files = args.scoring;
-    let reload: api::Reload = Arc::new(move || {
+    let reload: api::Reload = Arc::new(move |earlier: Option<&api::RulesSet>| {
+        if let Some(set) = earlier {
+            files.restore(set).map_err(|error| format!("{error:#}"))?;
+        }
         let (scorer, account_policy) = files
             .load_with_account_policy()
             .map_err(|error| format!("{error:#}"))?;
-        let version = scorer.rules().version().to_owned();
+        let set = files.read_set().map_err(|error| format!("{error:#}"))?;
+        let rules_version = scorer.rules().version().to_owned();
         scorer_updates.send_replace(Some(ScoringUpdate {
             scorer: Arc::new(scorer),
             account_policy,
         }));
-        Ok(version)
+        Ok(api::Loaded { rules_version, set })
     });
     runtime()?.block_on(async {
         let store = open_store(&service).await?;
+        api::record_rules_load(&store, &started, warden::case::Actor::Automated, "start")
+            .await
+            .context("cannot record the rules version")?;
         let appeal = AppealSettings {
             clause_urls,
             ..appeal_settings(&service, appeal_secret)

@@ -17,6 +17,7 @@ mod report;
 mod retention;
 mod review;
 mod signals;
+mod versions;
 
 pub use admin::{AccountExport, Erasure};
 pub use retention::{Purged, Retention};
@@ -24,6 +25,7 @@ pub use review::{
     Appeal, AppealStatus, CaseDetail, Claiming, Deciding, DecisionRecord, NewDecision, OutboxEvent,
     OutboxTopic, QueueItem, appeal_id,
 };
+pub use versions::RulesLoad;
 
 pub use crate::case::{Actor, CaseId, CaseStatus, Claim, Outcome};
 
