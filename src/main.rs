@@ -11,7 +11,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging();
+    cli::init_logging(args.default_log_level());
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {

@@ -609,3 +609,134 @@ fn rules_diff_names_the_rules_a_candidate_adds_removes_and_changes() {
         "{error}"
     );
 }
+
+/// `count` messages of `body` from each of `accounts`, a minute apart, each to its own
+/// recipient, as JSON lines.
+fn recorded_messages(accounts: std::ops::Range<usize>, count: usize, body: &str) -> String {
+    let mut lines = String::new();
+    for account in accounts {
+        for seq in 0..count {
+            let record = serde_json::json!({
+                "message_id": format!("SM{account:04}-{seq}"), "account_id": format!("AC{account:04}"),
+                "sent_at": format!("2026-11-28T17:{seq:02}:05Z"), "channel": "sms",
+                "to": format!("+1415555{seq:04}"), "body": body,
+            });
+            lines += &format!("{record}\n");
+        }
+    }
+    lines
+}
+
+#[test]
+fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let source = std::fs::read_to_string(shipped.join("rules.toml")).unwrap();
+    let mut input = recorded_messages(0..30, 3, "hello there, how are you");
+    input += &recorded_messages(
+        30..35,
+        6,
+        "Replica Rolex, Omega and Cartier watches from £89, free UK delivery. Order at www.luxury-watches-uk.com",
+    );
+    input += "{not json\n";
+    std::fs::write(dir.path().join("messages.jsonl"), input).unwrap();
+    // One candidate adds a rule that matches a greeting; the other removes spam.replicas.
+    let greeting = source.clone()
+        + "\n[[rule]]\nid = \"fraud.greeting_oops\"\ncategory = \"fraud\"\nseverity = \"high\"\n\
+           weight = 0.95\ndescription = \"A bad rule\"\nkeywords = [\"hello there\"]\n\
+           examples.match = [\"hello there\"]\nexamples.no_match = [\"goodbye\"]\n";
+    let start = source.find("[[rule]]\nid = \"spam.replicas\"").unwrap();
+    let end = start + 1 + source[start + 1..].find("[[rule]]").unwrap();
+    let without_replicas = format!("{}{}", &source[..start], &source[end..]);
+    for (name, text) in [
+        ("greeting.toml", &greeting),
+        ("without.toml", &without_replicas),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let files_before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let backtest = |candidate: &str| -> serde_json::Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args([
+                "backtest",
+                "--input",
+                "messages.jsonl",
+                "--rules",
+                candidate,
+                "--rules-only",
+                "--json",
+            ])
+            .arg("--current-rules")
+            .arg(shipped.join("rules.toml"))
+            .arg("--current-policy")
+            .arg(shipped.join("policy.toml"))
+            .arg("--policy")
+            .arg(shipped.join("policy.toml"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+
+    // The greeting rule blocks every greeting, suspends their senders, and trips the breaker.
+    let report = backtest("greeting.toml");
+    assert_eq!(
+        (report["messages"].as_u64(), report["undecodable"].as_u64()),
+        (Some(120), Some(1))
+    );
+    assert_eq!(
+        report["changed"]["allow -> block"]["messages"], 90,
+        "{report}"
+    );
+    assert_eq!(report["changed"].as_object().unwrap().len(), 1, "{report}");
+    assert_eq!(
+        report["rule_hits"]["fraud.greeting_oops"],
+        serde_json::json!([0, 90])
+    );
+    assert_eq!(report["current"]["breaker_tripped"], false);
+    assert_eq!(report["candidate"]["breaker_tripped"], true, "{report}");
+    assert_eq!(
+        report["accounts"]["none -> suspend"]["accounts"], 20,
+        "{report}"
+    );
+    assert_eq!(
+        report["candidate"]["sent_to_review"], 10,
+        "after the trip: {report}"
+    );
+
+    // Removing spam.replicas changes exactly the messages it flagged, and the warnings they
+    // earned.
+    let report = backtest("without.toml");
+    assert_eq!(
+        report["changed"]["flag -> allow"]["messages"], 30,
+        "{report}"
+    );
+    assert_eq!(report["changed"].as_object().unwrap().len(), 1, "{report}");
+    assert_eq!(
+        report["rule_hits"],
+        serde_json::json!({"spam.replicas": [30, 0]})
+    );
+    assert_eq!(
+        report["accounts"]["warn -> none"]["accounts"], 5,
+        "{report}"
+    );
+    let excerpt = report["changed"]["flag -> allow"]["excerpts"][0]
+        .as_str()
+        .unwrap();
+    assert!(excerpt.starts_with("Replica Rolex"), "{excerpt}");
+
+    // Nothing was written beside the inputs (no store, no data directory).
+    let files_after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files_after, files_before);
+}

@@ -1,5 +1,6 @@
 //! Subcommands of the `warden` binary.
 
+mod backtest;
 mod backup;
 mod bench;
 mod breaker;
@@ -74,6 +75,9 @@ enum Command {
     TokenHash,
     /// Measure `warden run` end to end through a broker: throughput, latency, peak memory.
     Bench(bench::BenchArgs),
+    /// Run the current rules and policy and a candidate side by side over recorded messages,
+    /// and report what the candidate would change (messages, rules, accounts, the breaker).
+    Backtest(backtest::BacktestArgs),
     /// Simulate labelled traffic from many accounts through a broker and `warden run`, and
     /// report what automated suspension did (precision, recall, abuse delivered first).
     Simulate(simulate::SimulateArgs),
@@ -274,9 +278,21 @@ pub fn describe(error: &anyhow::Error) -> String {
     message
 }
 
-/// Logs go to stderr, filtered by `WARDEN_LOG` (e.g. `debug`, `warden=trace`; default `info`).
-pub fn init_logging() {
-    let filter = EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+impl Cli {
+    /// `info`, but `warn` for `warden backtest`, whose two enforcers would log every case they
+    /// open over its report.
+    pub fn default_log_level(&self) -> &'static str {
+        match self.command {
+            Command::Backtest(_) => "warn",
+            _ => "info",
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `WARDEN_LOG` (e.g. `debug`, `warden=trace`; default
+/// `default`).
+pub fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_env("WARDEN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
@@ -309,6 +325,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench::run(args),
+        Command::Backtest(args) => backtest::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Soak(args) => soak::run(args),
         Command::Breaker(args) => breaker::run(args),

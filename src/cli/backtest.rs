@@ -1,0 +1,418 @@
+//! `warden backtest`: the current rules and policy and a candidate, side by side over recorded
+//! messages, through the whole path `warden run` takes (decoding, scoring, signals, the account
+//! policy with its ladder and circuit breaker, cases in a throwaway store), and what the
+//! candidate would change. Nothing is produced and the configured store is never opened.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use super::ModelArgs;
+use warden::config::{self, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH, Topics};
+use warden::enforce::{AppealSettings, Enforcer};
+use warden::ingest::decide::{Decision, Input, Record, decide_batch};
+use warden::message::Action;
+use warden::privacy::{RecipientHasher, Secret, excerpt};
+use warden::scoring::Scorer;
+use warden::store::{CaseStatus, NewCase, Store};
+use warden::suspension::Step;
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// Recorded messages: JSON lines of `messages` records (DESIGN.md), in time order.
+    #[arg(long)]
+    input: PathBuf,
+    /// The current rules file.
+    #[arg(long, default_value = DEFAULT_RULES_PATH)]
+    current_rules: PathBuf,
+    /// The current policy file.
+    #[arg(long, default_value = DEFAULT_POLICY_PATH)]
+    current_policy: PathBuf,
+    /// The candidate's rules file (default: the current one).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// The candidate's policy file (default: the current one).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// The model both sides score with.
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Messages decided per round: each side decides the round on every core, then enforces it.
+const ROUND: usize = 20_000;
+
+/// Excerpts kept per change of action.
+const SAMPLES: usize = 3;
+
+/// One side: its scorer and its enforcer over a throwaway store, and what it did.
+struct Side {
+    scorer: Scorer,
+    enforcer: Enforcer,
+    store: Store,
+    /// Holds the throwaway store's file until the side is done.
+    _dir: tempfile::TempDir,
+    actions: BTreeMap<&'static str, u64>,
+    rule_hits: BTreeMap<String, u64>,
+    /// Per shadow rule: its hits, and the actions it would have raised messages to.
+    shadow: BTreeMap<String, ShadowReport>,
+    /// Each account's highest step.
+    steps: HashMap<String, Step>,
+    /// Cases opened for a person instead (allowlisted accounts, the breaker tripped).
+    sent_to_review: usize,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct ShadowReport {
+    hits: u64,
+    would_raise_to: BTreeMap<&'static str, u64>,
+}
+
+impl Side {
+    async fn start(rules: &Path, policy: &Path, model: Option<&Path>) -> anyhow::Result<Self> {
+        let (scorer, account_policy) = config::load_scoring(rules, policy, model)?;
+        let dir = tempfile::tempdir().context("cannot create a temp dir")?;
+        let url = format!("sqlite://{}", dir.path().join("backtest.db").display());
+        let store = Store::connect(&url).await?;
+        let appeal = AppealSettings {
+            secret: Secret::new("backtest"),
+            base_url: "https://backtest.invalid/appeal".into(),
+            days: config::MIN_APPEAL_DAYS,
+            policy_url: "https://backtest.invalid/policy".into(),
+            redress: String::new(),
+            warning_next_step: String::new(),
+            clause_urls: BTreeMap::new(),
+        };
+        let enforcer = Enforcer::start(
+            store.clone(),
+            account_policy,
+            appeal,
+            Arc::new(Notify::new()),
+        )
+        .await?;
+        Ok(Self {
+            scorer,
+            enforcer,
+            store,
+            _dir: dir,
+            actions: BTreeMap::new(),
+            rule_hits: BTreeMap::new(),
+            shadow: BTreeMap::new(),
+            steps: HashMap::new(),
+            sent_to_review: 0,
+        })
+    }
+
+    /// Enforces one round's decisions in order, as the stream would; returns each message's
+    /// final action (`None` for a line that is no message) and its redacted excerpt.
+    async fn enforce(
+        &mut self,
+        decisions: Vec<Decision>,
+    ) -> anyhow::Result<Vec<Option<(Action, String)>>> {
+        let mut outcomes = Vec::with_capacity(decisions.len());
+        for decision in decisions {
+            let Decision::Verdict { mut verdict, facts } = decision else {
+                outcomes.push(None);
+                continue;
+            };
+            if let Some(case) = self.enforcer.assess(&mut verdict, &facts) {
+                self.enforcer.open(&case).await?;
+                self.step(&case);
+            }
+            *self.actions.entry(verdict.action.as_str()).or_default() += 1;
+            for rule in &verdict.rule_hits {
+                *self.rule_hits.entry(rule.to_string()).or_default() += 1;
+            }
+            for rule in &verdict.shadow_rule_hits {
+                self.shadow.entry(rule.to_string()).or_default().hits += 1;
+            }
+            for (rule, to) in &facts.shadow_changes {
+                let shadow = self.shadow.entry(rule.to_string()).or_default();
+                *shadow.would_raise_to.entry(to.as_str()).or_default() += 1;
+            }
+            outcomes.push(Some((verdict.action, excerpt(&facts.body))));
+        }
+        Ok(outcomes)
+    }
+
+    fn step(&mut self, case: &NewCase) {
+        let step = match (case.status, case.ends_at) {
+            (CaseStatus::Warned, _) => Step::Warn,
+            (CaseStatus::Suspended, Some(_)) => Step::Restrict,
+            (CaseStatus::Suspended, None) => Step::Suspend,
+            (CaseStatus::InReview, _) => {
+                self.sent_to_review += 1;
+                return;
+            }
+            _ => return,
+        };
+        let highest = self
+            .steps
+            .entry(case.account_id.to_string())
+            .or_insert(step);
+        *highest = (*highest).max(step);
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    messages: u64,
+    undecodable: u64,
+    seconds: f64,
+    /// Messages a second, both sides decided.
+    messages_per_second: f64,
+    current: SideReport,
+    candidate: SideReport,
+    /// Messages whose action changes, by `from -> to`, with a few redacted excerpts.
+    changed: BTreeMap<String, Change>,
+    /// Rules whose hits differ: current, candidate.
+    rule_hits: BTreeMap<String, (u64, u64)>,
+    /// Shadow rules of the candidate: what each would have done enforced.
+    candidate_shadow_rules: BTreeMap<String, ShadowReport>,
+    /// Accounts whose highest step differs, by `from -> to` (`none` for no step).
+    accounts: BTreeMap<String, AccountChange>,
+}
+
+#[derive(Debug, Serialize)]
+struct SideReport {
+    actions: BTreeMap<&'static str, u64>,
+    warned: usize,
+    restricted: usize,
+    suspended: usize,
+    sent_to_review: usize,
+    /// The circuit breaker tripped: automated suspensions rose far above their baseline.
+    breaker_tripped: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Change {
+    messages: u64,
+    excerpts: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct AccountChange {
+    accounts: usize,
+    sample: Vec<String>,
+}
+
+impl SideReport {
+    async fn of(side: &Side) -> anyhow::Result<Self> {
+        let count = |step| side.steps.values().filter(|s| **s == step).count();
+        Ok(Self {
+            actions: side.actions.clone(),
+            warned: count(Step::Warn),
+            restricted: count(Step::Restrict),
+            suspended: count(Step::Suspend),
+            sent_to_review: side.sent_to_review,
+            breaker_tripped: side
+                .store
+                .breaker_state()
+                .await?
+                .is_some_and(|event| event.tripped),
+        })
+    }
+}
+
+pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(backtest(args))
+}
+
+async fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let model = args.model.path();
+    let mut current = Side::start(&args.current_rules, &args.current_policy, model).await?;
+    let mut candidate = Side::start(
+        args.rules.as_deref().unwrap_or(&args.current_rules),
+        args.policy.as_deref().unwrap_or(&args.current_policy),
+        model,
+    )
+    .await?;
+    let input = std::fs::File::open(&args.input)
+        .with_context(|| format!("cannot open {}", args.input.display()))?;
+    let mut lines = BufReader::new(input).lines();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .build()
+        .context("cannot start the scoring threads")?;
+    let recipients = RecipientHasher::new(&Secret::new("backtest"));
+    let topics = Topics::default();
+    let started = Instant::now();
+    let (mut messages, mut undecodable, mut offset) = (0u64, 0u64, 0i64);
+    let mut changed: BTreeMap<String, Change> = BTreeMap::new();
+    loop {
+        let mut round = Vec::with_capacity(ROUND);
+        for line in lines.by_ref().take(ROUND) {
+            let line = line.context("cannot read the input")?;
+            offset += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            round.push(Record {
+                input: Input::Messages,
+                partition: 0,
+                offset,
+                key: None,
+                payload: Some(line.into_bytes()),
+            });
+        }
+        if round.is_empty() {
+            break;
+        }
+        let before = decide_batch(&pool, &current.scorer, &recipients, &topics, &round);
+        let after = decide_batch(&pool, &candidate.scorer, &recipients, &topics, &round);
+        let before = current.enforce(before).await?;
+        let after = candidate.enforce(after).await?;
+        for (before, after) in before.into_iter().zip(after) {
+            let (Some((from, _)), Some((to, excerpt))) = (before, after) else {
+                undecodable += 1;
+                continue;
+            };
+            messages += 1;
+            if from != to {
+                let change = changed
+                    .entry(format!("{} -> {}", from.as_str(), to.as_str()))
+                    .or_default();
+                change.messages += 1;
+                if change.excerpts.len() < SAMPLES {
+                    change.excerpts.push(excerpt);
+                }
+            }
+        }
+        if !args.json {
+            eprint!(
+                "\rbacktest: {messages} messages, {:.0}/s",
+                messages as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if !args.json {
+        eprintln!();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut rule_hits = BTreeMap::new();
+    for rule in current.rule_hits.keys().chain(candidate.rule_hits.keys()) {
+        let counts = (
+            current.rule_hits.get(rule).copied().unwrap_or(0),
+            candidate.rule_hits.get(rule).copied().unwrap_or(0),
+        );
+        if counts.0 != counts.1 {
+            rule_hits.insert(rule.clone(), counts);
+        }
+    }
+    let mut accounts: BTreeMap<String, AccountChange> = BTreeMap::new();
+    let mut names: Vec<&String> = current.steps.keys().chain(candidate.steps.keys()).collect();
+    names.sort();
+    names.dedup();
+    for account in names {
+        let (from, to) = (current.steps.get(account), candidate.steps.get(account));
+        if from != to {
+            let word = |step: Option<&Step>| step.map_or("none", |s| s.as_str());
+            let change = accounts
+                .entry(format!("{} -> {}", word(from), word(to)))
+                .or_default();
+            change.accounts += 1;
+            if change.sample.len() < SAMPLES {
+                change.sample.push(account.clone());
+            }
+        }
+    }
+    let report = Report {
+        messages,
+        undecodable,
+        seconds,
+        messages_per_second: messages as f64 / seconds.max(f64::EPSILON),
+        current: SideReport::of(&current).await?,
+        candidate: SideReport::of(&candidate).await?,
+        changed,
+        rule_hits,
+        candidate_shadow_rules: candidate.shadow.clone(),
+        accounts,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &Report) {
+    println!(
+        "backtest: {} messages ({} lines undecodable) in {:.1} s, {:.0} messages/s through both sides",
+        report.messages, report.undecodable, report.seconds, report.messages_per_second
+    );
+    for (name, side) in [
+        ("current", &report.current),
+        ("candidate", &report.candidate),
+    ] {
+        let actions: Vec<String> = side
+            .actions
+            .iter()
+            .map(|(action, n)| format!("{action} {n}"))
+            .collect();
+        println!(
+            "{name:<9} {}; accounts warned {}, restricted {}, suspended {}, sent to review {}; circuit breaker {}",
+            actions.join(", "),
+            side.warned,
+            side.restricted,
+            side.suspended,
+            side.sent_to_review,
+            if side.breaker_tripped {
+                "TRIPPED"
+            } else {
+                "held"
+            }
+        );
+    }
+    if report.changed.is_empty() {
+        println!("no message's action changes");
+    }
+    for (change, detail) in &report.changed {
+        println!("{change}: {} messages", detail.messages);
+        for excerpt in &detail.excerpts {
+            println!("    {excerpt}");
+        }
+    }
+    if !report.rule_hits.is_empty() {
+        println!("rule hits, current -> candidate:");
+    }
+    for (rule, (before, after)) in &report.rule_hits {
+        println!("  {rule:<40} {before} -> {after}");
+    }
+    for (rule, shadow) in &report.candidate_shadow_rules {
+        let raised: Vec<String> = shadow
+            .would_raise_to
+            .iter()
+            .map(|(to, n)| format!("{n} to {to}"))
+            .collect();
+        println!(
+            "shadow rule {rule}: {} hits; enforced, it would raise {}",
+            shadow.hits,
+            if raised.is_empty() {
+                "none".to_owned()
+            } else {
+                raised.join(", ")
+            }
+        );
+    }
+    for (change, detail) in &report.accounts {
+        println!(
+            "accounts {change}: {} (e.g. {})",
+            detail.accounts,
+            detail.sample.join(", ")
+        );
+    }
+}
