@@ -5,9 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -22,7 +23,7 @@ use warden::message::Action;
 use warden::privacy::{RecipientHasher, Secret, excerpt};
 use warden::scoring::Scorer;
 use warden::store::{CaseStatus, NewCase, Store};
-use warden::suspension::Step;
+use warden::suspension::{Step, SuspensionPolicy};
 
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
@@ -55,9 +56,8 @@ const ROUND: usize = 20_000;
 /// Excerpts kept per change of action.
 const SAMPLES: usize = 3;
 
-/// One side: its scorer and its enforcer over a throwaway store, and what it did.
+/// One side: its enforcer over a throwaway store, and what it did.
 struct Side {
-    scorer: Scorer,
     enforcer: Enforcer,
     store: Store,
     /// Holds the throwaway store's file until the side is done.
@@ -79,8 +79,7 @@ struct ShadowReport {
 }
 
 impl Side {
-    async fn start(rules: &Path, policy: &Path, model: Option<&Path>) -> anyhow::Result<Self> {
-        let (scorer, account_policy) = config::load_scoring(rules, policy, model)?;
+    async fn start(account_policy: SuspensionPolicy) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("cannot create a temp dir")?;
         let url = format!("sqlite://{}", dir.path().join("backtest.db").display());
         let store = Store::connect(&url).await?;
@@ -101,7 +100,6 @@ impl Side {
         )
         .await?;
         Ok(Self {
-            scorer,
             enforcer,
             store,
             _dir: dir,
@@ -225,37 +223,68 @@ impl SideReport {
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
+    let model = args.model.path();
+    let (current_scorer, current_policy) =
+        config::load_scoring(&args.current_rules, &args.current_policy, model)?;
+    let (candidate_scorer, candidate_policy) = config::load_scoring(
+        args.rules.as_deref().unwrap_or(&args.current_rules),
+        args.policy.as_deref().unwrap_or(&args.current_policy),
+        model,
+    )?;
+    let input = std::fs::File::open(&args.input)
+        .with_context(|| format!("cannot open {}", args.input.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(backtest(args))
+    let mut current = runtime.block_on(Side::start(current_policy))?;
+    let mut candidate = runtime.block_on(Side::start(candidate_policy))?;
+    let scorers = [&current_scorer, &candidate_scorer];
+    // The next round is decided on the scoring threads while this one is enforced.
+    let (rounds, decided) = std::sync::mpsc::sync_channel(1);
+    let started = Instant::now();
+    let tally = std::thread::scope(|scope| {
+        scope.spawn(move || decide_rounds(input, scorers, rounds));
+        runtime.block_on(enforce_rounds(
+            &decided,
+            &mut current,
+            &mut candidate,
+            args.json,
+            started,
+        ))
+    })?;
+    runtime.block_on(report(&args, &current, &candidate, tally, started))
 }
 
-async fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
-    let model = args.model.path();
-    let mut current = Side::start(&args.current_rules, &args.current_policy, model).await?;
-    let mut candidate = Side::start(
-        args.rules.as_deref().unwrap_or(&args.current_rules),
-        args.policy.as_deref().unwrap_or(&args.current_policy),
-        model,
-    )
-    .await?;
-    let input = std::fs::File::open(&args.input)
-        .with_context(|| format!("cannot open {}", args.input.display()))?;
-    let mut lines = BufReader::new(input).lines();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .build()
-        .context("cannot start the scoring threads")?;
+/// Both sides' decisions for one round of messages, or why the input could not be read.
+type Round = anyhow::Result<[Vec<Decision>; 2]>;
+
+/// Reads the input in rounds and decides each round for both sides, on every core; stops at
+/// the end of the input, at an unreadable line, or when the enforcing side hangs up.
+fn decide_rounds(input: std::fs::File, scorers: [&Scorer; 2], rounds: SyncSender<Round>) {
+    let pool = match rayon::ThreadPoolBuilder::new().build() {
+        Ok(pool) => pool,
+        Err(error) => {
+            let _ = rounds.send(Err(anyhow::anyhow!(
+                "cannot start the scoring threads: {error}"
+            )));
+            return;
+        }
+    };
     let recipients = RecipientHasher::new(&Secret::new("backtest"));
     let topics = Topics::default();
-    let started = Instant::now();
-    let (mut messages, mut undecodable, mut offset) = (0u64, 0u64, 0i64);
-    let mut changed: BTreeMap<String, Change> = BTreeMap::new();
+    let mut lines = BufReader::new(input).lines();
+    let mut offset = 0i64;
     loop {
         let mut round = Vec::with_capacity(ROUND);
         for line in lines.by_ref().take(ROUND) {
-            let line = line.context("cannot read the input")?;
+            let line = match line {
+                Ok(line) => line,
+                Err(error) => {
+                    let _ = rounds.send(Err(anyhow::anyhow!("cannot read the input: {error}")));
+                    return;
+                }
+            };
             offset += 1;
             if line.trim().is_empty() {
                 continue;
@@ -269,20 +298,46 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
             });
         }
         if round.is_empty() {
-            break;
+            return;
         }
-        let before = decide_batch(&pool, &current.scorer, &recipients, &topics, &round);
-        let after = decide_batch(&pool, &candidate.scorer, &recipients, &topics, &round);
-        let before = current.enforce(before).await?;
-        let after = candidate.enforce(after).await?;
-        for (before, after) in before.into_iter().zip(after) {
+        let decisions =
+            scorers.map(|scorer| decide_batch(&pool, scorer, &recipients, &topics, &round));
+        if rounds.send(Ok(decisions)).is_err() {
+            return;
+        }
+    }
+}
+
+/// What the rounds added up to, beyond each side's own counts.
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    undecodable: u64,
+    changed: BTreeMap<String, Change>,
+}
+
+/// Enforces each decided round on both sides, in order, and compares their actions.
+async fn enforce_rounds(
+    decided: &Receiver<Round>,
+    current: &mut Side,
+    candidate: &mut Side,
+    quiet: bool,
+    started: Instant,
+) -> anyhow::Result<Tally> {
+    let mut tally = Tally::default();
+    while let Ok(round) = decided.recv() {
+        let [before, after] = round?;
+        // Each side waits on its own store's commits: the two overlap.
+        let (before, after) = tokio::join!(current.enforce(before), candidate.enforce(after));
+        for (before, after) in before?.into_iter().zip(after?) {
             let (Some((from, _)), Some((to, excerpt))) = (before, after) else {
-                undecodable += 1;
+                tally.undecodable += 1;
                 continue;
             };
-            messages += 1;
+            tally.messages += 1;
             if from != to {
-                let change = changed
+                let change = tally
+                    .changed
                     .entry(format!("{} -> {}", from.as_str(), to.as_str()))
                     .or_default();
                 change.messages += 1;
@@ -291,16 +346,27 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        if !args.json {
+        if !quiet {
             eprint!(
-                "\rbacktest: {messages} messages, {:.0}/s",
-                messages as f64 / started.elapsed().as_secs_f64()
+                "\rbacktest: {} messages, {:.0}/s",
+                tally.messages,
+                tally.messages as f64 / started.elapsed().as_secs_f64()
             );
         }
     }
-    if !args.json {
+    if !quiet {
         eprintln!();
     }
+    Ok(tally)
+}
+
+async fn report(
+    args: &BacktestArgs,
+    current: &Side,
+    candidate: &Side,
+    tally: Tally,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let mut rule_hits = BTreeMap::new();
     for rule in current.rule_hits.keys().chain(candidate.rule_hits.keys()) {
@@ -330,13 +396,13 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let report = Report {
-        messages,
-        undecodable,
+        messages: tally.messages,
+        undecodable: tally.undecodable,
         seconds,
-        messages_per_second: messages as f64 / seconds.max(f64::EPSILON),
-        current: SideReport::of(&current).await?,
-        candidate: SideReport::of(&candidate).await?,
-        changed,
+        messages_per_second: tally.messages as f64 / seconds.max(f64::EPSILON),
+        current: SideReport::of(current).await?,
+        candidate: SideReport::of(candidate).await?,
+        changed: tally.changed,
         rule_hits,
         candidate_shadow_rules: candidate.shadow.clone(),
         accounts,
