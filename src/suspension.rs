@@ -513,14 +513,15 @@ impl SuspensionPolicy {
     }
 
     /// Decides for one account after one message, given the strikes the account already has
-    /// live. `breaker` counts automated restrictions and suspensions; a warning takes nothing
-    /// away, so it needs neither the breaker nor a person.
+    /// live (asked only when there is a violation: most messages are none). `breaker` counts
+    /// automated restrictions and suspensions; a warning takes nothing away, so it needs
+    /// neither the breaker nor a person.
     pub fn decide_account(
         &self,
         account_id: &AccountId,
         signals: &Snapshot,
         message: &Trigger,
-        live_strikes: u32,
+        live_strikes: impl FnOnce() -> u32,
         breaker: &mut CircuitBreaker,
         at: i64,
     ) -> AccountDecision {
@@ -530,7 +531,7 @@ impl SuspensionPolicy {
         }
         let strikes = self.ladder.strikes(&reasons);
         let sanction = Sanction {
-            step: self.ladder.step(live_strikes + strikes),
+            step: self.ladder.step(live_strikes() + strikes),
             strikes,
             reasons,
         };
@@ -721,7 +722,7 @@ mod tests {
         let policy = SuspensionPolicy::default();
         let mut breaker = CircuitBreaker::new(policy.circuit_breaker);
         let decide = |s: &Snapshot, e: &Trigger, b: &mut CircuitBreaker| {
-            policy.decide_account(&account("AC1"), s, e, 0, b, T0)
+            policy.decide_account(&account("AC1"), s, e, || 0, b, T0)
         };
         assert_eq!(
             decide(&snapshot(1, 1, 1), &trigger(Action::Block), &mut breaker),
@@ -760,7 +761,7 @@ mod tests {
                 &account("AC1"),
                 &snapshot(3, 10, 60),
                 &with_link,
-                0,
+                || 0,
                 &mut breaker,
                 T0
             ),
@@ -781,7 +782,7 @@ mod tests {
                 &account("AC2"),
                 &snapshot(0, 0, 500),
                 &with_link,
-                0,
+                || 0,
                 &mut breaker,
                 T0
             ),
@@ -801,8 +802,9 @@ mod tests {
             ..Snapshot::default()
         };
         let flagged = trigger(Action::Flag);
-        let mut decide =
-            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, 0, &mut breaker, T0);
+        let mut decide = |s: &Snapshot| {
+            policy.decide_account(&account("AC1"), s, &flagged, || 0, &mut breaker, T0)
+        };
         assert_eq!(
             decide(&with(20, 3, 1, 2)),
             act(Step::Warn, 1, vec![Reason::RecipientComplaints])
@@ -826,8 +828,9 @@ mod tests {
             ..Snapshot::default()
         };
         let flagged = trigger(Action::Flag);
-        let mut decide =
-            |s: &Snapshot| policy.decide_account(&account("AC1"), s, &flagged, 0, &mut breaker, T0);
+        let mut decide = |s: &Snapshot| {
+            policy.decide_account(&account("AC1"), s, &flagged, || 0, &mut breaker, T0)
+        };
         assert_eq!(
             decide(&with(5, 5)),
             act(
@@ -857,12 +860,12 @@ mod tests {
         let heavy = snapshot(5, 20, 0);
         let message = trigger(Action::Block);
         assert!(matches!(
-            policy.decide_account(&account("ACvip"), &heavy, &message, 0, &mut breaker, T0),
+            policy.decide_account(&account("ACvip"), &heavy, &message, || 0, &mut breaker, T0),
             AccountDecision::Review(_)
         ));
         policy.mode = PolicyMode::Shadow;
         assert!(matches!(
-            policy.decide_account(&account("AC1"), &heavy, &message, 0, &mut breaker, T0),
+            policy.decide_account(&account("AC1"), &heavy, &message, || 0, &mut breaker, T0),
             AccountDecision::WouldAct(_)
         ));
     }
@@ -874,7 +877,14 @@ mod tests {
         let flagged = snapshot(0, 5, 0);
         let message = trigger(Action::Flag);
         let mut decide = |live| {
-            policy.decide_account(&account("AC1"), &flagged, &message, live, &mut breaker, T0)
+            policy.decide_account(
+                &account("AC1"),
+                &flagged,
+                &message,
+                || live,
+                &mut breaker,
+                T0,
+            )
         };
         let reasons = vec![Reason::RepeatedFlaggedMessages];
         assert_eq!(decide(0), act(Step::Warn, 1, reasons.clone()));
@@ -883,7 +893,7 @@ mod tests {
         // A violation's gravest reason sets its strikes: blocked fraud skips the ladder.
         let blocked = snapshot(3, 3, 0);
         assert_eq!(
-            policy.decide_account(&account("AC2"), &blocked, &message, 0, &mut breaker, T0),
+            policy.decide_account(&account("AC2"), &blocked, &message, || 0, &mut breaker, T0),
             act(Step::Suspend, 3, vec![Reason::RepeatedBlockedMessages])
         );
     }
@@ -898,7 +908,7 @@ mod tests {
         };
         let message = trigger(Action::Allow);
         let mut decide = |s: &Snapshot, live| {
-            policy.decide_account(&account("AC1"), s, &message, live, &mut breaker, T0)
+            policy.decide_account(&account("AC1"), s, &message, || live, &mut breaker, T0)
         };
         // One or two may cross the opt-out in flight.
         assert_eq!(decide(&sends(2), 0), AccountDecision::None);
@@ -921,7 +931,7 @@ mod tests {
                 &account("ACvip"),
                 &flagged,
                 &message,
-                live,
+                || live,
                 &mut breaker,
                 T0,
             )

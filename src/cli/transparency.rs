@@ -102,33 +102,28 @@ fn export(
         .collect();
     let facts =
         database.with_store(async |store| Ok(store.statement_facts(from_ms, to_ms).await?))?;
-    let mut statements = Vec::new();
-    for fact in facts.iter().filter(|fact| policy.reports(fact.step)) {
-        let statement = warden::statements::statement(fact, &policy, &rule_tags)
-            .map_err(|reason| anyhow::anyhow!("case {}: {reason}", fact.case_id))?;
+    // A statement the database would refuse stops the export, named by what it is about.
+    let checked = |statement: Result<serde_json::Value, String>, about: String| {
+        let statement = statement.map_err(|reason| anyhow::anyhow!("{about}: {reason}"))?;
         let problems = warden::statements::problems(&statement);
         anyhow::ensure!(
             problems.is_empty(),
-            "case {}: the statement would be refused: {}",
-            fact.case_id,
+            "{about}: the statement would be refused: {}",
             problems.join("; ")
         );
-        statements.push(statement);
+        Ok(statement)
+    };
+    let mut statements = Vec::new();
+    for fact in facts.iter().filter(|fact| policy.reports(fact.step)) {
+        let statement = warden::statements::statement(fact, &policy, &rule_tags);
+        statements.push(checked(statement, format!("case {}", fact.case_id))?);
     }
     if policy.reports_blocks() {
         let blocks =
             database.with_store(async |store| Ok(store.block_facts(from_ms, to_ms).await?))?;
         for fact in &blocks {
-            let statement = warden::statements::block_statement(fact, &policy, &rule_tags)
-                .map_err(|reason| anyhow::anyhow!("message {}: {reason}", fact.message_id))?;
-            let problems = warden::statements::problems(&statement);
-            anyhow::ensure!(
-                problems.is_empty(),
-                "message {}: the statement would be refused: {}",
-                fact.message_id,
-                problems.join("; ")
-            );
-            statements.push(statement);
+            let statement = warden::statements::block_statement(fact, &policy, &rule_tags);
+            statements.push(checked(statement, format!("message {}", fact.message_id))?);
         }
     }
     for batch in warden::statements::batches(&statements) {

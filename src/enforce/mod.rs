@@ -116,6 +116,20 @@ struct Opened {
     ends_at: Option<i64>,
 }
 
+/// The account's strikes earned after `since` (Unix ms): those of the last `strike_days`.
+/// Older ones are dropped.
+fn live_strikes(
+    strikes: &mut HashMap<AccountId, Vec<Strike>>,
+    account_id: &AccountId,
+    since: i64,
+) -> u32 {
+    let Some(strikes) = strikes.get_mut(account_id) else {
+        return 0;
+    };
+    strikes.retain(|strike| strike.at_ms > since);
+    strikes.iter().map(|strike| strike.count).sum()
+}
+
 /// A case opened by the automated policy; it links the clause its message's rule enforces,
 /// when `clause_urls` has one.
 fn new_case(
@@ -410,17 +424,6 @@ impl Enforcer {
         count
     }
 
-    /// The account's strikes live at `at_ms` (the violations of the last `strike_days`); older
-    /// ones are dropped.
-    fn live_strikes(&mut self, account_id: &AccountId, at_ms: i64) -> u32 {
-        let Some(strikes) = self.strikes.get_mut(account_id) else {
-            return 0;
-        };
-        let since = at_ms - self.policy.ladder.strike_ms();
-        strikes.retain(|strike| strike.at_ms > since);
-        strikes.iter().map(|strike| strike.count).sum()
-    }
-
     /// The case the account policy says to open (its status, sanction and end), if any, for
     /// an account that is neither suspended nor in review. A warning spends the evidence it
     /// was for: only new evidence takes the account further up the ladder.
@@ -435,13 +438,14 @@ impl Enforcer {
             return None;
         }
         let at_ms = clock::ms_from_seconds(at_s);
-        let live = self.live_strikes(account_id, at_ms);
+        let strike_ms = self.policy.ladder.strike_ms();
+        let strikes = &mut self.strikes;
         let was_tripped = self.breaker.tripped_at().is_some();
         let decision = self.policy.decide_account(
             account_id,
             snapshot,
             message,
-            live,
+            || live_strikes(strikes, account_id, at_ms - strike_ms),
             &mut self.breaker,
             at_s,
         );
