@@ -151,6 +151,10 @@ pub struct ApiConfig {
     pub request_timeout_ms: u64,
     /// Appeal requests (`POST /v1/appeals`) per client address per minute. Default 10.
     pub appeals_per_minute: u32,
+    /// A console sign-in lasts at most this long. Default 12.
+    pub console_session_hours: i64,
+    /// A console session unused for this long ends. Default 30.
+    pub console_idle_minutes: i64,
 }
 
 impl Default for ApiConfig {
@@ -163,6 +167,8 @@ impl Default for ApiConfig {
             body_limit_bytes: 16_384,
             request_timeout_ms: 5_000,
             appeals_per_minute: 10,
+            console_session_hours: 12,
+            console_idle_minutes: 30,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod case;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dataset;
 pub mod enforce;
 pub mod eval;

@@ -8,12 +8,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::auth::Admin;
+use super::auth::{Admin, Reviewer};
 use super::error::{ApiError, Body, Path, Query};
 use super::input;
 use super::{AppState, Loaded, RulesSet, evidence_json, now_ms, rfc3339};
-use crate::case::{self, Actor};
+use crate::case::{self, Actor, CaseId};
 use crate::enforce::events;
+use crate::message::AccountId;
 use crate::message::Scores;
 use crate::metrics::METRICS;
 use crate::rules::RulesDiff;
@@ -27,9 +28,8 @@ pub struct Reason {
     reason: String,
 }
 
-fn reason_text(request: &Reason) -> Result<&str, ApiError> {
-    input::text("reason", &request.reason, 1_000)
-}
+/// Longest reason an admin gives, in characters.
+const MAX_REASON_CHARS: usize = 1_000;
 
 fn audit_json(entries: &[AuditEntry]) -> Vec<serde_json::Value> {
     entries
@@ -56,7 +56,22 @@ pub async fn suspend(
     Body(request): Body<Reason>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let account_id = input::account_id(account_id)?;
-    let reason = reason_text(&request)?;
+    let case_id = suspend_account(&state, &admin, &account_id, &request.reason).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"case_id": case_id, "status": "suspended"})),
+    ))
+}
+
+/// Suspends an account by hand, with the events it owes: the one path of the API and the
+/// console.
+pub(crate) async fn suspend_account(
+    state: &AppState,
+    admin: &Reviewer,
+    account_id: &AccountId,
+    reason: &str,
+) -> Result<CaseId, ApiError> {
+    let reason = input::text("reason", reason, MAX_REASON_CHARS)?;
     let at = now_ms();
     let actor = admin.actor();
     let case = NewCase {
@@ -89,10 +104,7 @@ pub async fn suspend(
     match state.store.open_case(&case, &owed).await? {
         Opening::Opened { case_id } => {
             state.outbox.notify_one();
-            Ok((
-                StatusCode::CREATED,
-                Json(serde_json::json!({"case_id": case_id, "status": "suspended"})),
-            ))
+            Ok(case_id)
         }
         Opening::AlreadyActive { case_id } => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -110,12 +122,26 @@ pub async fn reinstate(
     Body(request): Body<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let account_id = input::account_id(account_id)?;
-    let reason = reason_text(&request)?;
+    let case_id = reinstate_account(&state, &admin, &account_id, &request.reason).await?;
+    Ok(Json(
+        serde_json::json!({"case_id": case_id, "status": "overturned"}),
+    ))
+}
+
+/// Closes the account's active case by hand, with the events it owes: the one path of the API
+/// and the console.
+pub(crate) async fn reinstate_account(
+    state: &AppState,
+    admin: &Reviewer,
+    account_id: &AccountId,
+    reason: &str,
+) -> Result<CaseId, ApiError> {
+    let reason = input::text("reason", reason, MAX_REASON_CHARS)?;
     let actor = admin.actor();
     let now = OffsetDateTime::now_utc();
     let closed = state
         .store
-        .manual_reinstate(&account_id, &actor, reason, now_ms(), |case| {
+        .manual_reinstate(account_id, &actor, reason, now_ms(), |case| {
             let owes = case::reinstating_owes(case.status);
             events::owed(&owes, case, &actor, &state.appeal, None, now)
         })
@@ -131,9 +157,7 @@ pub async fn reinstate(
     if case.status == CaseStatus::Suspended {
         METRICS.reinstatements.with_label_values(&["admin"]).inc();
     }
-    Ok(Json(
-        serde_json::json!({"case_id": case.case_id, "status": "overturned"}),
-    ))
+    Ok(case.case_id)
 }
 
 /// `PUT /v1/admin/accounts/{account_id}/legal-hold` `{reason}`.
@@ -144,7 +168,7 @@ pub async fn set_hold(
     Body(request): Body<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let account_id = input::account_id(account_id)?;
-    let reason = reason_text(&request)?;
+    let reason = input::text("reason", &request.reason, MAX_REASON_CHARS)?;
     state
         .store
         .set_legal_hold(&account_id, &admin.actor(), reason, now_ms())
@@ -180,19 +204,30 @@ pub async fn erase(
     Path(account_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let account_id = input::account_id(account_id)?;
+    let (evidence, labels, opt_outs) = erase_account(&state, &admin, &account_id).await?;
+    Ok(Json(serde_json::json!({
+        "account_id": account_id,
+        "erased": {"evidence": evidence, "labels": labels, "opt_outs": opt_outs},
+    })))
+}
+
+/// Erases the account's evidence, labels and opt-outs (how many of each), unless a legal hold
+/// forbids it: the one path of the API and the console.
+pub(crate) async fn erase_account(
+    state: &AppState,
+    admin: &Reviewer,
+    account_id: &AccountId,
+) -> Result<(u64, u64, u64), ApiError> {
     match state
         .store
-        .erase_evidence(&account_id, &admin.actor(), now_ms())
+        .erase_evidence(account_id, &admin.actor(), now_ms())
         .await?
     {
         Erasure::Erased {
             evidence,
             labels,
             opt_outs,
-        } => Ok(Json(serde_json::json!({
-            "account_id": account_id,
-            "erased": {"evidence": evidence, "labels": labels, "opt_outs": opt_outs},
-        }))),
+        } => Ok((evidence, labels, opt_outs)),
         Erasure::OnLegalHold { reason } => Err(ApiError::new(
             StatusCode::CONFLICT,
             "legal_hold",
@@ -208,8 +243,16 @@ pub async fn export(
     Path(account_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let account_id = input::account_id(account_id)?;
-    let export = state.store.export_account(&account_id).await?;
-    Ok(Json(serde_json::json!({
+    Ok(Json(export_json(&state, &account_id).await?))
+}
+
+/// Everything kept about an account, as the export hands it out (API and console).
+pub(crate) async fn export_json(
+    state: &AppState,
+    account_id: &AccountId,
+) -> Result<serde_json::Value, ApiError> {
+    let export = state.store.export_account(account_id).await?;
+    Ok(serde_json::json!({
         "account_id": account_id,
         "legal_hold": export.legal_hold,
         "cases": export.cases.iter().map(|c| serde_json::json!({
@@ -233,7 +276,7 @@ pub async fn export(
             "opened_at": rfc3339(a.opened_at),
         })).collect::<Vec<_>>(),
         "audit": audit_json(&export.audit),
-    })))
+    }))
 }
 
 #[derive(Deserialize)]

@@ -121,6 +121,19 @@ impl Reviewers {
         found
     }
 
+    /// The name and role whose token has this hex SHA-256 (as a console session keeps it), if
+    /// the reviewers file still holds that token.
+    pub fn by_token_hash(&self, token_sha256: &str) -> Option<(String, Role)> {
+        let mut found = None;
+        for (name, role, hash) in &self.entries {
+            let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+            if bool::from(hex.as_bytes().ct_eq(token_sha256.as_bytes())) {
+                found = Some((name.clone(), *role));
+            }
+        }
+        found
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -10,14 +10,14 @@
 //! refused before it is read, the rest of a request runs under the timeout, and appeals are
 //! rate-limited per peer address.
 
-mod admin;
+pub(crate) mod admin;
 pub mod auth;
 pub mod error;
 mod holder;
-mod input;
+pub(crate) mod input;
 pub mod openapi;
 pub mod outbox;
-mod review;
+pub(crate) mod review;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(endpoint.path, endpoint.handler);
     }
     router
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(move |request, next| {

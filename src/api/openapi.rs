@@ -134,6 +134,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         e(
             "post",
+            "/v1/review/cases/{case_id}/release",
+            "Release one's own claim on a case",
+            Reviewer,
+            &[],
+            post(review::release),
+        ),
+        e(
+            "post",
             "/v1/review/cases/{case_id}/decision",
             "Decide: overturn reinstates, uphold keeps (or, in review, suspends)",
             Reviewer,

@@ -17,7 +17,7 @@ use crate::enforce::events;
 use crate::message::AccountId;
 use crate::metrics::METRICS;
 use crate::signals::{AccountState, Signals, Snapshot};
-use crate::store::{Claim, Claiming, Deciding, NewDecision, Outcome};
+use crate::store::{Claim, Claiming, Deciding, NewDecision, Outcome, Releasing};
 
 /// Longest decision note, in characters.
 const MAX_NOTE_CHARS: usize = 2_000;
@@ -181,20 +181,60 @@ pub async fn claim(
     Path(case_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let case_id = input::case_id(case_id)?;
+    let claim = claim_case(&state, &reviewer, &case_id).await?;
+    Ok(Json(serde_json::json!({
+        "case_id": case_id,
+        "claim": ClaimView::from(claim),
+    })))
+}
+
+/// Claims a case for `reviewer`: the one path of the API and the console.
+pub(crate) async fn claim_case(
+    state: &AppState,
+    reviewer: &Reviewer,
+    case_id: &CaseId,
+) -> Result<Claim, ApiError> {
     let now = now_ms();
     let expires_at = now + state.settings.claim_minutes * 60_000;
     match state
         .store
-        .claim(&case_id, &reviewer.actor(), now, expires_at)
+        .claim(case_id, &reviewer.actor(), now, expires_at)
         .await?
     {
-        Claiming::Claimed(claim) => Ok(Json(serde_json::json!({
-            "case_id": case_id,
-            "claim": ClaimView::from(claim),
-        }))),
+        Claiming::Claimed(claim) => Ok(claim),
         Claiming::HeldByOther(claim) => Err(claimed_by_another(claim)),
         Claiming::Recused => Err(recused()),
         Claiming::NoSuchCase => Err(ApiError::not_found("case")),
+    }
+}
+
+/// `POST /v1/review/cases/{case_id}/release`: gives up one's own claim, so that another
+/// reviewer may take the case at once.
+pub async fn release(
+    State(state): State<AppState>,
+    reviewer: Reviewer,
+    Path(case_id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let case_id = input::case_id(case_id)?;
+    release_case(&state, &reviewer, &case_id).await?;
+    Ok(Json(serde_json::json!({"case_id": case_id, "claim": null})))
+}
+
+/// Releases `reviewer`'s claim on a case: the one path of the API and the console. Releasing
+/// a case one does not hold changes nothing; another reviewer's claim is a conflict.
+pub(crate) async fn release_case(
+    state: &AppState,
+    reviewer: &Reviewer,
+    case_id: &CaseId,
+) -> Result<(), ApiError> {
+    match state
+        .store
+        .release_claim(case_id, &reviewer.actor(), now_ms())
+        .await?
+    {
+        Releasing::Released | Releasing::NotHeld => Ok(()),
+        Releasing::HeldByOther(claim) => Err(claimed_by_another(claim)),
+        Releasing::NoSuchCase => Err(ApiError::not_found("case")),
     }
 }
 
@@ -213,23 +253,44 @@ pub async fn decide_case(
     Path(case_id): Path<String>,
     Body(request): Body<DecisionRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let outcome = match request.outcome.as_str() {
-        "uphold" => Outcome::Uphold,
-        "overturn" => Outcome::Overturn,
-        _ => {
-            return Err(ApiError::invalid(
-                "`outcome` must be \"uphold\" or \"overturn\"",
-            ));
-        }
-    };
-    let note = input::text("note", &request.note, MAX_NOTE_CHARS)?;
+    let outcome = outcome_of(&request.outcome)?;
     let case_id = input::case_id(case_id)?;
+    let status = decide(&state, &reviewer, &case_id, outcome, &request.note).await?;
+    Ok(Json(serde_json::json!({
+        "case_id": case_id,
+        "outcome": outcome.as_str(),
+        "status": status,
+    })))
+}
+
+/// `uphold` or `overturn`, as a form or a body names it.
+pub(crate) fn outcome_of(outcome: &str) -> Result<Outcome, ApiError> {
+    match outcome {
+        "uphold" => Ok(Outcome::Uphold),
+        "overturn" => Ok(Outcome::Overturn),
+        _ => Err(ApiError::invalid(
+            "`outcome` must be \"uphold\" or \"overturn\"",
+        )),
+    }
+}
+
+/// Records a reviewer's decision with the events it owes: the one path of the API and the
+/// console, so that a decision made in either is the same in the store, the audit log and the
+/// events. Answers the case's status afterwards.
+pub(crate) async fn decide(
+    state: &AppState,
+    reviewer: &Reviewer,
+    case_id: &CaseId,
+    outcome: Outcome,
+    note: &str,
+) -> Result<&'static str, ApiError> {
+    let note = input::text("note", note, MAX_NOTE_CHARS)?;
     let store = &state.store;
     let case = store
-        .case(&case_id)
+        .case(case_id)
         .await?
         .ok_or_else(|| ApiError::not_found("case"))?;
-    let appeal = store.appeal_of_case(&case_id).await?;
+    let appeal = store.appeal_of_case(case_id).await?;
     let actor = reviewer.actor();
     let at = OffsetDateTime::now_utc();
     let decision = NewDecision {
@@ -283,14 +344,9 @@ pub async fn decide_case(
         }
         Deciding::NoSuchCase => return Err(ApiError::not_found("case")),
     }
-    let status = store
-        .case(&case_id)
+    Ok(store
+        .case(case_id)
         .await?
         .map(|c| c.status.as_str())
-        .unwrap_or("unknown");
-    Ok(Json(serde_json::json!({
-        "case_id": case_id,
-        "outcome": outcome.as_str(),
-        "status": status,
-    })))
+        .unwrap_or("unknown"))
 }

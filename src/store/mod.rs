@@ -11,6 +11,7 @@
 //! its own key, so a redelivered one is not counted again.
 
 mod admin;
+mod console;
 mod ladder;
 mod opt_outs;
 mod report;
@@ -20,6 +21,7 @@ mod signals;
 mod versions;
 
 pub use admin::{AccountExport, Erasure};
+pub use console::{ConsoleSession, QueueCounts, QueueFilter, Releasing};
 pub use retention::{Purged, Retention};
 pub use review::{
     Appeal, AppealStatus, CaseDetail, Claiming, Deciding, DecisionRecord, NewDecision, OutboxEvent,

@@ -175,7 +175,7 @@ pub(super) fn appeal_of(row: &sqlx::any::AnyRow) -> Result<Appeal, StoreError> {
 
 /// The claim the columns `claimed_by` and `claim_expires_at` of `row` hold, if it is live at
 /// `now`.
-fn live_claim(row: &sqlx::any::AnyRow, now: i64) -> Result<Option<Claim>, StoreError> {
+pub(super) fn live_claim(row: &sqlx::any::AnyRow, now: i64) -> Result<Option<Claim>, StoreError> {
     let by: Option<String> = row.try_get("claimed_by")?;
     let until: Option<i64> = row.try_get("claim_expires_at")?;
     Ok(match (by, until) {
@@ -184,6 +184,17 @@ fn live_claim(row: &sqlx::any::AnyRow, now: i64) -> Result<Option<Claim>, StoreE
             expires_at,
         }),
         _ => None,
+    })
+}
+
+/// A row of the queue's queries (case, account, claim, appeal id, waiting since).
+pub(super) fn queue_item_of(row: &sqlx::any::AnyRow, now: i64) -> Result<QueueItem, StoreError> {
+    Ok(QueueItem {
+        case_id: case_id_of(row)?,
+        account_id: account_id_of(row)?,
+        appeal_id: row.try_get("appeal_id")?,
+        waiting_since: row.try_get("waiting_since")?,
+        claim: live_claim(row, now)?,
     })
 }
 
@@ -225,7 +236,7 @@ pub(super) async fn insert_event(
 
 /// Takes the case's write lock for the rest of the transaction (SQLite: the database's), so
 /// that the checks that follow hold until commit. False if there is no such case.
-async fn lock_case(
+pub(super) async fn lock_case(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     case_id: &CaseId,
 ) -> Result<bool, StoreError> {
@@ -390,15 +401,7 @@ impl Store {
         let mut items = appeals
             .iter()
             .chain(&in_review)
-            .map(|row| {
-                Ok(QueueItem {
-                    case_id: case_id_of(row)?,
-                    account_id: account_id_of(row)?,
-                    appeal_id: row.try_get("appeal_id")?,
-                    waiting_since: row.try_get("waiting_since")?,
-                    claim: live_claim(row, now)?,
-                })
-            })
+            .map(|row| queue_item_of(row, now))
             .collect::<Result<Vec<_>, StoreError>>()?;
         items.sort_by(|a, b| (a.waiting_since, &a.case_id).cmp(&(b.waiting_since, &b.case_id)));
         items.truncate(usize::try_from(limit).unwrap_or(0));

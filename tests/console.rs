@@ -1,0 +1,390 @@
+//! The reviewers' console over real HTTP: sign-in, sessions and the checks on every form
+//! (`Origin`, CSRF), the headers on every page, and who may see what. The journeys a reviewer
+//! makes in a real browser are in `tests/console_browser.rs`.
+
+mod common;
+#[path = "common/console.rs"]
+mod harness;
+
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use warden::config::ApiConfig;
+use warden::store::CaseStatus;
+
+use harness::{ALICE, BOB, Console, ROOT, reviewers_toml};
+
+/// A client that shows redirects instead of following them, and keeps no cookies of its own.
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A signed-in reviewer: the session cookie and the page's CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+impl Console {
+    /// Signs in with `token` as a browser would (a form POST from this origin).
+    async fn sign_in(&self, token: &str) -> Session {
+        let response = http()
+            .post(self.url("/console/sign-in"))
+            .header(header::ORIGIN, &self.base)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let page = self.page("/console/queue", &cookie).await;
+        assert_eq!(page.0, StatusCode::OK);
+        let csrf = page
+            .2
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the page's forms carry a CSRF token")
+            .to_owned();
+        Session { cookie, csrf }
+    }
+
+    async fn page(&self, path: &str, cookie: &str) -> (StatusCode, HeaderMap, String) {
+        let response = http()
+            .get(self.url(path))
+            .header(header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        (status, headers, response.text().await.unwrap())
+    }
+
+    /// A form POST with the given cookie, origin and fields.
+    async fn post_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        origin: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> StatusCode {
+        let mut request = http()
+            .post(self.url(path))
+            .header(header::COOKIE, cookie)
+            .form(fields);
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        request.send().await.unwrap().status()
+    }
+}
+
+fn redirects_to_sign_in(status: StatusCode, headers: &HeaderMap) -> bool {
+    status == StatusCode::SEE_OTHER && headers[header::LOCATION] == "/console/sign-in"
+}
+
+#[tokio::test]
+async fn without_a_live_session_every_page_leads_to_sign_in() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    let (case_id, _) = console
+        .case("AC1001", CaseStatus::InReview, "Pay the fee")
+        .await;
+    let pages = [
+        "/console/queue".to_owned(),
+        format!("/console/cases/{case_id}"),
+        "/console/overview".to_owned(),
+        "/console/accounts/AC1001".to_owned(),
+    ];
+    for cookie in ["", "warden_console=forged0123456789", "other=1"] {
+        for page in &pages {
+            let (status, headers, _) = console.page(page, cookie).await;
+            assert!(
+                redirects_to_sign_in(status, &headers),
+                "{page} with cookie {cookie:?}: {status}"
+            );
+        }
+    }
+    // A POST without a session changes nothing.
+    let status = console
+        .post_form(
+            &format!("/console/cases/{case_id}/claim"),
+            "warden_console=forged",
+            Some(&console.base),
+            &[("csrf", "x")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let detail = console
+        .store
+        .case_detail(&case_id, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.claim, None);
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_and_refuses_a_bad_token() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    let response = http()
+        .post(console.url("/console/sign-in"))
+        .header(header::ORIGIN, &console.base)
+        .form(&[("token", ALICE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/console",
+        "Max-Age=43200",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    // Served on loopback: a Secure cookie would never come back over plain HTTP.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // The token is nowhere in the cookie or the redirect.
+    assert!(!cookie.contains(ALICE));
+    assert_eq!(response.headers()[header::LOCATION], "/console/queue");
+
+    for (token, origin) in [
+        ("not-a-token", Some(console.base.as_str())),
+        (ALICE, Some("http://evil.example")),
+        (ALICE, None),
+    ] {
+        let mut request = http()
+            .post(console.url("/console/sign-in"))
+            .form(&[("token", token)]);
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{token} from {origin:?}"
+        );
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_or_from_another_origin_changes_nothing() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    let (case_id, _) = console
+        .case("AC1002", CaseStatus::InReview, "Pay the fee")
+        .await;
+    let alice = console.sign_in(ALICE).await;
+    let claim = format!("/console/cases/{case_id}/claim");
+    let base = console.base.clone();
+    for (origin, csrf, why) in [
+        (Some(base.as_str()), None, "no CSRF token"),
+        (
+            Some(base.as_str()),
+            Some("0".repeat(64)),
+            "a wrong CSRF token",
+        ),
+        (
+            Some("http://evil.example"),
+            Some(alice.csrf.clone()),
+            "another origin",
+        ),
+        (Some("null"), Some(alice.csrf.clone()), "an opaque origin"),
+        (None, Some(alice.csrf.clone()), "no Origin"),
+    ] {
+        let mut fields = vec![];
+        if let Some(csrf) = &csrf {
+            fields.push(("csrf", csrf.as_str()));
+        }
+        let status = console
+            .post_form(&claim, &alice.cookie, origin, &fields)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{why}");
+        let detail = console
+            .store
+            .case_detail(&case_id, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(detail.claim, None, "{why} claimed the case");
+    }
+    // The same form, done right, claims.
+    let status = console
+        .post_form(&claim, &alice.cookie, Some(&base), &[("csrf", &alice.csrf)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let detail = console
+        .store
+        .case_detail(&case_id, 0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.claim.unwrap().reviewer.to_string(), "reviewer:alice");
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    let (case_id, _) = console
+        .case("AC1003", CaseStatus::InReview, "Pay the fee")
+        .await;
+    let root = console.sign_in(ROOT).await;
+    let pages = [
+        "/console/sign-in".to_owned(),
+        "/console/queue".to_owned(),
+        format!("/console/cases/{case_id}"),
+        "/console/cases/not-a-case".to_owned(),
+        "/console/overview".to_owned(),
+        "/console/accounts/AC1003".to_owned(),
+        "/console/static/console.css".to_owned(),
+        "/console/static/console.js".to_owned(),
+    ];
+    for page in &pages {
+        let (status, headers, body) = console.page(page, &root.cookie).await;
+        assert!(
+            status.is_success() || status == StatusCode::NOT_FOUND,
+            "{page}: {status}"
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{page}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{page}: {csp}");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{page}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{page}");
+        // Every page is small, and nothing is fetched from elsewhere.
+        assert!(body.len() < 100 * 1024, "{page}: {} bytes", body.len());
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reviewer_cannot_open_or_use_the_admin_pages() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    let (case_id, _) = console
+        .case("AC1004", CaseStatus::Suspended, "Pay the fee")
+        .await;
+    let alice = console.sign_in(ALICE).await;
+    let (status, _, _) = console
+        .page("/console/accounts/AC1004", &alice.cookie)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = console
+        .page("/console/accounts/AC1004/export", &alice.cookie)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let status = console
+        .post_form(
+            "/console/accounts/AC1004/reinstate",
+            &alice.cookie,
+            Some(&console.base),
+            &[("csrf", &alice.csrf), ("reason", "friend of mine")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let case = console.store.case(&case_id).await.unwrap().unwrap();
+    assert_eq!(case.status, CaseStatus::Suspended);
+}
+
+#[tokio::test]
+async fn sign_out_rotation_and_expiry_end_a_session() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    // Sign-out.
+    let alice = console.sign_in(ALICE).await;
+    let status = console
+        .post_form(
+            "/console/sign-out",
+            &alice.cookie,
+            Some(&console.base),
+            &[("csrf", &alice.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, headers, _) = console.page("/console/queue", &alice.cookie).await;
+    assert!(redirects_to_sign_in(status, &headers));
+
+    // Rotating Bob's token ends Bob's session, not Alice's.
+    let alice = console.sign_in(ALICE).await;
+    let bob = console.sign_in(BOB).await;
+    std::fs::write(
+        &console.reviewers_file,
+        reviewers_toml(&[
+            ("alice", "reviewer", ALICE),
+            ("bob", "reviewer", "bob-rotated-token-0123456789abcdef"),
+            ("root", "admin", ROOT),
+        ]),
+    )
+    .unwrap();
+    let (status, headers, _) = console.page("/console/queue", &bob.cookie).await;
+    assert!(redirects_to_sign_in(status, &headers), "{status}");
+    let (status, _, _) = console.page("/console/queue", &alice.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A session past its lifetime ends.
+    let brief = ApiConfig {
+        console_session_hours: 0,
+        ..ApiConfig::default()
+    };
+    let console = Console::start(brief, None).await;
+    let response = http()
+        .post(console.url("/console/sign-in"))
+        .header(header::ORIGIN, &console.base)
+        .form(&[("token", ALICE)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let (status, headers, _) = console.page("/console/queue", &cookie).await;
+    assert!(redirects_to_sign_in(status, &headers));
+}
+
+#[tokio::test]
+async fn the_queue_filters_counts_and_pages_the_waiting_cases() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    for i in 0..60 {
+        console
+            .case(&format!("AC2{i:03}"), CaseStatus::InReview, "Pay the fee")
+            .await;
+    }
+    let appealed = console
+        .appealed("AC3000", "Pay the fee", "It was my own bank's message")
+        .await;
+    let alice = console.sign_in(ALICE).await;
+    let rows = |body: &str| body.matches("<tr class=\"case").count();
+    let (_, _, first) = console.page("/console/queue", &alice.cookie).await;
+    assert_eq!(rows(&first), 50);
+    assert!(first.contains("rel=\"next\""));
+    let (_, _, second) = console.page("/console/queue?page=2", &alice.cookie).await;
+    assert_eq!(rows(&second), 11);
+    assert!(!second.contains("rel=\"next\""));
+    let (_, _, appeals) = console
+        .page("/console/queue?kind=appeal", &alice.cookie)
+        .await;
+    assert_eq!(rows(&appeals), 1);
+    assert!(appeals.contains(appealed.as_str()));
+    // Seeded cases began waiting in 2026-12; with a 72-hour SLA every one is overdue.
+    let (_, _, overdue) = console
+        .page("/console/queue?kind=review&show=overdue", &alice.cookie)
+        .await;
+    assert_eq!(rows(&overdue), 50);
+    let (_, _, mine) = console
+        .page("/console/queue?show=mine", &alice.cookie)
+        .await;
+    assert_eq!(rows(&mine), 0);
+    let (status, _, _) = console
+        .page("/console/queue?show=everything", &alice.cookie)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
