@@ -193,7 +193,11 @@ async fn a_form_without_the_csrf_token_or_from_another_origin_changes_nothing() 
             Some(alice.csrf.clone()),
             "another origin",
         ),
-        (Some("null"), Some(alice.csrf.clone()), "an opaque origin"),
+        (
+            Some("null"),
+            Some(alice.csrf.clone()),
+            "an opaque origin, no fetch metadata",
+        ),
         (None, Some(alice.csrf.clone()), "no Origin"),
     ] {
         let mut fields = vec![];

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use maud::{Markup, html};
@@ -191,8 +191,10 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-/// Refuses a POST that does not come from a page of this origin: its `Origin` must name the
-/// host the request was sent to.
+/// Refuses a POST that does not come from a page of this origin. A browser names the page's
+/// origin in `Origin`, which must then be the host the request was sent to; under this
+/// console's `Referrer-Policy: no-referrer` it sends `Origin: null` instead, and then its fetch
+/// metadata (`Sec-Fetch-Site`, which no page's script can set) must say `same-origin`.
 fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     let refused = || {
         ApiError::new(
@@ -201,22 +203,26 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
             "This form was not sent from the console's own pages.",
         )
     };
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .ok_or_else(refused)?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(refused)?;
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .ok_or_else(refused)?;
-    if origin_host.eq_ignore_ascii_case(host) {
-        Ok(())
-    } else {
-        Err(refused())
+    let value = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    match value(header::ORIGIN) {
+        Some(origin) if origin != "null" => {
+            let host = value(header::HOST).ok_or_else(refused)?;
+            let origin_host = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .ok_or_else(refused)?;
+            if origin_host.eq_ignore_ascii_case(host) {
+                Ok(())
+            } else {
+                Err(refused())
+            }
+        }
+        _ if value(HeaderName::from_static("sec-fetch-site")) == Some("same-origin") => Ok(()),
+        _ => Err(refused()),
     }
 }
 
@@ -377,6 +383,19 @@ mod tests {
             assert!(same_origin(&map).is_err(), "{origin} passed for {host}");
         }
         assert!(same_origin(&headers(&[(header::HOST, "127.0.0.1:8080")])).is_err());
+        // `Origin: null` (the page's no-referrer policy): the fetch metadata decides.
+        let fetched = |site: &str| {
+            let sec_fetch_site = HeaderName::from_static("sec-fetch-site");
+            headers(&[
+                (header::HOST, "127.0.0.1:8080"),
+                (header::ORIGIN, "null"),
+                (sec_fetch_site, site),
+            ])
+        };
+        assert!(same_origin(&fetched("same-origin")).is_ok());
+        for site in ["cross-site", "same-site", "none"] {
+            assert!(same_origin(&fetched(site)).is_err(), "{site}");
+        }
     }
 
     #[test]
