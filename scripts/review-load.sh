@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The review API under load: a SQLite store holding CASES (default 10,000) suspended cases that
-# each carry an open appeal, `warden serve` on it, and oha against the queue and case endpoints
-# (DURATION each, default 20s, CONCURRENCY connections, default 16).
+# The review API and the console under load: a SQLite store holding CASES (default 10,000)
+# suspended cases that each carry an open appeal, `warden serve` on it, and oha against the
+# API's queue and case endpoints and the console's queue (first and a deep filtered page) and
+# case pages (DURATION each, default 20s, CONCURRENCY connections, default 16).
 #
 #   scripts/review-load.sh
 #
@@ -40,9 +41,18 @@ for _ in $(seq 100); do
 done
 case_id="$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/review/queue?limit=1" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["case_id"])')"
+measure() { # PATH HEADER
+    echo "== GET $1 (${CASES:-10000} open appeals, ${CONCURRENCY:-16} connections, ${DURATION:-20s})"
+    oha --no-tui -z "${DURATION:-20s}" -c "${CONCURRENCY:-16}" -H "$2" "http://127.0.0.1:$port$1" \
+        | grep -E "Success rate|Requests/sec|Slowest|Fastest|Average|50.00%|99.00%|\[200\]|Size/request"
+}
 for path in "/v1/review/queue" "/v1/review/cases/$case_id"; do
-    echo "== GET $path (${CASES:-10000} open appeals, ${CONCURRENCY:-16} connections, ${DURATION:-20s})"
-    oha --no-tui -z "${DURATION:-20s}" -c "${CONCURRENCY:-16}" \
-        -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path" \
-        | grep -E "Success rate|Requests/sec|Slowest|Fastest|Average|50.00%|99.00%|\[200\]"
+    measure "$path" "Authorization: Bearer $token"
+done
+# The console: sign in as a browser would, then the pages with the session cookie.
+cookie="$(curl -sf -o /dev/null -D - -H "Origin: http://127.0.0.1:$port" --data-urlencode "token=$token" \
+    "http://127.0.0.1:$port/console/sign-in" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p')"
+[ -n "$cookie" ] || { echo "console sign-in failed" >&2; exit 1; }
+for path in "/console/queue" "/console/queue?kind=appeal&show=unclaimed&page=100" "/console/cases/$case_id"; do
+    measure "$path" "Cookie: $cookie"
 done

@@ -309,6 +309,22 @@ async fn appeal_to_overturn(api: Harness) {
         (status, error_code(&refused)),
         (StatusCode::CONFLICT, "claimed_by_another")
     );
+    // Only the holder of a claim releases it; released, the case can be claimed again.
+    let release = format!("/v1/review/cases/{case_id}/release");
+    let (status, refused) = api.post(&release, Some(BOB), json!({})).await;
+    assert_eq!(
+        (status, error_code(&refused)),
+        (StatusCode::CONFLICT, "claimed_by_another")
+    );
+    let (status, released) = api.post(&release, Some(ALICE), json!({})).await;
+    assert_eq!((status, &released["claim"]), (StatusCode::OK, &Value::Null));
+    let held = api
+        .store
+        .case_detail(&CaseId::parse(case_id.clone()).unwrap(), 0)
+        .await;
+    assert_eq!(held.unwrap().unwrap().claim, None);
+    let (status, claimed) = api.post(&claim, Some(ALICE), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
 
     let (status, decided) = api.post(&decision, Some(ALICE), overturn.clone()).await;
     assert_eq!(status, StatusCode::OK, "{decided}");
@@ -376,6 +392,7 @@ async fn appeal_to_overturn(api: Harness) {
         ("automated", "suspend"),
         ("holder", "appeal"),
         ("reviewer:alice", "claim"),
+        ("reviewer:alice", "release"),
         ("reviewer:alice", "overturn_and_reinstate"),
     ] {
         assert!(

@@ -157,6 +157,7 @@ async fn a_reviewer_overturns_an_appeal_and_the_broker_hears_the_reinstatement_b
             sign_in(&client, &base, ALICE).await;
             let waiting = queue_case_ids(&client).await;
             assert_eq!(waiting.len(), 3, "{waiting:?}");
+            Browser::keep_screenshot(&client, "queue").await;
             assert!(waiting.contains(&case_id.to_string()));
             click(&client, &format!("a[href='/console/cases/{case_id}']")).await;
             wait_for_text(
@@ -167,6 +168,7 @@ async fn a_reviewer_overturns_an_appeal_and_the_broker_hears_the_reinstatement_b
             .await;
             click(&client, "#claim-button").await;
             wait_for_text(&client, "#claim", "reviewer:alice").await;
+            Browser::keep_screenshot(&client, "case").await;
             click(&client, "#overturn-form summary").await;
             type_into(
                 &client,

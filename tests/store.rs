@@ -11,6 +11,7 @@ use warden::store::{
     Actor, BreakerEvent, CaseId, CaseStatus, Deciding, NewCase, NewDecision, Opening, OutboxEvent,
     OutboxTopic, Outcome, Purged, Retention, Store,
 };
+use warden::store::{ConsoleSession, QueueCounts, QueueFilter, Releasing};
 
 /// Runs one async test body against both backends.
 macro_rules! store_test {
@@ -791,3 +792,143 @@ async fn store_errors_are_transient_only_when_trying_again_can_help() {
     let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
     assert!(!StoreError::Json(json).is_transient());
 }
+
+store_test!(
+    console_sessions_are_shared_and_end_when_stale,
+    |store: Store| async move {
+        let session = ConsoleSession {
+            reviewer: "alice".into(),
+            role: "reviewer".into(),
+            token_sha256: "ab".repeat(32),
+            csrf: "cd".repeat(32),
+            created_at: 1_000,
+            last_seen_at: 1_000,
+            expires_at: 100_000,
+        };
+        store.create_console_session("s1", &session).await.unwrap();
+        store
+            .create_console_session(
+                "s2",
+                &ConsoleSession {
+                    expires_at: 5_000,
+                    ..session.clone()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.console_session("s1").await.unwrap(),
+            Some(session.clone())
+        );
+        store.touch_console_session("s1", 9_000).await.unwrap();
+        let touched = store.console_session("s1").await.unwrap().unwrap();
+        assert_eq!(touched.last_seen_at, 9_000);
+        // At 6,000, idle since before 2,000: s2 has expired; s1 was used at 9,000.
+        assert_eq!(
+            store
+                .end_stale_console_sessions(6_000, 2_000)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.console_session("s2").await.unwrap(), None);
+        store.end_console_session("s1").await.unwrap();
+        assert_eq!(store.console_session("s1").await.unwrap(), None);
+    }
+);
+
+store_test!(
+    the_console_queue_filters_counts_pages_and_releases,
+    |store: Store| async move {
+        // Three cases in review, waiting since 1,000, 2,000 and 3,000; one with an appeal.
+        let mut ids = Vec::new();
+        for (i, account) in ["AC1", "AC2", "AC3"].into_iter().enumerate() {
+            let at = 1_000 * (i as i64 + 1);
+            let case = NewCase {
+                status: CaseStatus::InReview,
+                ..new_case(account, &format!("SM{i}"), at)
+            };
+            ids.push(case.case_id());
+            store.open_case(&case, &[]).await.unwrap();
+        }
+        let suspended = new_case("AC4", "SM9", 4_000);
+        store.open_case(&suspended, &[]).await.unwrap();
+        let stored = store.case(&suspended.case_id()).await.unwrap().unwrap();
+        store
+            .open_appeal(&stored, "mine", 5_000, &[])
+            .await
+            .unwrap();
+        let alice = Actor::Reviewer("alice".into());
+        let bob = Actor::Reviewer("bob".into());
+        store.claim(&ids[1], &alice, 6_000, 60_000).await.unwrap();
+        let now = 7_000;
+        let page = |filter: QueueFilter, offset, limit| {
+            let store = store.clone();
+            async move {
+                let items = store.queue_page(now, &filter, offset, limit).await.unwrap();
+                items
+                    .into_iter()
+                    .map(|i| i.account_id.to_string())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            page(QueueFilter::default(), 0, 10).await,
+            ["AC1", "AC2", "AC3", "AC4"]
+        );
+        assert_eq!(page(QueueFilter::default(), 1, 2).await, ["AC2", "AC3"]);
+        let appeals = QueueFilter {
+            appeals: Some(true),
+            ..QueueFilter::default()
+        };
+        assert_eq!(page(appeals, 0, 10).await, ["AC4"]);
+        let overdue = QueueFilter {
+            waiting_before: Some(2_500),
+            ..QueueFilter::default()
+        };
+        assert_eq!(page(overdue, 0, 10).await, ["AC1", "AC2"]);
+        let mine = QueueFilter {
+            claimed_by: Some(alice.clone()),
+            ..QueueFilter::default()
+        };
+        assert_eq!(page(mine, 0, 10).await, ["AC2"]);
+        let unclaimed = QueueFilter {
+            unclaimed: true,
+            appeals: Some(false),
+            ..QueueFilter::default()
+        };
+        assert_eq!(page(unclaimed, 0, 10).await, ["AC1", "AC3"]);
+        assert_eq!(
+            store.queue_counts(now, 2_500, &alice).await.unwrap(),
+            QueueCounts {
+                all: 4,
+                appeals: 1,
+                in_review: 3,
+                overdue: 2,
+                unclaimed: 3,
+                mine: 1,
+            }
+        );
+
+        // Only the holder releases; then the case is nobody's.
+        assert!(matches!(
+            store.release_claim(&ids[1], &bob, now).await.unwrap(),
+            Releasing::HeldByOther(_)
+        ));
+        assert_eq!(
+            store.release_claim(&ids[1], &alice, now).await.unwrap(),
+            Releasing::Released
+        );
+        assert_eq!(
+            store.release_claim(&ids[1], &alice, now).await.unwrap(),
+            Releasing::NotHeld
+        );
+        let counts = store.queue_counts(now, 2_500, &alice).await.unwrap();
+        assert_eq!((counts.unclaimed, counts.mine), (4, 0));
+        let log = store.audit_log(&account("AC2")).await.unwrap();
+        assert!(
+            log.iter()
+                .any(|e| e.action == "release" && e.actor == alice)
+        );
+    }
+);

@@ -274,6 +274,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("\n{}", line(&tally, messages.len()));
     println!(
         "demo ready in {:.0} s. Warden keeps running; look around:\n\
+         \n  console:       {base}/console (sign in with the reviewer token {reviewer}, or the admin's {admin})\
          \n  review queue:  curl -s -H 'Authorization: Bearer {reviewer}' {base}/v1/review/queue\
          \n  a case:        curl -s -H 'Authorization: Bearer {reviewer}' {base}/v1/review/cases/CASE_ID\
          \n  admin export:  curl -s -H 'Authorization: Bearer {admin}' {base}/v1/admin/accounts/ACsim000001/export\

@@ -207,6 +207,7 @@ async fn body(
                 }
             }
         }
+        div.columns { div {
         section aria-labelledby="reasons" {
             h2 #reasons { "Why" }
             ul { @for reason in &case.reasons { li { strong { (reason.description) } " " code { (reason.code) } } } }
@@ -224,6 +225,7 @@ async fn body(
                 }
             }
         }
+        } div {
         section aria-labelledby="appeal" {
             h2 #appeal { "Appeal" }
             @match &appeal {
@@ -246,6 +248,7 @@ async fn body(
                 None => p.muted { "No signals kept for this account." },
             }
         }
+        } }
         @if !decisions.is_empty() {
             section aria-labelledby="decisions" {
                 h2 #decisions { "Decisions" }

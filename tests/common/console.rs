@@ -252,6 +252,17 @@ impl Browser {
         }
     }
 
+    /// With `WARDEN_CONSOLE_SCREENSHOTS=DIR`, saves the page as `DIR/NAME.png` (how the
+    /// README's screenshots are made).
+    pub async fn keep_screenshot(client: &Client, name: &str) {
+        let Some(dir) = std::env::var_os("WARDEN_CONSOLE_SCREENSHOTS") else {
+            return;
+        };
+        let png = client.screenshot().await.expect("a screenshot");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
+    }
+
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
