@@ -6,10 +6,12 @@ mod common;
 #[path = "common/console.rs"]
 mod harness;
 
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use warden::config::ApiConfig;
-use warden::store::CaseStatus;
+use warden::store::{Actor, BreakerEvent, CaseStatus};
 
 use harness::{ALICE, BOB, Console, ROOT, reviewers_toml};
 
@@ -244,6 +246,7 @@ async fn every_page_carries_the_security_headers() {
         "/console/cases/not-a-case".to_owned(),
         "/console/overview".to_owned(),
         "/console/accounts/AC1003".to_owned(),
+        "/console/operations".to_owned(),
         "/console/static/console.css".to_owned(),
         "/console/static/console.js".to_owned(),
     ];
@@ -391,4 +394,95 @@ async fn the_queue_filters_counts_and_pages_the_waiting_cases() {
         .page("/console/queue?show=everything", &alice.cookie)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn an_admin_resets_the_breaker_and_sees_a_refused_reload_with_its_line_and_reason() {
+    // A reload as `warden run` gives it, refusing the files as a broken rule would be refused.
+    let reload: warden::api::Reload = Arc::new(|_| {
+        Err("config/rules.toml:12: rule `fraud.greeting`: unknown category `fraudd`".to_owned())
+    });
+    let console = Console::start_with(ApiConfig::default(), None, Some(reload)).await;
+    let alice = console.sign_in(ALICE).await;
+    let (status, _, _) = console.page("/console/operations", &alice.cookie).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let root = console.sign_in(ROOT).await;
+    let (_, _, page) = console.page("/console/operations", &root.cookie).await;
+    assert!(page.contains("Closed: never tripped."), "{page}");
+    console
+        .store
+        .record_breaker(&BreakerEvent {
+            at: 1_000,
+            tripped: true,
+            actor: Actor::Automated,
+            detail: "40 suspensions in 10 minutes".into(),
+        })
+        .await
+        .unwrap();
+    let (_, _, page) = console.page("/console/operations", &root.cookie).await;
+    assert!(page.contains("40 suspensions in 10 minutes"), "{page}");
+    let reset = "/console/operations/breaker-reset";
+    let status = console
+        .post_form(
+            reset,
+            &root.cookie,
+            Some(&console.base),
+            &[("csrf", &root.csrf), ("reason", "")],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a reset needs a reason"
+    );
+    let fields = [
+        ("csrf", root.csrf.as_str()),
+        ("reason", "The greeting rule is fixed"),
+    ];
+    let status = console
+        .post_form(reset, &root.cookie, Some(&console.base), &fields)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let state = console.store.breaker_state().await.unwrap().unwrap();
+    assert!(!state.tripped);
+    assert_eq!(state.actor, Actor::Admin("root".into()));
+    // The API reads the same state.
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(console.url("/v1/admin/breaker"))
+        .bearer_auth(ROOT)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&answer["tripped"], &answer["by"]),
+        (&false.into(), &"admin:root".into())
+    );
+
+    let status = console
+        .post_form(
+            "/console/operations/reload",
+            &root.cookie,
+            Some(&console.base),
+            &[("csrf", &root.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let response = http()
+        .post(console.url("/console/operations/reload"))
+        .header(header::COOKIE, &root.cookie)
+        .header(header::ORIGIN, &console.base)
+        .form(&[("csrf", &root.csrf)])
+        .send()
+        .await
+        .unwrap();
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("config/rules.toml:12: rule `fraud.greeting`: unknown category `fraudd`"),
+        "{page}"
+    );
+    assert!(console.store.rules_loads(10).await.unwrap().is_empty());
 }

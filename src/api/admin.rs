@@ -19,7 +19,8 @@ use crate::message::Scores;
 use crate::metrics::METRICS;
 use crate::rules::RulesDiff;
 use crate::store::{
-    AuditEntry, CaseStatus, Erasure, NewCase, Opening, RulesLoad, Store, StoreError, StoredReason,
+    AuditEntry, BreakerEvent, CaseStatus, Erasure, NewCase, Opening, RulesLoad, Store, StoreError,
+    StoredReason,
 };
 
 #[derive(Deserialize)]
@@ -339,12 +340,12 @@ fn load_json(load: &RulesLoad) -> serde_json::Value {
 
 /// Takes a set through the stream processor's reload (`set`: an earlier one to put back),
 /// and records it.
-async fn take(
+pub(crate) async fn take(
     state: &AppState,
     admin: Actor,
     set: Option<RulesSet>,
     action: &str,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<RulesLoad, ApiError> {
     let Some(reload) = state.reload.clone() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -369,10 +370,14 @@ async fn take(
         action,
         "rules and policy taken"
     );
-    Ok(Json(serde_json::json!({
+    Ok(load)
+}
+
+fn taken_json(load: RulesLoad) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
         "rules_version": load.version,
         "summary": load.summary,
-    })))
+    }))
 }
 
 /// `POST /v1/admin/rules/reload`: reads and validates the rules, policy and model files; the
@@ -382,7 +387,9 @@ pub async fn reload(
     State(state): State<AppState>,
     Admin(admin): Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    take(&state, admin.actor(), None, "reload").await
+    take(&state, admin.actor(), None, "reload")
+        .await
+        .map(taken_json)
 }
 
 /// `GET /v1/admin/rules/versions`: the sets taken, newest first, with who, when and what
@@ -410,7 +417,19 @@ pub async fn rollback(
     Admin(admin): Admin,
     Body(request): Body<Rollback>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let version = input::text("version", &request.version, 64)?;
+    roll_back_to(&state, &admin, &request.version)
+        .await
+        .map(taken_json)
+}
+
+/// Puts back the earlier set `version` (see [`rollback`]): the one path of the API and the
+/// console.
+pub(crate) async fn roll_back_to(
+    state: &AppState,
+    admin: &Reviewer,
+    version: &str,
+) -> Result<RulesLoad, ApiError> {
+    let version = input::text("version", version, 64)?;
     let earlier = state
         .store
         .rules_load(version)
@@ -420,5 +439,65 @@ pub async fn rollback(
         rules: earlier.rules,
         policy: earlier.policy,
     };
-    take(&state, admin.actor(), Some(set), "rollback").await
+    take(state, admin.actor(), Some(set), "rollback").await
+}
+
+/// `GET /v1/admin/breaker`: whether the circuit breaker is tripped, since when, by whom.
+pub async fn breaker(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let latest = state.store.breaker_state().await?;
+    Ok(Json(match latest {
+        Some(event) => serde_json::json!({
+            "tripped": event.tripped,
+            "at": rfc3339(event.at),
+            "by": event.actor.to_string(),
+            "detail": event.detail,
+        }),
+        None => serde_json::json!({"tripped": false, "at": null, "by": null, "detail": null}),
+    }))
+}
+
+/// `POST /v1/admin/breaker/reset` `{reason}`: automated suspensions resume on every instance
+/// at its next checkpoint.
+pub async fn reset_breaker(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Body(request): Body<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    reset_breaker_by(&state, &admin, &request.reason).await?;
+    Ok(Json(serde_json::json!({"tripped": false})))
+}
+
+/// Resets a tripped breaker, recorded with who and why: the one path of the API and the
+/// console (`warden breaker reset` writes the same event).
+pub(crate) async fn reset_breaker_by(
+    state: &AppState,
+    admin: &Reviewer,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let reason = input::text("reason", reason, MAX_REASON_CHARS)?;
+    let store = &state.store;
+    if !store
+        .breaker_state()
+        .await?
+        .is_some_and(|event| event.tripped)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_tripped",
+            "the circuit breaker is not tripped; nothing to reset",
+        ));
+    }
+    store
+        .record_breaker(&BreakerEvent {
+            at: now_ms(),
+            tripped: false,
+            actor: admin.actor(),
+            detail: reason.to_owned(),
+        })
+        .await?;
+    tracing::info!(by = %admin.name, "circuit breaker reset");
+    Ok(())
 }

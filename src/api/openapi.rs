@@ -215,6 +215,22 @@ pub fn endpoints() -> Vec<Endpoint> {
             )
         },
         e(
+            "get",
+            "/v1/admin/breaker",
+            "The circuit breaker: tripped or not, since when, by whom",
+            Admin,
+            &[],
+            get(admin::breaker),
+        ),
+        e(
+            "post",
+            "/v1/admin/breaker/reset",
+            "Reset a tripped circuit breaker (409 when it is not tripped)",
+            Admin,
+            REASON,
+            post(admin::reset_breaker),
+        ),
+        e(
             "post",
             "/v1/admin/rules/reload",
             "Reload rules and policy (validated; the old set stays on error), recorded in the version history",

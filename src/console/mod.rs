@@ -10,6 +10,7 @@
 
 mod admin;
 mod case;
+mod operations;
 mod overview;
 mod queue;
 mod session;
@@ -56,6 +57,8 @@ pub fn routes() -> Router<AppState> {
             post(admin::account_action),
         )
         .route("/console/accounts/{account_id}/export", get(admin::export))
+        .route("/console/operations", get(operations::page))
+        .route("/console/operations/{action}", post(operations::act))
         .route("/console/static/console.css", get(stylesheet))
         .route("/console/static/console.js", get(script))
         .layer(middleware::from_fn(security_headers))
@@ -99,6 +102,7 @@ enum Section {
     Queue,
     Overview,
     Accounts,
+    Operations,
     None,
 }
 
@@ -133,6 +137,7 @@ fn layout(who: Option<&SignedIn>, section: Section, title: &str, body: Markup) -
                             (link("/console/overview", "Overview", Section::Overview))
                             @if who.is_admin() {
                                 (link("/console/accounts", "Accounts", Section::Accounts))
+                                (link("/console/operations", "Operations", Section::Operations))
                             }
                         }
                         form.signout method="post" action="/console/sign-out" {

@@ -54,6 +54,15 @@ impl Console {
     /// Serves on a free loopback port; with `broker` (address and topics), the outbox is
     /// produced to it.
     pub async fn start(settings: ApiConfig, broker: Option<(String, Topics)>) -> Self {
+        Self::start_with(settings, broker, None).await
+    }
+
+    /// As [`Console::start`], with the stream processor's rules reload as `warden run` gives it.
+    pub async fn start_with(
+        settings: ApiConfig,
+        broker: Option<(String, Topics)>,
+        reload: Option<api::Reload>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("warden.db").display());
         let store = Store::connect(&url).await.unwrap();
@@ -75,13 +84,16 @@ impl Console {
             .set("message.timeout.ms", "10000")
             .create()
             .unwrap();
-        let state = AppState::new(
+        let mut state = AppState::new(
             store.clone(),
             appeal_settings(),
             ReviewerDirectory::open(reviewers_file.clone()).unwrap(),
             settings,
             producer.clone(),
         );
+        if let Some(reload) = reload {
+            state = state.with_reload(reload);
+        }
         let (stop, shutdown) = watch::channel(false);
         if let Some((_, topics)) = broker {
             let wake = Arc::clone(&state.outbox);
