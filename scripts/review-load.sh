@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The review API and the console under load: a SQLite store holding CASES (default 10,000)
 # suspended cases that each carry an open appeal, `warden serve` on it, and oha against the
-# API's queue and case endpoints and the console's queue (first and a deep filtered page) and
+# API's queue and case endpoints and the console's queue (first page, and a filtered next page) and
 # case pages (DURATION each, default 20s, CONCURRENCY connections, default 16).
 #
 #   scripts/review-load.sh
@@ -53,6 +53,10 @@ done
 cookie="$(curl -sf -o /dev/null -D - -H "Origin: http://127.0.0.1:$port" --data-urlencode "token=$token" \
     "http://127.0.0.1:$port/console/sign-in" | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p')"
 [ -n "$cookie" ] || { echo "console sign-in failed" >&2; exit 1; }
-for path in "/console/queue" "/console/queue?kind=appeal&show=unclaimed&page=100" "/console/cases/$case_id"; do
+# A filtered page further down: the queue's own "next page" link (a cursor, so any depth
+# costs the same).
+next="$(curl -sf -H "Cookie: $cookie" "http://127.0.0.1:$port/console/queue?kind=appeal&show=unclaimed" \
+    | sed -n 's/.*rel="next" href="\([^"]*\)".*/\1/p' | sed 's/&amp;/\&/g')"
+for path in "/console/queue" "$next" "/console/cases/$case_id"; do
     measure "$path" "Cookie: $cookie"
 done

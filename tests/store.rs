@@ -862,10 +862,10 @@ store_test!(
         let bob = Actor::Reviewer("bob".into());
         store.claim(&ids[1], &alice, 6_000, 60_000).await.unwrap();
         let now = 7_000;
-        let page = |filter: QueueFilter, offset, limit| {
+        let page = |filter: QueueFilter, limit| {
             let store = store.clone();
             async move {
-                let items = store.queue_page(now, &filter, offset, limit).await.unwrap();
+                let items = store.queue_page(now, &filter, limit).await.unwrap();
                 items
                     .into_iter()
                     .map(|i| i.account_id.to_string())
@@ -873,31 +873,40 @@ store_test!(
             }
         };
         assert_eq!(
-            page(QueueFilter::default(), 0, 10).await,
+            page(QueueFilter::default(), 10).await,
             ["AC1", "AC2", "AC3", "AC4"]
         );
-        assert_eq!(page(QueueFilter::default(), 1, 2).await, ["AC2", "AC3"]);
+        // The next page starts after the last case shown, whatever its kind.
+        let first = store
+            .queue_page(now, &QueueFilter::default(), 2)
+            .await
+            .unwrap();
+        let after = QueueFilter {
+            after: Some((first[1].waiting_since, first[1].case_id.clone())),
+            ..QueueFilter::default()
+        };
+        assert_eq!(page(after, 2).await, ["AC3", "AC4"]);
         let appeals = QueueFilter {
             appeals: Some(true),
             ..QueueFilter::default()
         };
-        assert_eq!(page(appeals, 0, 10).await, ["AC4"]);
+        assert_eq!(page(appeals, 10).await, ["AC4"]);
         let overdue = QueueFilter {
             waiting_before: Some(2_500),
             ..QueueFilter::default()
         };
-        assert_eq!(page(overdue, 0, 10).await, ["AC1", "AC2"]);
+        assert_eq!(page(overdue, 10).await, ["AC1", "AC2"]);
         let mine = QueueFilter {
             claimed_by: Some(alice.clone()),
             ..QueueFilter::default()
         };
-        assert_eq!(page(mine, 0, 10).await, ["AC2"]);
+        assert_eq!(page(mine, 10).await, ["AC2"]);
         let unclaimed = QueueFilter {
             unclaimed: true,
             appeals: Some(false),
             ..QueueFilter::default()
         };
-        assert_eq!(page(unclaimed, 0, 10).await, ["AC1", "AC3"]);
+        assert_eq!(page(unclaimed, 10).await, ["AC1", "AC3"]);
         assert_eq!(
             store.queue_counts(now, 2_500, &alice).await.unwrap(),
             QueueCounts {

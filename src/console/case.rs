@@ -132,14 +132,17 @@ async fn body(
         .case_detail(case_id, now)
         .await?
         .ok_or_else(|| ApiError::not_found("case"))?;
-    let evidence = store.evidence(case_id).await?;
-    let appeal = store.appeal_of_case(case_id).await?;
-    let decisions = store.decisions(case_id).await?;
-    let history = store.audit_log(&detail.case.account_id).await?;
-    let signals = store
-        .signal_state(Signals::account_key(&detail.case.account_id))
-        .await?
-        .and_then(|(bytes, at)| AccountState::decode(&bytes).map(|s| (s.snapshot(), at)));
+    // The rest of the page, read side by side (each is its own indexed query).
+    let account = &detail.case.account_id;
+    let (evidence, appeal, decisions, history, signals) = tokio::try_join!(
+        store.evidence(case_id),
+        store.appeal_of_case(case_id),
+        store.decisions(case_id),
+        store.audit_log(account),
+        store.signal_state(Signals::account_key(account)),
+    )?;
+    let signals =
+        signals.and_then(|(bytes, at)| AccountState::decode(&bytes).map(|s| (s.snapshot(), at)));
     let case = &detail.case;
     let me = who.reviewer.actor();
     let mine = detail.claim.as_ref().is_some_and(|c| c.reviewer == me);

@@ -12,6 +12,7 @@ use super::{Section, age, error_page, layout, when};
 use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::api::now_ms;
+use crate::case::CaseId;
 use crate::clock;
 use crate::store::{QueueCounts, QueueFilter, QueueItem};
 
@@ -26,11 +27,13 @@ pub struct QueueQuery {
     /// `overdue`, `mine`, `unclaimed`, or empty for all.
     #[serde(default)]
     show: String,
-    page: Option<i64>,
+    /// Where the page starts: after the case `WAITING_SINCE_MS.CASE_ID` (the last of the page
+    /// before); the oldest first when absent.
+    after: Option<String>,
 }
 
 impl QueueQuery {
-    fn link(&self, kind: &str, show: &str, page: i64) -> String {
+    fn link(&self, kind: &str, show: &str, after: Option<&QueueItem>) -> String {
         let mut query = Vec::new();
         if !kind.is_empty() {
             query.push(format!("kind={kind}"));
@@ -38,8 +41,8 @@ impl QueueQuery {
         if !show.is_empty() {
             query.push(format!("show={show}"));
         }
-        if page > 1 {
-            query.push(format!("page={page}"));
+        if let Some(last) = after {
+            query.push(format!("after={}.{}", last.waiting_since, last.case_id));
         }
         if query.is_empty() {
             "/console/queue".to_owned()
@@ -49,7 +52,7 @@ impl QueueQuery {
     }
 }
 
-/// `GET /console/queue?kind=&show=&page=`.
+/// `GET /console/queue?kind=&show=&after=`.
 pub async fn page(
     State(state): State<AppState>,
     who: SignedIn,
@@ -89,14 +92,16 @@ async fn queue(state: &AppState, who: &SignedIn, query: &QueueQuery) -> Result<M
             ));
         }
     }
-    let page = query.page.unwrap_or(1);
-    if !(1..=100_000).contains(&page) {
-        return Err(ApiError::invalid("`page` must be 1 or more"));
-    }
+    filter.after = match &query.after {
+        None => None,
+        Some(cursor) => Some(cursor_of(cursor).ok_or_else(|| {
+            ApiError::invalid(
+                "`after` must be WAITING_SINCE_MS.CASE_ID, as the queue's links give it",
+            )
+        })?),
+    };
     let store = &state.store;
-    let items = store
-        .queue_page(now, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
-        .await?;
+    let items = store.queue_page(now, &filter, PAGE_SIZE + 1).await?;
     let counts = store.queue_counts(now, now - sla_ms, &me).await?;
     let more = items.len() as i64 > PAGE_SIZE;
     let shown = &items[..items.len().min(PAGE_SIZE as usize)];
@@ -117,15 +122,20 @@ async fn queue(state: &AppState, who: &SignedIn, query: &QueueQuery) -> Result<M
             }
         }
         nav.pages aria-label="Pages" {
-            @if page > 1 {
-                a rel="prev" href=(query.link(&query.kind, &query.show, page - 1)) { "← Newer page" }
+            @if query.after.is_some() {
+                a rel="first" href=(query.link(&query.kind, &query.show, None)) { "← Oldest first" }
             }
-            span { "Page " (page) }
             @if more {
-                a rel="next" href=(query.link(&query.kind, &query.show, page + 1)) { "Older page →" }
+                a rel="next" href=(query.link(&query.kind, &query.show, shown.last())) { "Next page →" }
             }
         }
     })
+}
+
+/// `WAITING_SINCE_MS.CASE_ID`, as [`QueueQuery::link`] writes it.
+fn cursor_of(cursor: &str) -> Option<(i64, CaseId)> {
+    let (at, case_id) = cursor.split_once('.')?;
+    Some((at.parse().ok()?, CaseId::parse(case_id.to_owned()).ok()?))
 }
 
 fn filters(query: &QueueQuery, counts: &QueueCounts) -> Markup {
@@ -144,16 +154,16 @@ fn filters(query: &QueueQuery, counts: &QueueCounts) -> Markup {
         nav.filters aria-label="Filters" {
             div {
                 span.label { "Kind" }
-                (choice(query.link("", show, 1), "All", counts.all, kind.is_empty()))
-                (choice(query.link("appeal", show, 1), "Appeals", counts.appeals, kind == "appeal"))
-                (choice(query.link("review", show, 1), "In review", counts.in_review, kind == "review"))
+                (choice(query.link("", show, None), "All", counts.all, kind.is_empty()))
+                (choice(query.link("appeal", show, None), "Appeals", counts.appeals, kind == "appeal"))
+                (choice(query.link("review", show, None), "In review", counts.in_review, kind == "review"))
             }
             div {
                 span.label { "Show" }
-                (choice(query.link(kind, "", 1), "Every case", counts.all, show.is_empty()))
-                (choice(query.link(kind, "overdue", 1), "Overdue", counts.overdue, show == "overdue"))
-                (choice(query.link(kind, "mine", 1), "Claimed by me", counts.mine, show == "mine"))
-                (choice(query.link(kind, "unclaimed", 1), "Unclaimed", counts.unclaimed, show == "unclaimed"))
+                (choice(query.link(kind, "", None), "Every case", counts.all, show.is_empty()))
+                (choice(query.link(kind, "overdue", None), "Overdue", counts.overdue, show == "overdue"))
+                (choice(query.link(kind, "mine", None), "Claimed by me", counts.mine, show == "mine"))
+                (choice(query.link(kind, "unclaimed", None), "Unclaimed", counts.unclaimed, show == "unclaimed"))
             }
         }
     }

@@ -36,6 +36,9 @@ pub struct QueueFilter {
     pub claimed_by: Option<Actor>,
     /// Only cases no one holds a live claim on.
     pub unclaimed: bool,
+    /// Only cases after this one in the queue's order (waiting since, case id): the next page
+    /// starts after the last case of this one.
+    pub after: Option<(i64, CaseId)>,
 }
 
 /// How many cases wait, by the filters' kinds.
@@ -59,15 +62,57 @@ pub enum Releasing {
     NoSuchCase,
 }
 
-/// Open appeals and cases in review as one list, `waiting_since` being when each began to wait.
-const WAITING: &str = "SELECT c.case_id, c.account_id, c.claimed_by, c.claim_expires_at, \
+/// The waiting cases of one kind, each read in order from its own index: open appeals by
+/// `appeals_by_status`, cases in review (without an appeal) by `cases_by_status`.
+const APPEALS_WAITING: &str = "SELECT c.case_id, c.account_id, c.claimed_by, c.claim_expires_at, \
      a.appeal_id, a.opened_at AS waiting_since \
-     FROM appeals a JOIN cases c ON c.case_id = a.case_id WHERE a.status = 'open' \
-     UNION ALL \
-     SELECT c.case_id, c.account_id, c.claimed_by, c.claim_expires_at, \
-     CAST(NULL AS TEXT) AS appeal_id, c.opened_at AS waiting_since FROM cases c \
-     WHERE c.status = 'in_review' \
+     FROM appeals a JOIN cases c ON c.case_id = a.case_id WHERE a.status = 'open'";
+const IN_REVIEW_WAITING: &str = "SELECT c.case_id, c.account_id, c.claimed_by, \
+     c.claim_expires_at, CAST(NULL AS TEXT) AS appeal_id, c.opened_at AS waiting_since \
+     FROM cases c WHERE c.status = 'in_review' \
      AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.case_id)";
+
+/// A filter as SQL conditions on a kind's query (`since` names its waiting column), with the
+/// values to bind, in order, from `$1`.
+fn conditions(filter: &QueueFilter, now: i64, since: &str) -> (String, Vec<Bound>) {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    let next = |value: Bound, values: &mut Vec<Bound>| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    if let Some(before) = filter.waiting_before {
+        let at = next(Bound::Int(before), &mut values);
+        sql.push_str(&format!(" AND {since} < {at}"));
+    }
+    if let Some(reviewer) = &filter.claimed_by {
+        let who = next(Bound::Text(reviewer.to_string()), &mut values);
+        let at = next(Bound::Int(now), &mut values);
+        sql.push_str(&format!(
+            " AND c.claimed_by = {who} AND c.claim_expires_at > {at}"
+        ));
+    }
+    if filter.unclaimed {
+        let at = next(Bound::Int(now), &mut values);
+        sql.push_str(&format!(
+            " AND (c.claimed_by IS NULL OR c.claim_expires_at <= {at})"
+        ));
+    }
+    if let Some((waiting_since, case_id)) = &filter.after {
+        let at = next(Bound::Int(*waiting_since), &mut values);
+        let again = next(Bound::Int(*waiting_since), &mut values);
+        let id = next(Bound::Text(case_id.to_string()), &mut values);
+        sql.push_str(&format!(
+            " AND ({since} > {at} OR ({since} = {again} AND c.case_id > {id}))"
+        ));
+    }
+    (sql, values)
+}
+
+enum Bound {
+    Int(i64),
+    Text(String),
+}
 
 impl Store {
     pub async fn create_console_session(
@@ -153,102 +198,110 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// One page of the waiting cases that pass `filter`, oldest first.
+    /// The first `limit` waiting cases that pass `filter`, oldest first. Each kind is read in
+    /// order from its own index, from the filter's cursor on, and the two are merged: a page
+    /// costs the same at any depth of the queue.
     pub async fn queue_page(
         &self,
         now: i64,
         filter: &QueueFilter,
-        offset: i64,
         limit: i64,
     ) -> Result<Vec<super::QueueItem>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut next = 1;
-        let mut placeholder = || {
-            next += 1;
-            format!("${}", next - 1)
-        };
-        if let Some(appeals) = filter.appeals {
-            conditions.push(if appeals {
-                "appeal_id IS NOT NULL".to_owned()
-            } else {
-                "appeal_id IS NULL".to_owned()
-            });
+        let mut items = Vec::new();
+        for (kind, since, wanted) in [
+            (
+                APPEALS_WAITING,
+                "a.opened_at",
+                filter.appeals != Some(false),
+            ),
+            (
+                IN_REVIEW_WAITING,
+                "c.opened_at",
+                filter.appeals != Some(true),
+            ),
+        ] {
+            if !wanted {
+                continue;
+            }
+            let (conditions, values) = conditions(filter, now, since);
+            let sql = format!(
+                "{kind}{conditions} ORDER BY {since}, c.case_id LIMIT ${}",
+                values.len() + 1
+            );
+            let mut query = sqlx::query(&sql);
+            for value in values {
+                query = match value {
+                    Bound::Int(value) => query.bind(value),
+                    Bound::Text(value) => query.bind(value),
+                };
+            }
+            for row in query.bind(limit).fetch_all(&self.pool).await? {
+                items.push(queue_item_of(&row, now)?);
+            }
         }
-        let before = filter
-            .waiting_before
-            .map(|_| format!("waiting_since < {}", placeholder()));
-        conditions.extend(before);
-        let mine = filter.claimed_by.as_ref().map(|_| {
-            format!(
-                "claimed_by = {} AND claim_expires_at > {}",
-                placeholder(),
-                placeholder()
-            )
-        });
-        conditions.extend(mine);
-        if filter.unclaimed {
-            conditions.push(format!(
-                "(claimed_by IS NULL OR claim_expires_at <= {})",
-                placeholder()
-            ));
-        }
-        let limit_at = placeholder();
-        let offset_at = placeholder();
-        let filter_sql = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT * FROM ({WAITING}) waiting {filter_sql} \
-             ORDER BY waiting_since, case_id LIMIT {limit_at} OFFSET {offset_at}"
-        );
-        let mut query = sqlx::query(&sql);
-        if let Some(before) = filter.waiting_before {
-            query = query.bind(before);
-        }
-        if let Some(reviewer) = &filter.claimed_by {
-            query = query.bind(reviewer.to_string()).bind(now);
-        }
-        if filter.unclaimed {
-            query = query.bind(now);
-        }
-        let rows = query.bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        rows.iter().map(|row| queue_item_of(row, now)).collect()
+        items.sort_by(|a, b| (a.waiting_since, &a.case_id).cmp(&(b.waiting_since, &b.case_id)));
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(items)
     }
 
     /// How many cases wait, by kind, overdue (waiting since before `overdue_before`), unclaimed
-    /// and claimed by `me`.
+    /// and claimed by `me`. Each count is read from an index: the open appeals and the cases
+    /// in review by status and age, the claims from the live claims (few at any time).
     pub async fn queue_counts(
         &self,
         now: i64,
         overdue_before: i64,
         me: &Actor,
     ) -> Result<QueueCounts, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(*) AS all_cases, \
-             COALESCE(SUM(CASE WHEN appeal_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS appeals, \
-             COALESCE(SUM(CASE WHEN waiting_since < $1 THEN 1 ELSE 0 END), 0) AS overdue, \
-             COALESCE(SUM(CASE WHEN claimed_by IS NULL OR claim_expires_at <= $2 \
-                 THEN 1 ELSE 0 END), 0) AS unclaimed, \
-             COALESCE(SUM(CASE WHEN claimed_by = $3 AND claim_expires_at > $2 \
-                 THEN 1 ELSE 0 END), 0) AS mine \
-             FROM ({WAITING}) waiting"
-        ))
-        .bind(overdue_before)
-        .bind(now)
-        .bind(me.to_string())
-        .fetch_one(&self.pool)
+        let count = |sql: String, values: Vec<Bound>| async move {
+            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            for value in values {
+                query = match value {
+                    Bound::Int(value) => query.bind(value),
+                    Bound::Text(value) => query.bind(value),
+                };
+            }
+            query.fetch_one(&self.pool).await
+        };
+        // Every appeal has its case (a foreign key): open appeals are counted on their own index.
+        let open_appeals = "SELECT COUNT(*) FROM appeals a WHERE a.status = 'open'";
+        let of = |kind: &str| format!("SELECT COUNT(*) FROM ({kind}) waiting");
+        let appeals = count(open_appeals.to_owned(), vec![]).await?;
+        let in_review = count(of(IN_REVIEW_WAITING), vec![]).await?;
+        let overdue_appeals = count(
+            format!("{open_appeals} AND a.opened_at < $1"),
+            vec![Bound::Int(overdue_before)],
+        )
         .await?;
-        let all: i64 = row.try_get("all_cases")?;
-        let appeals: i64 = row.try_get("appeals")?;
+        let overdue_in_review = count(
+            of(&format!("{IN_REVIEW_WAITING} AND c.opened_at < $1")),
+            vec![Bound::Int(overdue_before)],
+        )
+        .await?;
+        // Live claims on waiting cases, by whom.
+        let claims = sqlx::query(
+            "SELECT c.claimed_by FROM cases c \
+             WHERE c.claimed_by IS NOT NULL AND c.claim_expires_at > $1 \
+             AND ((c.status = 'in_review' \
+                   AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.case_id)) \
+                 OR EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.case_id AND a.status = 'open'))",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let me = me.to_string();
+        let mut mine = 0;
+        for row in &claims {
+            mine += i64::from(row.try_get::<String, _>("claimed_by")? == me);
+        }
+        let all = appeals + in_review;
         Ok(QueueCounts {
             all,
             appeals,
-            in_review: all - appeals,
-            overdue: row.try_get("overdue")?,
-            unclaimed: row.try_get("unclaimed")?,
-            mine: row.try_get("mine")?,
+            in_review,
+            overdue: overdue_appeals + overdue_in_review,
+            unclaimed: all - claims.len() as i64,
+            mine,
         })
     }
 
