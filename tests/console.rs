@@ -506,3 +506,43 @@ async fn an_admin_resets_the_breaker_and_sees_a_refused_reload_with_its_line_and
     );
     assert!(console.store.rules_loads(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_overview_counts_todays_suspensions_open_appeals_and_overturns() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    // Two automated suspensions today, for the same reason.
+    let now = warden::clock::unix_ms(time::OffsetDateTime::now_utc());
+    for account in ["AC6001", "AC6002"] {
+        let case = warden::store::NewCase {
+            at: now,
+            ..common::database::new_case(account, &format!("SM-{account}"), now)
+        };
+        console.store.open_case(&case, &[]).await.unwrap();
+    }
+    // Two appeals: one overturned by a reviewer, one still open.
+    let overturned = console.appealed("AC6003", "Pay the fee", "Mine").await;
+    console.appealed("AC6004", "Pay the fee", "Mine too").await;
+    let decided = reqwest::Client::new()
+        .post(console.url(&format!("/v1/review/cases/{overturned}/decision")))
+        .bearer_auth(ALICE)
+        .json(&serde_json::json!({"outcome": "overturn", "note": "Their own notice"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(decided.status().is_success());
+
+    let alice = console.sign_in(ALICE).await;
+    let (status, _, page) = console.page("/console/overview", &alice.cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let today = page.split("id=\"appeals\"").next().unwrap();
+    assert!(
+        today.contains("Several messages were blocked</text>"),
+        "{today}"
+    );
+    assert!(
+        today.contains(">2</text>"),
+        "two suspensions today: {today}"
+    );
+    assert!(page.contains("<strong>1</strong> open"), "{page}");
+    assert_eq!(page.matches("100.0 % (1 of 1)").count(), 2, "{page}");
+}

@@ -389,3 +389,55 @@ async fn the_whole_journey_works_from_the_keyboard_alone() {
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].note, "Prize scam, same as the last three.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_in_dark_mode_the_pages_fit_the_screen_and_are_dark() {
+    let console = Console::start(ApiConfig::default(), None).await;
+    let phone = [
+        "--window-size=390,844",
+        "--force-dark-mode",
+        "--blink-settings=preferredColorScheme=0",
+    ];
+    let Some(browser) = Browser::start_with(&phone).await else {
+        return;
+    };
+    let (case_id, _) = console
+        .case("AC5501", CaseStatus::InReview, "A long excerpt: pay the outstanding customs fee of £2.99 today at royalmail-customs-fees-uk.top/parcel/8f3a9c or your parcel is returned")
+        .await;
+    let (client, base) = (browser.client.clone(), console.base.clone());
+    browser
+        .journey("phone-dark", async move {
+            sign_in(&client, &base, ALICE).await;
+            for path in [
+                "/console/queue".to_owned(),
+                format!("/console/cases/{case_id}"),
+                "/console/overview".to_owned(),
+            ] {
+                client.goto(&format!("{base}{path}")).await.unwrap();
+                client
+                    .wait()
+                    .at_most(PATIENCE)
+                    .for_element(Locator::Css("main h1"))
+                    .await
+                    .unwrap();
+                let fit = client
+                    .execute(
+                        "return [document.documentElement.scrollWidth, window.innerWidth, \
+                         window.matchMedia('(prefers-color-scheme: dark)').matches, \
+                         getComputedStyle(document.body).backgroundColor]",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                let (scroll, width) = (fit[0].as_i64().unwrap(), fit[1].as_i64().unwrap());
+                assert!(
+                    scroll <= width,
+                    "{path}: {scroll} px wide in a {width} px screen"
+                );
+                assert_eq!(fit[2], true, "{path}: the browser was not in dark mode");
+                assert_eq!(fit[3], "rgb(20, 23, 27)", "{path}: not the dark background");
+            }
+        })
+        .await;
+    browser.close().await;
+}

@@ -213,6 +213,11 @@ fn chromedriver() -> Option<PathBuf> {
 impl Browser {
     /// Starts chromedriver on a free port and a 1280×800 headless Chromium session.
     pub async fn start() -> Option<Self> {
+        Self::start_with(&["--window-size=1280,800"]).await
+    }
+
+    /// As [`Browser::start`], with Chromium's own `args` (window size, colour scheme).
+    pub async fn start_with(args: &[&str]) -> Option<Self> {
         let binary = chromedriver()?;
         let port = free_port();
         let driver = Command::new(binary)
@@ -221,12 +226,14 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let capabilities = serde_json::json!({
-            "goog:chromeOptions": {
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,800"]
-            }
-        });
+        let mut chromium_args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ];
+        chromium_args.extend(args);
+        let capabilities = serde_json::json!({"goog:chromeOptions": {"args": chromium_args}});
         let capabilities = capabilities.as_object().unwrap().clone();
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let started = Instant::now();
