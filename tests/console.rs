@@ -30,15 +30,20 @@ struct Session {
 }
 
 impl Console {
+    /// The sign-in form sent with `token`, from `origin` (none: no `Origin` header).
+    async fn sign_in_form(&self, token: &str, origin: Option<&str>) -> reqwest::Response {
+        let mut request = http()
+            .post(self.url("/console/sign-in"))
+            .form(&[("token", token)]);
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        request.send().await.unwrap()
+    }
+
     /// Signs in with `token` as a browser would (a form POST from this origin).
     async fn sign_in(&self, token: &str) -> Session {
-        let response = http()
-            .post(self.url("/console/sign-in"))
-            .header(header::ORIGIN, &self.base)
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
+        let response = self.sign_in_form(token, Some(&self.base)).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
         let cookie = set_cookie.split(';').next().unwrap().to_owned();
@@ -131,13 +136,7 @@ async fn without_a_live_session_every_page_leads_to_sign_in() {
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_cookie_and_refuses_a_bad_token() {
     let console = Console::start(ApiConfig::default(), None).await;
-    let response = http()
-        .post(console.url("/console/sign-in"))
-        .header(header::ORIGIN, &console.base)
-        .form(&[("token", ALICE)])
-        .send()
-        .await
-        .unwrap();
+    let response = console.sign_in_form(ALICE, Some(&console.base)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
     for attribute in [
@@ -159,13 +158,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_refuses_a_bad_token() {
         (ALICE, Some("http://evil.example")),
         (ALICE, None),
     ] {
-        let mut request = http()
-            .post(console.url("/console/sign-in"))
-            .form(&[("token", token)]);
-        if let Some(origin) = origin {
-            request = request.header(header::ORIGIN, origin);
-        }
-        let response = request.send().await.unwrap();
+        let response = console.sign_in_form(token, origin).await;
         assert!(
             response.status().is_client_error(),
             "{token} from {origin:?}"
@@ -344,13 +337,7 @@ async fn sign_out_rotation_and_expiry_end_a_session() {
         ..ApiConfig::default()
     };
     let console = Console::start(brief, None).await;
-    let response = http()
-        .post(console.url("/console/sign-in"))
-        .header(header::ORIGIN, &console.base)
-        .form(&[("token", ALICE)])
-        .send()
-        .await
-        .unwrap();
+    let response = console.sign_in_form(ALICE, Some(&console.base)).await;
     let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let (status, headers, _) = console.page("/console/queue", &cookie).await;

@@ -66,58 +66,37 @@ async fn after(
     }
 }
 
-/// `POST /console/cases/{case_id}/claim`.
-pub async fn claim(
+/// `POST /console/cases/{case_id}/{action}`: `claim`, `release`, or `decision` (with
+/// `outcome`, `note` and `confirm`; decided, back to the queue).
+pub async fn act(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    Path((raw, action)): Path<(String, String)>,
     posted: Posted,
 ) -> Response {
     let who = &posted.who;
     let Ok(id) = case_id(raw) else {
         return error_page(Some(who), &ApiError::not_found("case"));
     };
-    let done = claim_case(&state, &who.reviewer, &id).await.map(drop);
-    after(&state, who, &id, done, &format!("/console/cases/{id}")).await
-}
-
-/// `POST /console/cases/{case_id}/release`.
-pub async fn release(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-    posted: Posted,
-) -> Response {
-    let who = &posted.who;
-    let Ok(id) = case_id(raw) else {
-        return error_page(Some(who), &ApiError::not_found("case"));
-    };
-    let done = release_case(&state, &who.reviewer, &id).await;
-    after(&state, who, &id, done, &format!("/console/cases/{id}")).await
-}
-
-/// `POST /console/cases/{case_id}/decision` `outcome, note, confirm`: decided, back to the
-/// queue.
-pub async fn decide(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-    posted: Posted,
-) -> Response {
-    let who = &posted.who;
-    let Ok(id) = case_id(raw) else {
-        return error_page(Some(who), &ApiError::not_found("case"));
-    };
-    let done = async {
-        let outcome = outcome_of(posted.field("outcome"))?;
-        if posted.field("confirm") != "yes" {
-            return Err(ApiError::invalid(
-                "Tick the confirmation box to record the decision.",
-            ));
+    let reviewer = &who.reviewer;
+    let here = format!("/console/cases/{id}");
+    let (done, then) = match action.as_str() {
+        "claim" => (claim_case(&state, reviewer, &id).await.map(drop), here),
+        "release" => (release_case(&state, reviewer, &id).await, here),
+        "decision" => {
+            let decided = async {
+                let outcome = outcome_of(posted.field("outcome"))?;
+                if posted.field("confirm") != "yes" {
+                    return Err(ApiError::invalid(
+                        "Tick the confirmation box to record the decision.",
+                    ));
+                }
+                decide_case(&state, reviewer, &id, outcome, posted.field("note")).await
+            };
+            (decided.await.map(drop), "/console/queue".to_owned())
         }
-        decide_case(&state, &who.reviewer, &id, outcome, posted.field("note"))
-            .await
-            .map(drop)
+        _ => (Err(ApiError::not_found("action")), here),
     };
-    let done = done.await;
-    after(&state, who, &id, done, "/console/queue?decided=1").await
+    after(&state, who, &id, done, &then).await
 }
 
 async fn body(
