@@ -163,7 +163,7 @@ fn report(
 }
 
 /// A date (midnight UTC) or an RFC 3339 instant, as Unix ms.
-fn instant(text: &str, flag: &str) -> anyhow::Result<i64> {
+pub(super) fn instant(text: &str, flag: &str) -> anyhow::Result<i64> {
     let at = match OffsetDateTime::parse(text, &Rfc3339) {
         Ok(at) => at,
         Err(_) => Date::parse(

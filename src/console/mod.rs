@@ -211,6 +211,6 @@ mod tests {
 
     #[test]
     fn times_read_as_minutes_in_utc() {
-        assert_eq!(when(1_796_648_580_000), "2026-12-07 14:23 UTC");
+        assert_eq!(when(1_796_648_580_000), "2026-12-07 13:03 UTC");
     }
 }

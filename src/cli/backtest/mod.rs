@@ -1,10 +1,12 @@
 //! `warden backtest`: the current rules and policy and a candidate, side by side over recorded
-//! messages, through the whole path `warden run` takes (decoding, scoring, signals, the account
-//! policy with its ladder and circuit breaker, cases in a throwaway store), and what the
-//! candidate would change. Nothing is produced and the configured store is never opened.
+//! traffic (a file, or the topics between two times: `source`), through the whole path
+//! `warden run` takes (decoding, scoring, signals and delivery feedback, the account policy with
+//! its ladder and circuit breaker, cases in a throwaway store), and what the candidate would
+//! change. Nothing is produced, no offset is committed and the configured store is never opened.
+
+mod source;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,18 +20,37 @@ use tokio::sync::Notify;
 use super::ModelArgs;
 use warden::config::{self, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH, Topics};
 use warden::enforce::{AppealSettings, Enforcer};
-use warden::ingest::decide::{Decision, Input, Record, decide_batch};
+use warden::ingest::decide::{Decision, Input, decide_batch};
 use warden::message::Action;
 use warden::privacy::{RecipientHasher, Secret, excerpt};
 use warden::scoring::Scorer;
 use warden::store::{CaseStatus, NewCase, Store};
 use warden::suspension::{Step, SuspensionPolicy};
 
+use source::{FileRecords, Records, TopicRecords};
+
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["input", "brokers"])))]
 pub struct BacktestArgs {
     /// Recorded messages: JSON lines of `messages` records (DESIGN.md), in time order.
     #[arg(long)]
-    input: PathBuf,
+    input: Option<PathBuf>,
+    /// Or the broker whose `messages` and `message-feedback` topics to read, between `--from`
+    /// and `--to` (by assigned partitions: no group is joined, no offset committed).
+    #[arg(long, requires_all = ["from", "to"])]
+    brokers: Option<String>,
+    /// With --brokers: the first record's time (RFC 3339, or a date for its midnight UTC).
+    #[arg(long, requires = "brokers")]
+    from: Option<String>,
+    /// With --brokers: records before this time (RFC 3339, or a date).
+    #[arg(long, requires = "brokers")]
+    to: Option<String>,
+    /// With --brokers: the messages topic.
+    #[arg(long, default_value = "messages")]
+    messages_topic: String,
+    /// With --brokers: the delivery feedback topic ("" for none).
+    #[arg(long, default_value = "message-feedback")]
+    feedback_topic: String,
     /// The current rules file.
     #[arg(long, default_value = DEFAULT_RULES_PATH)]
     current_rules: PathBuf,
@@ -72,6 +93,14 @@ struct Side {
     sent_to_review: usize,
 }
 
+/// What became of one record on one side.
+enum Outcome {
+    Message(Action, String),
+    Feedback,
+    /// Not a record that can be decided (it would be dead-lettered).
+    Undecodable,
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 struct ShadowReport {
     hits: u64,
@@ -111,17 +140,38 @@ impl Side {
         })
     }
 
-    /// Enforces one round's decisions in order, as the stream would; returns each message's
-    /// final action (`None` for a line that is no message) and its redacted excerpt.
-    async fn enforce(
-        &mut self,
-        decisions: Vec<Decision>,
-    ) -> anyhow::Result<Vec<Option<(Action, String)>>> {
+    /// Enforces one round's decisions in order, as the stream would; returns what became of
+    /// each record (a message's final action and its redacted excerpt).
+    async fn enforce(&mut self, decisions: Vec<Decision>) -> anyhow::Result<Vec<Outcome>> {
         let mut outcomes = Vec::with_capacity(decisions.len());
         for decision in decisions {
-            let Decision::Verdict { mut verdict, facts } = decision else {
-                outcomes.push(None);
-                continue;
+            let (mut verdict, facts) = match decision {
+                Decision::Verdict { verdict, facts } => (verdict, facts),
+                Decision::Feedback {
+                    account_id,
+                    message_id,
+                    kind,
+                    at,
+                    recipient,
+                } => {
+                    // As the stream takes it: an opt-out, then the account's signals.
+                    if let (Some(opted_out), Some(recipient)) = (kind.opted_out(), recipient) {
+                        let at_ms = warden::clock::ms_from_seconds(at);
+                        self.enforcer
+                            .record_consent(&account_id, recipient, opted_out, at_ms)
+                            .await?;
+                    }
+                    if let Some(case) = self.enforcer.feedback(&account_id, &message_id, kind, at) {
+                        self.enforcer.open(&case).await?;
+                        self.step(&case);
+                    }
+                    outcomes.push(Outcome::Feedback);
+                    continue;
+                }
+                Decision::DeadLetter { .. } => {
+                    outcomes.push(Outcome::Undecodable);
+                    continue;
+                }
             };
             if let Some(case) = self.enforcer.assess(&mut verdict, &facts) {
                 self.enforcer.open(&case).await?;
@@ -138,7 +188,7 @@ impl Side {
                 let shadow = self.shadow.entry(rule.to_string()).or_default();
                 *shadow.would_raise_to.entry(to.as_str()).or_default() += 1;
             }
-            outcomes.push(Some((verdict.action, excerpt(&facts.body))));
+            outcomes.push(Outcome::Message(verdict.action, excerpt(&facts.body)));
         }
         Ok(outcomes)
     }
@@ -165,6 +215,8 @@ impl Side {
 #[derive(Debug, Serialize)]
 struct Report {
     messages: u64,
+    /// Delivery feedback records taken into the accounts' signals.
+    feedback: u64,
     undecodable: u64,
     seconds: f64,
     /// Messages a second, both sides decided.
@@ -231,8 +283,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         args.policy.as_deref().unwrap_or(&args.current_policy),
         model,
     )?;
-    let input = std::fs::File::open(&args.input)
-        .with_context(|| format!("cannot open {}", args.input.display()))?;
+    let records = open_source(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -243,25 +294,62 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     // The next round is decided on the scoring threads while this one is enforced.
     let (rounds, decided) = std::sync::mpsc::sync_channel(1);
     let started = Instant::now();
+    let progress = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        progress_line()
+    };
     let tally = std::thread::scope(|scope| {
-        scope.spawn(move || decide_rounds(input, scorers, rounds));
+        scope.spawn(move || decide_rounds(records, scorers, rounds));
         runtime.block_on(enforce_rounds(
             &decided,
             &mut current,
             &mut candidate,
-            args.json,
-            started,
+            &progress,
         ))
     })?;
+    progress.finish_and_clear();
     runtime.block_on(report(&args, &current, &candidate, tally, started))
+}
+
+/// The recorded traffic the arguments name.
+fn open_source(args: &BacktestArgs) -> anyhow::Result<Box<dyn Records>> {
+    if let Some(path) = &args.input {
+        return Ok(Box::new(FileRecords::open(path)?));
+    }
+    let (Some(brokers), Some(from), Some(to)) = (&args.brokers, &args.from, &args.to) else {
+        anyhow::bail!("give --input FILE, or --brokers with --from and --to");
+    };
+    let from_ms = super::transparency::instant(from, "--from")?;
+    let to_ms = super::transparency::instant(to, "--to")?;
+    anyhow::ensure!(from_ms < to_ms, "--from must come before --to");
+    let mut topics = vec![(Input::Messages, args.messages_topic.as_str())];
+    if !args.feedback_topic.is_empty() {
+        topics.push((Input::Feedback, args.feedback_topic.as_str()));
+    }
+    Ok(Box::new(TopicRecords::open(
+        brokers, &topics, from_ms, to_ms,
+    )?))
+}
+
+/// A spinner with the count and the rate, on stderr when it is a terminal.
+fn progress_line() -> indicatif::ProgressBar {
+    let line = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} backtest: {human_pos} records, {per_sec} ({elapsed})",
+    ) {
+        line.set_style(style);
+    }
+    line
 }
 
 /// Both sides' decisions for one round of messages, or why the input could not be read.
 type Round = anyhow::Result<[Vec<Decision>; 2]>;
 
-/// Reads the input in rounds and decides each round for both sides, on every core; stops at
-/// the end of the input, at an unreadable line, or when the enforcing side hangs up.
-fn decide_rounds(input: std::fs::File, scorers: [&Scorer; 2], rounds: SyncSender<Round>) {
+/// Reads the traffic in rounds and decides each round for both sides, on every core; stops
+/// at the end of the traffic, at a record that cannot be read, or when the enforcing side hangs
+/// up.
+fn decide_rounds(mut records: Box<dyn Records>, scorers: [&Scorer; 2], rounds: SyncSender<Round>) {
     let pool = match rayon::ThreadPoolBuilder::new().build() {
         Ok(pool) => pool,
         Err(error) => {
@@ -273,33 +361,15 @@ fn decide_rounds(input: std::fs::File, scorers: [&Scorer; 2], rounds: SyncSender
     };
     let recipients = RecipientHasher::new(&Secret::new("backtest"));
     let topics = Topics::default();
-    let mut lines = BufReader::new(input).lines();
-    let mut offset = 0i64;
     loop {
-        let mut round = Vec::with_capacity(ROUND);
-        for line in lines.by_ref().take(ROUND) {
-            let line = match line {
-                Ok(line) => line,
-                Err(error) => {
-                    let _ = rounds.send(Err(anyhow::anyhow!("cannot read the input: {error}")));
-                    return;
-                }
-            };
-            offset += 1;
-            if line.trim().is_empty() {
-                continue;
+        let round = match records.next_round(ROUND) {
+            Ok(round) if round.is_empty() => return,
+            Ok(round) => round,
+            Err(error) => {
+                let _ = rounds.send(Err(error));
+                return;
             }
-            round.push(Record {
-                input: Input::Messages,
-                partition: 0,
-                offset,
-                key: None,
-                payload: Some(line.into_bytes()),
-            });
-        }
-        if round.is_empty() {
-            return;
-        }
+        };
         let decisions =
             scorers.map(|scorer| decide_batch(&pool, scorer, &recipients, &topics, &round));
         if rounds.send(Ok(decisions)).is_err() {
@@ -312,6 +382,7 @@ fn decide_rounds(input: std::fs::File, scorers: [&Scorer; 2], rounds: SyncSender
 #[derive(Default)]
 struct Tally {
     messages: u64,
+    feedback: u64,
     undecodable: u64,
     changed: BTreeMap<String, Change>,
 }
@@ -321,18 +392,26 @@ async fn enforce_rounds(
     decided: &Receiver<Round>,
     current: &mut Side,
     candidate: &mut Side,
-    quiet: bool,
-    started: Instant,
+    progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
     while let Ok(round) = decided.recv() {
         let [before, after] = round?;
+        progress.inc(before.len() as u64);
         // Each side waits on its own store's commits: the two overlap.
         let (before, after) = tokio::join!(current.enforce(before), candidate.enforce(after));
         for (before, after) in before?.into_iter().zip(after?) {
-            let (Some((from, _)), Some((to, excerpt))) = (before, after) else {
-                tally.undecodable += 1;
-                continue;
+            // A record decodes the same on both sides: only the decisions differ.
+            let (from, to, excerpt) = match (before, after) {
+                (Outcome::Message(from, _), Outcome::Message(to, excerpt)) => (from, to, excerpt),
+                (Outcome::Feedback, _) => {
+                    tally.feedback += 1;
+                    continue;
+                }
+                _ => {
+                    tally.undecodable += 1;
+                    continue;
+                }
             };
             tally.messages += 1;
             if from != to {
@@ -346,16 +425,6 @@ async fn enforce_rounds(
                 }
             }
         }
-        if !quiet {
-            eprint!(
-                "\rbacktest: {} messages, {:.0}/s",
-                tally.messages,
-                tally.messages as f64 / started.elapsed().as_secs_f64()
-            );
-        }
-    }
-    if !quiet {
-        eprintln!();
     }
     Ok(tally)
 }
@@ -397,6 +466,7 @@ async fn report(
     }
     let report = Report {
         messages: tally.messages,
+        feedback: tally.feedback,
         undecodable: tally.undecodable,
         seconds,
         messages_per_second: tally.messages as f64 / seconds.max(f64::EPSILON),
@@ -417,8 +487,12 @@ async fn report(
 
 fn print_report(report: &Report) {
     println!(
-        "backtest: {} messages ({} lines undecodable) in {:.1} s, {:.0} messages/s through both sides",
-        report.messages, report.undecodable, report.seconds, report.messages_per_second
+        "backtest: {} messages and {} feedback records ({} undecodable) in {:.1} s, {:.0} messages/s through both sides",
+        report.messages,
+        report.feedback,
+        report.undecodable,
+        report.seconds,
+        report.messages_per_second
     );
     for (name, side) in [
         ("current", &report.current),
