@@ -658,6 +658,8 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
+    let reports = tempfile::tempdir().unwrap();
+    let html = |candidate: &str| reports.path().join(format!("{candidate}.html"));
     let backtest = |candidate: &str| -> serde_json::Value {
         let output = Command::new(env!("CARGO_BIN_EXE_warden"))
             .args([
@@ -669,6 +671,8 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
                 "--rules-only",
                 "--json",
             ])
+            .arg("--html")
+            .arg(html(candidate))
             .arg("--current-rules")
             .arg(shipped.join("rules.toml"))
             .arg("--current-policy")
@@ -732,6 +736,10 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
         .as_str()
         .unwrap();
     assert!(excerpt.starts_with("Replica Rolex"), "{excerpt}");
+    // The HTML report says the same, with its chart, and shows excerpts as text.
+    let page = std::fs::read_to_string(html("greeting.toml")).unwrap();
+    assert!(page.contains("<svg") && page.contains("TRIPPED"), "{page}");
+    assert!(page.contains("<th scope=\"row\">allow -&gt; block</th><td class=\"n\">90</td>"));
 
     // Nothing was written beside the inputs (no store, no data directory).
     let files_after: Vec<_> = std::fs::read_dir(dir.path())

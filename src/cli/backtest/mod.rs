@@ -4,6 +4,7 @@
 //! its ladder and circuit breaker, cases in a throwaway store), and what the candidate would
 //! change. Nothing is produced, no offset is committed and the configured store is never opened.
 
+mod html;
 mod source;
 
 use std::collections::{BTreeMap, HashMap};
@@ -69,6 +70,9 @@ pub struct BacktestArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also write the report as one HTML page, with charts, to this file.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 /// Messages decided per round: each side decides the round on every core, then enforces it.
@@ -477,6 +481,10 @@ async fn report(
         candidate_shadow_rules: candidate.shadow.clone(),
         accounts,
     };
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
