@@ -3,8 +3,10 @@
 //!
 //! Stages: normalization alone, normalization with extraction, the rules path (normalization,
 //! extraction, every rule, scores and action), the full path (the rules path and the model),
-//! and the stream's decide step (a JSON record decoded, the full path, and the facts
-//! enforcement needs), which `warden run` runs on its scoring pool.
+//! the stream's decide step (a JSON record decoded, the full path, and the facts enforcement
+//! needs), which `warden run` runs on its scoring pool, and a backtest's per-message work (the
+//! decide step for the current side and a candidate, and each side's account policy over the
+//! verdicts; the throwaway store's writes are left out).
 //! Throughput is in messages; each benchmark checks its output against a count made before
 //! timing, so it cannot time a no-op.
 //!
@@ -155,7 +157,69 @@ fn bench(c: &mut Criterion) {
     group.bench_function("stream decide (decode, full path, facts)", |b| {
         b.iter(|| assert_eq!(count_verdicts(), records.len()));
     });
+
+    // `warden backtest`: both sides decide each record, then each side's enforcer assesses its
+    // verdicts (signals, account policy). The candidate here is the shipped set again: the work
+    // is the same whatever the rules say.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut sides = [0, 1].map(|side| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (scorer, account_policy) = warden::config::load_scoring(
+            &root.join("config/rules.toml"),
+            &root.join("config/policy.toml"),
+            Some(&root.join("models/warden.json")),
+        )
+        .expect("shipped config loads");
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("side{side}.db")).display()
+        );
+        let enforcer = runtime.block_on(async {
+            let store = warden::store::Store::connect(&url).await.expect("a store");
+            warden::enforce::Enforcer::start(
+                store,
+                account_policy,
+                bench_appeal(),
+                std::sync::Arc::new(tokio::sync::Notify::new()),
+            )
+            .await
+            .expect("an enforcer")
+        });
+        (scorer, enforcer)
+    });
+    let mut backtest_round = || {
+        let mut assessed = 0;
+        for (scorer, enforcer) in &mut sides {
+            for decision in decide_batch(&pool, scorer, &key, &topics, black_box(&records)) {
+                if let Decision::Verdict { mut verdict, facts } = decision {
+                    black_box(enforcer.assess(&mut verdict, &facts));
+                    assessed += 1;
+                }
+            }
+        }
+        assessed
+    };
+    group.bench_function("backtest per message (two sides: decide, assess)", |b| {
+        b.iter(|| assert_eq!(backtest_round(), 2 * records.len()));
+    });
     group.finish();
+}
+
+/// Appeal settings for the bench's enforcers (nothing is ever sent).
+fn bench_appeal() -> warden::enforce::AppealSettings {
+    warden::enforce::AppealSettings {
+        secret: Secret::new("bench-appeal-secret-0123456789"),
+        base_url: "https://bench.invalid/appeal".into(),
+        days: warden::config::MIN_APPEAL_DAYS,
+        policy_url: "https://bench.invalid/policy".into(),
+        redress: String::new(),
+        warning_next_step: String::new(),
+        clause_urls: Default::default(),
+    }
 }
 
 criterion_group!(benches, bench);

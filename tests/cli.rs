@@ -748,3 +748,55 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
         .collect();
     assert_eq!(files_after, files_before);
 }
+
+#[test]
+fn a_backtest_takes_a_candidate_model_and_refuses_a_damaged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(
+        dir.path().join("messages.jsonl"),
+        recorded_messages(
+            0..5,
+            3,
+            "Your parcel is held: pay the £1.99 fee at royalmail-fees.top",
+        ),
+    )
+    .unwrap();
+    let shipped = std::fs::read_to_string(root.join("models/warden.json")).unwrap();
+    std::fs::write(dir.path().join("same.json"), &shipped).unwrap();
+    std::fs::write(
+        dir.path().join("damaged.json"),
+        &shipped[..shipped.len() / 2],
+    )
+    .unwrap();
+    let backtest = |candidate_model: &str| {
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["backtest", "--input", "messages.jsonl", "--json"])
+            .args(["--candidate-model", candidate_model])
+            .arg("--model")
+            .arg(root.join("models/warden.json"))
+            .arg("--current-rules")
+            .arg(root.join("config/rules.toml"))
+            .arg("--current-policy")
+            .arg(root.join("config/policy.toml"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // The same model as a candidate changes nothing.
+    let same = backtest("same.json");
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert_eq!(report["messages"], 15, "{report}");
+    assert_eq!(report["changed"], serde_json::json!({}), "{report}");
+    assert_eq!(report["current"]["actions"], report["candidate"]["actions"]);
+    // A damaged one is refused before anything runs, naming the file.
+    let damaged = backtest("damaged.json");
+    assert!(!damaged.status.success());
+    let error = String::from_utf8_lossy(&damaged.stderr);
+    assert!(error.contains("damaged.json"), "{error}");
+}

@@ -64,9 +64,13 @@ pub struct BacktestArgs {
     /// The candidate's policy file (default: the current one).
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// The model both sides score with.
+    /// The model the current side scores with (and the candidate, without
+    /// --candidate-model).
     #[command(flatten)]
     model: ModelArgs,
+    /// The candidate's model file (default: the current side's).
+    #[arg(long, conflicts_with = "rules_only")]
+    candidate_model: Option<PathBuf>,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -285,7 +289,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     let (candidate_scorer, candidate_policy) = config::load_scoring(
         args.rules.as_deref().unwrap_or(&args.current_rules),
         args.policy.as_deref().unwrap_or(&args.current_policy),
-        model,
+        args.candidate_model.as_deref().or(model),
     )?;
     let records = open_source(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
