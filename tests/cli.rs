@@ -660,6 +660,7 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
         .collect();
     let reports = tempfile::tempdir().unwrap();
     let html = |candidate: &str| reports.path().join(format!("{candidate}.html"));
+    let labels = reports.path().join("labels.tsv");
     let backtest = |candidate: &str| -> serde_json::Value {
         let output = Command::new(env!("CARGO_BIN_EXE_warden"))
             .args([
@@ -671,6 +672,8 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
                 "--rules-only",
                 "--json",
             ])
+            .args(labels.exists().then_some("--labels"))
+            .args(labels.exists().then_some(&labels))
             .arg("--html")
             .arg(html(candidate))
             .arg("--current-rules")
@@ -736,6 +739,26 @@ fn a_backtest_reports_what_a_candidate_changes_and_writes_nothing() {
         .as_str()
         .unwrap();
     assert!(excerpt.starts_with("Replica Rolex"), "{excerpt}");
+    // With reviewers' labels (the greeting legitimate, the replica watches spam), each side's
+    // precision and recall on them: the greeting rule costs precision, not recall.
+    std::fs::write(
+        &labels,
+        format!("# reviewers\nham\thello there, how are you\nspam\t{excerpt}\n"),
+    )
+    .unwrap();
+    let report = backtest("greeting.toml");
+    let scores = |side: usize| {
+        let side = &report["labels"][side];
+        (
+            side["precision"].as_f64(),
+            side["recall"].as_f64(),
+            side["ham_flagged"].as_u64(),
+        )
+    };
+    assert_eq!(scores(0), (Some(1.0), Some(1.0), Some(0)), "{report}");
+    assert_eq!(scores(1), (Some(0.25), Some(1.0), Some(90)), "{report}");
+    std::fs::remove_file(&labels).unwrap();
+
     // The HTML report says the same, with its chart, and shows excerpts as text.
     let page = std::fs::read_to_string(html("greeting.toml")).unwrap();
     assert!(page.contains("<svg") && page.contains("TRIPPED"), "{page}");

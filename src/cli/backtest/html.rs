@@ -66,6 +66,23 @@ pub fn render(report: &Report) -> String {
                         }
                     }
                 }
+                @if let Some(labels) = &report.labels {
+                    h2 { "On the messages reviewers labelled" }
+                    table {
+                        tr { th {} th { "precision" } th { "recall" } th { "abuse caught" } th { "abuse missed" } th { "ham flagged" } th { "ham allowed" } }
+                        @for (name, side) in [("current", &labels[0]), ("candidate", &labels[1])] {
+                            tr {
+                                th scope="row" { (name) }
+                                @for value in [side.precision, side.recall] {
+                                    td.n { (value.map_or("-".to_owned(), |v| format!("{:.1} %", v * 100.0))) }
+                                }
+                                @for count in [side.counts.abuse_caught, side.counts.abuse_missed, side.counts.ham_flagged, side.counts.ham_allowed] {
+                                    td.n { (count) }
+                                }
+                            }
+                        }
+                    }
+                }
                 @if !report.accounts.is_empty() {
                     h2 { "Accounts whose step changes" }
                     table {

@@ -77,6 +77,11 @@ pub struct BacktestArgs {
     /// Also write the report as one HTML page, with charts, to this file.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Reviewers' labels (`warden labels export > FILE`, or any `label<TAB>redacted text`
+    /// file): each side's precision and recall on the messages whose redacted excerpt they
+    /// label.
+    #[arg(long)]
+    labels: Option<PathBuf>,
 }
 
 /// Messages decided per round: each side decides the round on every core, then enforces it.
@@ -239,6 +244,8 @@ struct Report {
     candidate_shadow_rules: BTreeMap<String, ShadowReport>,
     /// Accounts whose highest step differs, by `from -> to` (`none` for no step).
     accounts: BTreeMap<String, AccountChange>,
+    /// With --labels: each side on the messages reviewers labelled (current, candidate).
+    labels: Option<[LabelScores; 2]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -291,6 +298,12 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         args.policy.as_deref().unwrap_or(&args.current_policy),
         args.candidate_model.as_deref().or(model),
     )?;
+    let labels = args
+        .labels
+        .as_deref()
+        .map(read_labels)
+        .transpose()?
+        .unwrap_or_default();
     let records = open_source(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -313,6 +326,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
             &decided,
             &mut current,
             &mut candidate,
+            &labels,
             &progress,
         ))
     })?;
@@ -393,6 +407,82 @@ struct Tally {
     feedback: u64,
     undecodable: u64,
     changed: BTreeMap<String, Change>,
+    /// Per side (current, candidate), on labelled messages.
+    labelled: [Confusion; 2],
+}
+
+/// Labelled messages by label (abuse or ham) and by whether a side flagged or blocked them.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct Confusion {
+    abuse_caught: u64,
+    abuse_missed: u64,
+    ham_flagged: u64,
+    ham_allowed: u64,
+}
+
+impl Confusion {
+    fn add(&mut self, abuse: bool, action: Action) {
+        match (abuse, action >= Action::Flag) {
+            (true, true) => self.abuse_caught += 1,
+            (true, false) => self.abuse_missed += 1,
+            (false, true) => self.ham_flagged += 1,
+            (false, false) => self.ham_allowed += 1,
+        }
+    }
+}
+
+/// A side's precision and recall on the labelled messages (none when undefined).
+#[derive(Debug, Serialize)]
+struct LabelScores {
+    #[serde(flatten)]
+    counts: Confusion,
+    precision: Option<f64>,
+    recall: Option<f64>,
+}
+
+impl From<Confusion> for LabelScores {
+    fn from(counts: Confusion) -> Self {
+        let ratio = |part: u64, whole: u64| (whole > 0).then(|| part as f64 / whole as f64);
+        Self {
+            precision: ratio(
+                counts.abuse_caught,
+                counts.abuse_caught + counts.ham_flagged,
+            ),
+            recall: ratio(
+                counts.abuse_caught,
+                counts.abuse_caught + counts.abuse_missed,
+            ),
+            counts,
+        }
+    }
+}
+
+/// Reviewers' labels by redacted text: `true` for abuse (spam, fraud, aup), `false` for ham.
+type Labels = HashMap<String, bool>;
+
+fn read_labels(path: &std::path::Path) -> anyhow::Result<Labels> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut labels = Labels::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let (label, excerpt) = line.split_once('\t').with_context(|| {
+            format!("{}:{}: expected label<TAB>text", path.display(), number + 1)
+        })?;
+        let abuse = match label {
+            "ham" => false,
+            "spam" | "fraud" | "aup" => true,
+            other => anyhow::bail!(
+                "{}:{}: unknown label {other:?} (ham, spam, fraud or aup)",
+                path.display(),
+                number + 1
+            ),
+        };
+        labels.insert(excerpt.to_owned(), abuse);
+    }
+    Ok(labels)
 }
 
 /// Enforces each decided round on both sides, in order, and compares their actions.
@@ -400,6 +490,7 @@ async fn enforce_rounds(
     decided: &Receiver<Round>,
     current: &mut Side,
     candidate: &mut Side,
+    labels: &Labels,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
@@ -422,6 +513,10 @@ async fn enforce_rounds(
                 }
             };
             tally.messages += 1;
+            if let Some(&abuse) = labels.get(&excerpt) {
+                tally.labelled[0].add(abuse, from);
+                tally.labelled[1].add(abuse, to);
+            }
             if from != to {
                 let change = tally
                     .changed
@@ -484,6 +579,10 @@ async fn report(
         rule_hits,
         candidate_shadow_rules: candidate.shadow.clone(),
         accounts,
+        labels: args
+            .labels
+            .is_some()
+            .then(|| tally.labelled.map(LabelScores::from)),
     };
     if let Some(path) = &args.html {
         std::fs::write(path, html::render(&report))
@@ -566,5 +665,21 @@ fn print_report(report: &Report) {
             detail.accounts,
             detail.sample.join(", ")
         );
+    }
+    if let Some(labels) = &report.labels {
+        let percent =
+            |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{:.1} %", v * 100.0));
+        for (name, side) in [("current", &labels[0]), ("candidate", &labels[1])] {
+            let c = side.counts;
+            println!(
+                "labelled, {name}: precision {}, recall {} (abuse caught {}, missed {}; ham flagged {}, allowed {})",
+                percent(side.precision),
+                percent(side.recall),
+                c.abuse_caught,
+                c.abuse_missed,
+                c.ham_flagged,
+                c.ham_allowed
+            );
+        }
     }
 }
