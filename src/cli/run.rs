@@ -72,6 +72,18 @@ pub struct ServeArgs {
     service: ServiceArgs,
 }
 
+/// The clause each policy tag's notices link, from the policy file's `[statements.tags]`.
+fn read_clause_urls(
+    policy: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    Ok(warden::config::load_policy(policy)?
+        .statements
+        .tags
+        .into_iter()
+        .map(|(tag, clause)| (tag, clause.url))
+        .collect())
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut service = args.service.load()?;
     if let Some(group) = args.group {
@@ -81,13 +93,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let recipient_key = secret_from_env("WARDEN_RECIPIENT_KEY", "keys recipients' hashes")?;
     service.validate().context("invalid settings")?;
     let (scorer, account_policy) = args.scoring.load_with_account_policy()?;
-    // The clauses cases link are read once: a reload keeps them (they change with the terms).
-    let clause_urls = warden::config::load_policy(&args.scoring.policy)?
-        .statements
-        .tags
-        .into_iter()
-        .map(|(tag, clause)| (tag, clause.url))
-        .collect();
+    let clause_urls = read_clause_urls(&args.scoring.policy)?;
     // An admin's reload (through the API) hands the processor a new scorer and account policy
     // between batches.
     let (scorer_updates, updates) = watch::channel(None);
@@ -103,11 +109,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let (scorer, account_policy) = files
             .load_with_account_policy()
             .map_err(|error| format!("{error:#}"))?;
+        let clause_urls = read_clause_urls(&files.policy).map_err(|error| format!("{error:#}"))?;
         let set = files.read_set().map_err(|error| format!("{error:#}"))?;
         let rules_version = scorer.rules().version().to_owned();
         scorer_updates.send_replace(Some(ScoringUpdate {
             scorer: Arc::new(scorer),
             account_policy,
+            clause_urls,
         }));
         Ok(api::Loaded { rules_version, set })
     });

@@ -271,10 +271,11 @@ impl Enforcer {
         Ok(())
     }
 
-    /// Applies a reloaded account policy. The breaker keeps its counts and its own settings
-    /// (those take a restart).
-    pub fn set_policy(&mut self, policy: SuspensionPolicy) {
+    /// Applies a reloaded account policy and the clauses its notices link. The breaker keeps
+    /// its counts and its own settings (those take a restart).
+    pub fn set_policy(&mut self, policy: SuspensionPolicy, clause_urls: BTreeMap<String, String>) {
         self.appeal.warning_next_step = policy.ladder.next_step_words();
+        self.appeal.clause_urls = clause_urls;
         self.policy = policy;
     }
 
@@ -857,6 +858,18 @@ mod tests {
         assert_eq!(
             step(violate(&mut enforcer, "AC2", T0 + 2 * 86_400).await),
             Some((CaseStatus::Warned, false))
+        );
+
+        // A reload that moves the spam clause: the next case links the new one.
+        let moved = BTreeMap::from([(
+            "spam".to_owned(),
+            "https://warden.example.com/terms-2027#spam".to_owned(),
+        )]);
+        enforcer.set_policy(SuspensionPolicy::default(), moved);
+        let after_reload = violate(&mut enforcer, "AC3", T0).await;
+        assert_eq!(
+            after_reload.and_then(|c| c.policy_url),
+            Some("https://warden.example.com/terms-2027#spam".to_owned())
         );
     }
 }

@@ -26,6 +26,7 @@ mod replay;
 mod retry;
 mod tally;
 
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,6 +91,8 @@ pub struct RunSummary {
 pub struct ScoringUpdate {
     pub scorer: Arc<Scorer>,
     pub account_policy: SuspensionPolicy,
+    /// The clause each policy tag's notices link (`[statements.tags]` of the policy file).
+    pub clause_urls: BTreeMap<String, String>,
 }
 
 /// The consumer, the producer, the scorer and the pool that runs it.
@@ -215,11 +218,12 @@ impl Processor {
         let Some(ScoringUpdate {
             scorer,
             account_policy,
+            clause_urls,
         }) = updates.borrow_and_update().clone()
         else {
             return;
         };
-        self.enforcer.set_policy(account_policy);
+        self.enforcer.set_policy(account_policy, clause_urls);
         tracing::info!(
             rules_version = scorer.rules().version(),
             "scoring with reloaded rules and policy"
