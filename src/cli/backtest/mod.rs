@@ -108,6 +108,7 @@ struct Side {
 
 /// What became of one record on one side.
 enum Outcome {
+    /// A message's final action, and its body (redacted only where the report shows it).
     Message(Action, String),
     Feedback,
     /// Not a record that can be decided (it would be dead-lettered).
@@ -154,7 +155,7 @@ impl Side {
     }
 
     /// Enforces one round's decisions in order, as the stream would; returns what became of
-    /// each record (a message's final action and its redacted excerpt).
+    /// each record (a message's final action and its body).
     async fn enforce(&mut self, decisions: Vec<Decision>) -> anyhow::Result<Vec<Outcome>> {
         let mut outcomes = Vec::with_capacity(decisions.len());
         for decision in decisions {
@@ -201,7 +202,7 @@ impl Side {
                 let shadow = self.shadow.entry(rule.to_string()).or_default();
                 *shadow.would_raise_to.entry(to.as_str()).or_default() += 1;
             }
-            outcomes.push(Outcome::Message(verdict.action, excerpt(&facts.body)));
+            outcomes.push(Outcome::Message(verdict.action, facts.body));
         }
         Ok(outcomes)
     }
@@ -501,8 +502,8 @@ async fn enforce_rounds(
         let (before, after) = tokio::join!(current.enforce(before), candidate.enforce(after));
         for (before, after) in before?.into_iter().zip(after?) {
             // A record decodes the same on both sides: only the decisions differ.
-            let (from, to, excerpt) = match (before, after) {
-                (Outcome::Message(from, _), Outcome::Message(to, excerpt)) => (from, to, excerpt),
+            let (from, to, body) = match (before, after) {
+                (Outcome::Message(from, _), Outcome::Message(to, body)) => (from, to, body),
                 (Outcome::Feedback, _) => {
                     tally.feedback += 1;
                     continue;
@@ -513,7 +514,10 @@ async fn enforce_rounds(
                 }
             };
             tally.messages += 1;
-            if let Some(&abuse) = labels.get(&excerpt) {
+            // Redacting is per-message work: done only for labels and the samples shown.
+            if !labels.is_empty()
+                && let Some(&abuse) = labels.get(&excerpt(&body))
+            {
                 tally.labelled[0].add(abuse, from);
                 tally.labelled[1].add(abuse, to);
             }
@@ -524,7 +528,7 @@ async fn enforce_rounds(
                     .or_default();
                 change.messages += 1;
                 if change.excerpts.len() < SAMPLES {
-                    change.excerpts.push(excerpt);
+                    change.excerpts.push(excerpt(&body));
                 }
             }
         }
