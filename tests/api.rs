@@ -12,10 +12,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use common::database::{Backend, account, fresh, new_case};
-use warden::api::auth::{ReviewerDirectory, token_hash};
+use warden::api::auth::ReviewerDirectory;
 use warden::api::{self, AppState};
 use warden::config::ApiConfig;
-use warden::enforce::AppealSettings;
 use warden::enforce::token::{AppealGrant, sign};
 use warden::privacy::Secret;
 use warden::store::{CaseId, CaseStatus, NewCase, OutboxTopic, Store};
@@ -58,18 +57,6 @@ struct Harness {
     dirs: (tempfile::TempDir, Option<tempfile::TempDir>),
 }
 
-fn reviewers_toml(entries: &[(&str, &str, &str)]) -> String {
-    entries
-        .iter()
-        .map(|(name, role, token)| {
-            format!(
-                "[[reviewer]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-                token_hash(token)
-            )
-        })
-        .collect()
-}
-
 impl Harness {
     /// `None` when the backend is not available here (PostgreSQL without its URL).
     async fn start(settings: ApiConfig, backend: Backend) -> Option<Self> {
@@ -78,7 +65,7 @@ impl Harness {
         let reviewers_file = dir.path().join("reviewers.toml");
         std::fs::write(
             &reviewers_file,
-            reviewers_toml(&[
+            common::reviewers_toml(&[
                 ("alice", "reviewer", ALICE),
                 ("bob", "reviewer", BOB),
                 ("root", "admin", ROOT),
@@ -92,7 +79,7 @@ impl Harness {
             .unwrap();
         let state = AppState::new(
             store.clone(),
-            appeal_settings(),
+            common::appeal_settings(SECRET),
             ReviewerDirectory::open(reviewers_file.clone()).unwrap(),
             settings,
             producer,
@@ -170,18 +157,6 @@ async fn answer(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
-}
-
-fn appeal_settings() -> AppealSettings {
-    AppealSettings {
-        secret: Secret::new(SECRET),
-        base_url: "https://warden.example.com/appeal".into(),
-        days: 30,
-        policy_url: "https://warden.example.com/acceptable-use".into(),
-        redress: "Refer it to a dispute settlement body or the courts.".into(),
-        warning_next_step: String::new(),
-        clause_urls: Default::default(),
-    }
 }
 
 fn token_for(case_id: &str, account: &str, expires_at: OffsetDateTime) -> String {
@@ -653,7 +628,7 @@ async fn reviewer_tokens_rotate_without_a_restart(api: Harness) {
     let rotated = "alice-rotated-token-0123456789xyz";
     std::fs::write(
         &api.reviewers_file,
-        reviewers_toml(&[("alice", "reviewer", rotated)]),
+        common::reviewers_toml(&[("alice", "reviewer", rotated)]),
     )
     .unwrap();
     // A new modification time is what triggers the re-read (set ahead: coarse clocks).

@@ -33,7 +33,6 @@ use warden::api::auth::{ReviewerDirectory, token_hash};
 use warden::api::openapi::{Access, endpoints};
 use warden::api::{self, AppState};
 use warden::config::ApiConfig;
-use warden::enforce::AppealSettings;
 use warden::enforce::token::{AppealGrant, sign};
 use warden::message::AccountId;
 use warden::privacy::Secret;
@@ -101,15 +100,7 @@ impl Server {
             .set("bootstrap.servers", "127.0.0.1:1")
             .create()
             .unwrap();
-        let appeal = AppealSettings {
-            secret: Secret::new(SECRET),
-            base_url: "https://warden.example.com/appeal".into(),
-            days: 30,
-            policy_url: "https://warden.example.com/acceptable-use".into(),
-            redress: "Refer it to a dispute settlement body or the courts.".into(),
-            warning_next_step: String::new(),
-            clause_urls: Default::default(),
-        };
+        let appeal = common::appeal_settings(SECRET);
         let state = AppState::new(
             store.clone(),
             appeal,

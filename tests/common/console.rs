@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder};
 use time::OffsetDateTime;
 use tokio::sync::watch;
-use warden::api::auth::{ReviewerDirectory, token_hash};
+use warden::api::auth::ReviewerDirectory;
 use warden::api::{self, AppState};
 use warden::config::{ApiConfig, Topics};
-use warden::enforce::AppealSettings;
 use warden::enforce::token::{AppealGrant, sign};
 use warden::message::{Action, MessageId, RuleId};
 use warden::privacy::Secret;
@@ -29,17 +28,7 @@ pub const ALICE: &str = "alice-reviewer-token-0123456789";
 pub const BOB: &str = "bob-reviewer-token-0123456789abc";
 pub const ROOT: &str = "root-admin-token-0123456789abcdef";
 
-pub fn reviewers_toml(entries: &[(&str, &str, &str)]) -> String {
-    entries
-        .iter()
-        .map(|(name, role, token)| {
-            format!(
-                "[[reviewer]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
-                token_hash(token)
-            )
-        })
-        .collect()
-}
+pub use crate::common::reviewers_toml;
 
 /// A running API and console.
 pub struct Console {
@@ -86,7 +75,7 @@ impl Console {
             .unwrap();
         let mut state = AppState::new(
             store.clone(),
-            appeal_settings(),
+            crate::common::appeal_settings(SECRET),
             ReviewerDirectory::open(reviewers_file.clone()).unwrap(),
             settings,
             producer.clone(),
@@ -170,18 +159,6 @@ impl Console {
 impl Drop for Console {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-    }
-}
-
-pub fn appeal_settings() -> AppealSettings {
-    AppealSettings {
-        secret: Secret::new(SECRET),
-        base_url: "https://warden.example.com/appeal".into(),
-        days: 30,
-        policy_url: "https://warden.example.com/acceptable-use".into(),
-        redress: "Refer it to a dispute settlement body or the courts.".into(),
-        warning_next_step: String::new(),
-        clause_urls: Default::default(),
     }
 }
 

@@ -32,6 +32,32 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     None
 }
 
+/// A reviewers file (`[[reviewer]] name, role, token_sha256`) for `(name, role, token)`s.
+pub fn reviewers_toml(entries: &[(&str, &str, &str)]) -> String {
+    entries
+        .iter()
+        .map(|(name, role, token)| {
+            format!(
+                "[[reviewer]]\nname = \"{name}\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+                warden::api::auth::token_hash(token)
+            )
+        })
+        .collect()
+}
+
+/// Appeal settings for a test API signing tokens with `secret`.
+pub fn appeal_settings(secret: &str) -> warden::enforce::AppealSettings {
+    warden::enforce::AppealSettings {
+        secret: warden::privacy::Secret::new(secret),
+        base_url: "https://warden.example.com/appeal".into(),
+        days: 30,
+        policy_url: "https://warden.example.com/acceptable-use".into(),
+        redress: "Refer it to a dispute settlement body or the courts.".into(),
+        warning_next_step: String::new(),
+        clause_urls: Default::default(),
+    }
+}
+
 fn repo_file(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
