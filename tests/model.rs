@@ -131,7 +131,7 @@ fn training_is_deterministic_for_a_seed_and_the_saved_model_scores_identically()
         &examples,
         config.seed,
         config.test_share,
-        config.validation_share,
+        config.validation(),
     );
     let first = train::train(&examples, &split, &config, &quiet()).unwrap();
     let second = train::train(&examples, &split, &config, &quiet()).unwrap();
@@ -176,7 +176,7 @@ fn heldout(source: &str, model: &Model) -> Option<Vec<(Label, String)>> {
         &examples,
         training.config.seed,
         training.config.test_share,
-        training.config.validation_share,
+        training.config.validation(),
     );
     let (_, held) = dataset::by_source(&examples, &split.test, &training.sources)
         .into_iter()

@@ -153,7 +153,7 @@ fn split_views(scorer: &Scorer, args: &EvalArgs) -> anyhow::Result<Vec<View>> {
         &examples,
         training.config.seed,
         training.config.test_share,
-        training.config.validation_share,
+        training.config.validation(),
     );
     let part = if args.validation {
         Part::Validation

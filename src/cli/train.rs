@@ -98,7 +98,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         &examples,
         config.seed,
         config.test_share,
-        config.validation_share,
+        config.validation(),
     );
     eprintln!(
         "{} distinct texts after deduplication: {} fit, {} validation, {} held out for test",

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use sources::{shared_sources, written_sources};
-pub use split::{Part, Split, Unit, by_source};
+pub use split::{Part, Split, Unit, Validation, by_source};
 
 use crate::text::normalize;
 

@@ -35,6 +35,28 @@ pub enum Unit {
     TrainSide,
 }
 
+/// How the training side (everything but test) is divided into fit and validation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validation {
+    /// The first share of each stratum, and the groups whose hash falls under it.
+    Share(f64),
+    /// One of `of` equal folds (`index` counts from 0): cross-validation, where each fold's
+    /// rows are judged by a model fitted on the others, so every training-side row is seen
+    /// as unseen once. Test rows are the same as with [`Validation::Share`].
+    Fold { index: usize, of: usize },
+}
+
+impl Validation {
+    /// Whether the training-side item at `place` in [0, 1) is validation.
+    fn holds(self, place: f64) -> bool {
+        match self {
+            Validation::Share(share) => place < share,
+            Validation::Fold { index, of } => (place * of as f64) as usize == index,
+        }
+    }
+}
+
 /// The division of examples into fit, validation and test (indices, ascending).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
@@ -45,9 +67,9 @@ pub struct Split {
 
 impl Split {
     /// Divides examples by their units: `test_share` of each stratum (or of the groups) is
-    /// test, then `validation_share` of the rest is validation, each step ordered by a hash
+    /// test, then `validation` takes its share or fold of the rest, each step ordered by a hash
     /// seeded with `seed` (then `seed + 1`).
-    pub fn new(examples: &[Example], seed: u64, test_share: f64, validation_share: f64) -> Self {
+    pub fn new(examples: &[Example], seed: u64, test_share: f64, validation: Validation) -> Self {
         let mut parts = vec![Part::Fit; examples.len()];
         // Texts: within each (first source, label), the first share in hash order.
         let mut strata: HashMap<(usize, Label), Vec<usize>> = HashMap::new();
@@ -60,7 +82,7 @@ impl Split {
                 Unit::Group(group) => {
                     parts[index] = if share_of(group, seed) < test_share {
                         Part::Test
-                    } else if share_of(group, seed.wrapping_add(1)) < validation_share {
+                    } else if validation.holds(share_of(group, seed.wrapping_add(1))) {
                         Part::Validation
                     } else {
                         Part::Fit
@@ -70,17 +92,19 @@ impl Split {
                 Unit::TrainSide => {}
             }
         }
-        let first_of = |stratum: &[usize], seed: u64, share: f64| -> Vec<usize> {
-            let mut ordered: Vec<(u64, usize)> = stratum
+        // Each stratum in the order of a seeded hash of its texts; `take` picks by place in it.
+        let ordered = |stratum: &[usize], seed: u64| -> Vec<usize> {
+            let mut hashed: Vec<(u64, usize)> = stratum
                 .iter()
                 .map(|&i| (xxh3_64_with_seed(examples[i].key.as_bytes(), seed), i))
                 .collect();
-            ordered.sort_unstable();
-            let count = (ordered.len() as f64 * share).round() as usize;
-            ordered.into_iter().take(count).map(|(_, i)| i).collect()
+            hashed.sort_unstable();
+            hashed.into_iter().map(|(_, i)| i).collect()
         };
         for stratum in strata.values_mut() {
-            for i in first_of(stratum, seed, test_share) {
+            let in_order = ordered(stratum, seed);
+            let count = (in_order.len() as f64 * test_share).round() as usize;
+            for &i in &in_order[..count] {
                 parts[i] = Part::Test;
             }
             stratum.retain(|&i| parts[i] != Part::Test);
@@ -95,7 +119,19 @@ impl Split {
             }
         }
         for stratum in strata.values() {
-            for i in first_of(stratum, seed.wrapping_add(1), validation_share) {
+            let in_order = ordered(stratum, seed.wrapping_add(1));
+            let validated: Vec<usize> = match validation {
+                // Rounded like the test share, so that small strata keep their exact share.
+                Validation::Share(share) => {
+                    let count = (in_order.len() as f64 * share).round() as usize;
+                    in_order[..count].to_vec()
+                }
+                Validation::Fold { .. } => (0..in_order.len())
+                    .filter(|&p| validation.holds(p as f64 / in_order.len() as f64))
+                    .map(|p| in_order[p])
+                    .collect(),
+            };
+            for i in validated {
                 parts[i] = Part::Validation;
             }
         }
@@ -158,7 +194,7 @@ mod tests {
                 Example::new(&format!("message {i}"), label, Domain::Sms)
             })
             .collect();
-        let split = Split::new(&examples, 7, 0.2, 0.25);
+        let split = Split::new(&examples, 7, 0.2, Validation::Share(0.25));
         let Split {
             fit,
             validation,
@@ -178,12 +214,12 @@ mod tests {
         assert_eq!(spam_in(validation), 10, "a quarter of the other 40");
         assert_eq!(test.len(), 40);
         assert_eq!(
-            Split::new(&examples, 7, 0.2, 0.25),
+            Split::new(&examples, 7, 0.2, Validation::Share(0.25)),
             split,
             "same seed, same split"
         );
         assert_ne!(
-            Split::new(&examples, 8, 0.2, 0.25).test,
+            Split::new(&examples, 8, 0.2, Validation::Share(0.25)).test,
             *test,
             "another seed"
         );
@@ -206,7 +242,7 @@ mod tests {
         let mut official = Example::new("an official test post", Label::Ham, Domain::Tweets);
         official.unit = Unit::Fixed(Part::Test);
         examples.push(official);
-        let split = Split::new(&examples, 1, 0.2, 0.2);
+        let split = Split::new(&examples, 1, 0.2, Validation::Share(0.2));
         for part in [Part::Fit, Part::Validation, Part::Test] {
             for &i in split.rows(part) {
                 if let Unit::Group(group) = &examples[i].unit {
@@ -228,5 +264,44 @@ mod tests {
             "{test_groups} of 100 campaigns in test"
         );
         assert!(split.test.contains(&500), "the official test row is test");
+    }
+
+    #[test]
+    fn folds_share_the_test_rows_and_divide_the_rest_between_them() {
+        let mut examples: Vec<_> = (0..300)
+            .map(|i| Example::new(&format!("message {i}"), Label::Ham, Domain::Sms))
+            .collect();
+        for template in 0..60 {
+            let mut example =
+                Example::new(&format!("template {template}"), Label::Spam, Domain::Sms);
+            example.unit = Unit::Group(format!("india/{template}"));
+            examples.push(example);
+        }
+        let folds: Vec<Split> = (0..5)
+            .map(|index| Split::new(&examples, 3, 0.2, Validation::Fold { index, of: 5 }))
+            .collect();
+        let shared = Split::new(&examples, 3, 0.2, Validation::Share(0.2));
+        let mut validated = vec![0; examples.len()];
+        for fold in &folds {
+            assert_eq!(
+                fold.test, shared.test,
+                "every fold holds out the same test rows"
+            );
+            for &i in &fold.validation {
+                validated[i] += 1;
+            }
+        }
+        for (i, times) in validated.iter().enumerate() {
+            let expected = usize::from(!shared.test.contains(&i));
+            assert_eq!(
+                *times, expected,
+                "row {i} is validation in exactly one fold"
+            );
+        }
+        let sizes: Vec<usize> = folds.iter().map(|f| f.validation.len()).collect();
+        assert!(
+            sizes.iter().all(|&n| (40..=70).contains(&n)),
+            "folds of about a fifth of 288 rows: {sizes:?}"
+        );
     }
 }

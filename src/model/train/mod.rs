@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Heads;
 use super::features::{self, FeatureScratch, FeatureSpec};
-use crate::dataset::{Domain, Example, Label, Source, Split, Unit};
+use crate::dataset::{Domain, Example, Label, Source, Split, Unit, Validation};
 use crate::text::{Extracted, Normalized};
 use heads::{train_aup, train_sms};
 
@@ -39,6 +39,10 @@ pub struct TrainConfig {
     pub test_share: f64,
     /// Share of each label of the training rows used for validation (model choice, calibration).
     pub validation_share: f64,
+    /// Cross-validation: validate on this fold of the training rows instead of
+    /// `validation_share` of them (`{"index": 0, "of": 5}`); test rows stay the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_fold: Option<Fold>,
     /// Features kept for the SMS head.
     pub sms_columns: usize,
     /// Features kept for the AUP head.
@@ -71,6 +75,7 @@ impl Default for TrainConfig {
             seed: 20261129,
             test_share: 0.2,
             validation_share: 0.2,
+            validation_fold: None,
             sms_columns: 12_000,
             aup_columns: 4_000,
             aup_negatives: 8_000,
@@ -93,7 +98,22 @@ fn default_subword_ngrams() -> u8 {
     features::DEFAULT_SUBWORD_NGRAMS
 }
 
+/// One fold of a cross-validation (`index` counts from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fold {
+    pub index: usize,
+    pub of: usize,
+}
+
 impl TrainConfig {
+    /// How the training rows divide into fit and validation.
+    pub fn validation(&self) -> Validation {
+        match self.validation_fold {
+            Some(Fold { index, of }) => Validation::Fold { index, of },
+            None => Validation::Share(self.validation_share),
+        }
+    }
+
     /// The feature spec these settings train.
     pub fn feature_spec(&self) -> FeatureSpec {
         FeatureSpec::with_subwords(self.subword_ngrams)
