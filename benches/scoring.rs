@@ -17,7 +17,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use warden::config::Topics;
-use warden::ingest::decide::{Decision, Input, Record, decide_batch};
+use warden::ingest::decide::{Decision, Input, Record, decide_batch, decide_batch_for};
 use warden::message::Action;
 use warden::privacy::{RecipientHasher, Secret};
 use warden::scoring::{Scorer, Scratch};
@@ -158,9 +158,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| assert_eq!(count_verdicts(), records.len()));
     });
 
-    // `warden backtest`: both sides decide each record, then each side's enforcer assesses its
-    // verdicts (signals, account policy). The candidate here is the shipped set again: the work
-    // is the same whatever the rules say.
+    // `warden backtest`: both sides decide each record (sharing decoding, normalizing and the
+    // model's prediction), then each side's enforcer assesses its verdicts (signals, account
+    // policy). The candidate here is the shipped set again, compiled apart, so its rules run
+    // as a changed set's would.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,9 +193,11 @@ fn bench(c: &mut Criterion) {
         (scorer, enforcer)
     });
     let mut backtest_round = || {
+        let scorers = [&sides[0].0, &sides[1].0];
+        let decided = decide_batch_for(&pool, scorers, &key, &topics, black_box(&records));
         let mut assessed = 0;
-        for (scorer, enforcer) in &mut sides {
-            for decision in decide_batch(&pool, scorer, &key, &topics, black_box(&records)) {
+        for decisions in decided {
+            for (decision, (_, enforcer)) in decisions.into_iter().zip(&mut sides) {
                 if let Decision::Verdict { mut verdict, facts } = decision {
                     black_box(enforcer.assess(&mut verdict, &facts));
                     assessed += 1;

@@ -13,7 +13,7 @@
 use time::OffsetDateTime;
 
 use crate::message::{Action, Category, MessageEvent, RuleId, Scores, Verdict};
-use crate::model::{FeatureScratch, Model};
+use crate::model::{FeatureScratch, Model, ModelScores};
 use crate::policy::MessagePolicy;
 use crate::rules::{Matches, RuleSet};
 use crate::text::{Extracted, Normalized};
@@ -48,6 +48,13 @@ pub struct Scratch {
 impl Scratch {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Normalizes `body` and extracts its URLs and numbers: the work every scorer of the
+    /// message shares, whatever its rules and model.
+    pub fn prepare(&mut self, body: &str) {
+        self.normalized.set(body);
+        self.extracted.set(self.normalized.folded());
     }
 }
 
@@ -95,8 +102,43 @@ impl Scorer {
 
     /// Scores one message body. The rules that hit are left in `scratch.matches`.
     pub fn assess(&self, body: &str, scratch: &mut Scratch) -> Assessment {
-        scratch.normalized.set(body);
-        scratch.extracted.set(scratch.normalized.folded());
+        scratch.prepare(body);
+        let model = self.predict(body, scratch);
+        self.assess_prepared(model, scratch)
+    }
+
+    /// The model's probabilities for `body`, which `scratch` holds prepared; `None` without a
+    /// model, or when the rules score alone.
+    pub fn predict(&self, body: &str, scratch: &mut Scratch) -> Option<ModelScores> {
+        let model = self.model.as_ref()?;
+        (self.sources != Sources::RulesOnly).then(|| {
+            model.predict(
+                body,
+                &scratch.normalized,
+                &scratch.extracted,
+                &mut scratch.features,
+            )
+        })
+    }
+
+    /// Whether `other` predicts what this scorer does for every message (the same model, used
+    /// the same way): then one prediction serves both.
+    pub fn predicts_as(&self, other: &Scorer) -> bool {
+        self.model_in_use() == other.model_in_use()
+    }
+
+    /// The version of the model that scores, if one does.
+    fn model_in_use(&self) -> Option<&str> {
+        self.model
+            .as_ref()
+            .filter(|_| self.sources != Sources::RulesOnly)
+            .map(Model::version)
+    }
+
+    /// Scores the message `scratch` holds prepared, given the model's probabilities for it
+    /// (from [`Scorer::predict`], of this scorer or of one that [`Scorer::predicts_as`] it).
+    /// The rules that hit are left in `scratch.matches`.
+    pub fn assess_prepared(&self, model: Option<ModelScores>, scratch: &mut Scratch) -> Assessment {
         self.rules.find(
             &scratch.normalized,
             &scratch.extracted,
@@ -113,22 +155,12 @@ impl Scorer {
             }
         }
         let mut miss = rules_miss;
-        let mut model_scores = None;
-        if let Some(model) = &self.model
-            && self.sources != Sources::RulesOnly
-        {
-            let p = model.predict(
-                body,
-                &scratch.normalized,
-                &scratch.extracted,
-                &mut scratch.features,
-            );
+        if let Some(p) = model {
             let fusion = self.policy.fusion();
             let fraud_weight = match fusion.vouched_links_fraud_weight {
                 Some(w) if self.rules.vouches_for_every_link(&scratch.extracted) => w,
                 _ => fusion.model_weight,
             };
-            model_scores = Some(Scores::from_array([p.spam, p.fraud, p.aup]));
             miss[0] *= power(1.0 - p.spam, fusion.model_weight);
             miss[1] *= power(1.0 - p.fraud, fraud_weight);
             miss[2] *= power(1.0 - p.aup, fusion.model_weight);
@@ -144,7 +176,7 @@ impl Scorer {
             scores,
             action: self.policy.message_action(&scores, &rules_scores),
             rules: rules_scores,
-            model: model_scores,
+            model: model.map(|p| Scores::from_array([p.spam, p.fraud, p.aup])),
         }
     }
 
@@ -197,7 +229,21 @@ impl Scorer {
         scratch: &mut Scratch,
         decided_at: OffsetDateTime,
     ) -> (Verdict, Assessment) {
-        let assessment = self.assess(&event.body, scratch);
+        scratch.prepare(&event.body);
+        let model = self.predict(&event.body, scratch);
+        self.verdict_prepared(event, model, scratch, decided_at)
+    }
+
+    /// [`Scorer::verdict_with_assessment`] for a message `scratch` holds prepared, given the
+    /// model's probabilities for it (see [`Scorer::assess_prepared`]).
+    pub fn verdict_prepared(
+        &self,
+        event: &MessageEvent,
+        model: Option<ModelScores>,
+        scratch: &mut Scratch,
+        decided_at: OffsetDateTime,
+    ) -> (Verdict, Assessment) {
+        let assessment = self.assess_prepared(model, scratch);
         let (mut rule_hits, mut shadow_rule_hits) = (Vec::new(), Vec::new());
         for index in scratch.matches.iter() {
             let rule = self.rules.rule(index);
@@ -218,11 +264,7 @@ impl Scorer {
             scores: assessment.scores.rounded(),
             rule_hits,
             shadow_rule_hits,
-            model_version: self
-                .model
-                .as_ref()
-                .filter(|_| self.sources != Sources::RulesOnly)
-                .map(|m| m.version().to_owned()),
+            model_version: self.model_in_use().map(str::to_owned),
             rules_version: self.rules.version().to_owned(),
             decided_at,
             account_suspended: false,

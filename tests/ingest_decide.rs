@@ -3,7 +3,7 @@
 mod common;
 
 use warden::config::Topics;
-use warden::ingest::decide::{Decision, Input, Record, decide_batch};
+use warden::ingest::decide::{Decision, Input, Record, decide_batch, decide_batch_for};
 use warden::message::FeedbackKind;
 use warden::privacy::{RecipientHasher, Secret};
 
@@ -158,4 +158,69 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
         assert_eq!(letter["source"]["topic"], "message-feedback");
         assert_eq!(letter["source"]["partition"], 2);
     }
+}
+
+#[test]
+fn scorers_deciding_together_decide_as_each_would_alone() {
+    // The backtest's two sides: one with the model, one with the rules alone, and the first
+    // again (whose prediction the third reuses).
+    let with_model = common::shipped_scorer_with_model();
+    let rules_only = common::shipped_scorer();
+    let bodies = [
+        "see you at 6",
+        "Royal Mail: your parcel is held, a fee of 1.99 is due: https://royalmail-fee.top/pay",
+        "URGENT! You have won a 2000 prize. Call 09061701461 now",
+        "kill all of them",
+    ];
+    let mut records: Vec<Record> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| record(0, i as i64, &message(&format!("SM{i}"), body)))
+        .collect();
+    records.push(record(0, 9, b"{broken"));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let key = RecipientHasher::new(&Secret::new("recipient-key-for-tests"));
+    let topics = Topics::default();
+    let together = decide_batch_for(
+        &pool,
+        [&with_model, &rules_only, &with_model],
+        &key,
+        &topics,
+        &records,
+    );
+    let alone = [&with_model, &rules_only, &with_model]
+        .map(|scorer| decide_batch(&pool, scorer, &key, &topics, &records));
+    let summary = |decision: &Decision| match decision {
+        Decision::Verdict { verdict, facts } => format!(
+            "{} {:?} {:?} {:?} {:?} {:?}",
+            verdict.action.as_str(),
+            verdict.scores,
+            verdict.rule_hits,
+            verdict.model_version,
+            facts.observation,
+            facts.trigger,
+        ),
+        Decision::DeadLetter { code, .. } => format!("dead letter {code}"),
+        Decision::Feedback { .. } => "feedback".to_owned(),
+    };
+    assert_eq!(together.len(), records.len());
+    for (i, decisions) in together.iter().enumerate() {
+        for (side, decision) in decisions.iter().enumerate() {
+            assert_eq!(
+                summary(decision),
+                summary(&alone[side][i]),
+                "record {i}, scorer {side}"
+            );
+        }
+    }
+    let actions: Vec<String> = together.iter().map(|d| summary(&d[0])).collect();
+    assert!(
+        actions[1].starts_with("flag") || actions[1].starts_with("block"),
+        "{actions:?}"
+    );
+    assert!(actions[0].starts_with("allow"), "{actions:?}");
+    assert_eq!(actions[4], "dead letter invalid_json");
 }

@@ -123,13 +123,28 @@ pub fn decide_batch(
     topics: &Topics,
     records: &[Record],
 ) -> Vec<Decision> {
+    decide_batch_for(pool, [scorer], recipients, topics, records)
+        .into_iter()
+        .map(|[decision]| decision)
+        .collect()
+}
+
+/// [`decide_batch`] for each of several scorers at once (a backtest's current and candidate
+/// configurations): each record's decisions, one per scorer, in the scorers' order.
+pub fn decide_batch_for<const N: usize>(
+    pool: &rayon::ThreadPool,
+    scorers: [&Scorer; N],
+    recipients: &RecipientHasher,
+    topics: &Topics,
+    records: &[Record],
+) -> Vec<[Decision; N]> {
     pool.install(|| {
         records
             .par_iter()
             // Fewer, longer jobs: each needs its own scratch space.
             .with_min_len(MIN_RECORDS_PER_JOB)
             .map_init(Scratch::new, |scratch, record| {
-                decide_record(scorer, recipients, topics, record, scratch)
+                decide_record_for(scorers, recipients, topics, record, scratch)
             })
             .collect()
     })
@@ -147,19 +162,80 @@ pub fn decide_record(
     record: &Record,
     scratch: &mut Scratch,
 ) -> Decision {
+    let [decision] = decide_record_for([scorer], recipients, topics, record, scratch);
+    decision
+}
+
+/// [`decide_record`] for each of `scorers`, doing once what they share: decoding, normalizing,
+/// what the account's signals observe, and the model's probabilities for scorers whose models
+/// are the same ([`Scorer::predicts_as`]). Only the rules and the fusion run per scorer.
+pub fn decide_record_for<const N: usize>(
+    scorers: [&Scorer; N],
+    recipients: &RecipientHasher,
+    topics: &Topics,
+    record: &Record,
+    scratch: &mut Scratch,
+) -> [Decision; N] {
     let now = OffsetDateTime::now_utc();
     let topic = record.input.topic(topics);
+    let event = match decode(record, recipients, topic, now) {
+        Ok(event) => event,
+        Err(decision) => return std::array::from_fn(|_| decision.clone()),
+    };
+    // A panic in scoring is a bug, but one message must not stop the stream: the scratch space
+    // is reset before its next use, so nothing of the failed message leaks into the next.
+    let decided = catch_unwind(AssertUnwindSafe(|| {
+        scratch.prepare(&event.body);
+        let observed = Observed::of(recipients, &event, scratch);
+        let mut predicted = [None; N];
+        for i in 0..N {
+            predicted[i] = match (0..i).find(|&j| scorers[j].predicts_as(scorers[i])) {
+                Some(j) => predicted[j],
+                None => scorers[i].predict(&event.body, scratch),
+            };
+        }
+        std::array::from_fn(|i| {
+            let scorer = scorers[i];
+            let (verdict, assessment) = scorer.verdict_prepared(&event, predicted[i], scratch, now);
+            let facts = facts(scorer, &observed, &event, scratch, &verdict, &assessment);
+            Decision::Verdict {
+                verdict: Box::new(verdict),
+                facts: Box::new(facts),
+            }
+        })
+    }));
+    decided.unwrap_or_else(|_| {
+        *scratch = Scratch::new();
+        let letter = Decision::dead_letter(
+            topic,
+            record,
+            "scoring_failed",
+            "scoring panicked on this message".into(),
+            now,
+        );
+        std::array::from_fn(|_| letter.clone())
+    })
+}
+
+/// The message a record holds, or the decision for a record that holds none: its feedback, or
+/// a dead letter for what cannot be decoded.
+fn decode(
+    record: &Record,
+    recipients: &RecipientHasher,
+    topic: &str,
+    now: OffsetDateTime,
+) -> Result<MessageEvent, Decision> {
     let Some(payload) = record.payload.as_deref() else {
-        return Decision::dead_letter(
+        return Err(Decision::dead_letter(
             topic,
             record,
             "empty_record",
             "record has no value".into(),
             now,
-        );
+        ));
     };
     if record.input == Input::Feedback {
-        return match FeedbackEvent::decode(payload) {
+        return Err(match FeedbackEvent::decode(payload) {
             Ok(feedback) => Decision::Feedback {
                 recipient: feedback.to.as_deref().map(|to| recipients.hash(to)),
                 account_id: feedback.account_id,
@@ -170,35 +246,35 @@ pub fn decide_record(
             Err(error) => {
                 Decision::dead_letter(topic, record, error.code(), error.to_string(), now)
             }
-        };
+        });
     }
-    let event = match MessageEvent::decode(payload) {
-        Ok(event) => event,
-        Err(error) => {
-            return Decision::dead_letter(topic, record, error.code(), error.to_string(), now);
+    MessageEvent::decode(payload)
+        .map_err(|error| Decision::dead_letter(topic, record, error.code(), error.to_string(), now))
+}
+
+/// What the account's signals observe of a message whatever its verdict.
+struct Observed {
+    recipient: u64,
+    simhash: u64,
+    /// Hash of each URL's registrable domain (at most the first few).
+    domains: [Option<u64>; 4],
+}
+
+impl Observed {
+    /// Read from `scratch` while it holds the message prepared.
+    fn of(recipients: &RecipientHasher, event: &MessageEvent, scratch: &Scratch) -> Self {
+        let mut domains = [None; 4];
+        let registrable = scratch
+            .extracted
+            .urls()
+            .filter_map(|url| url.registrable_domain.or(Some(url.host)));
+        for (slot, domain) in domains.iter_mut().zip(registrable) {
+            *slot = Some(xxhash_rust::xxh3::xxh3_64(domain.as_bytes()));
         }
-    };
-    // A panic in scoring is a bug, but one message must not stop the stream: the scratch space
-    // is reset before its next use, so nothing of the failed message leaks into the next.
-    let decided = catch_unwind(AssertUnwindSafe(|| {
-        let (verdict, assessment) = scorer.verdict_with_assessment(&event, scratch, now);
-        let facts = facts(scorer, recipients, &event, scratch, &verdict, &assessment);
-        (verdict, facts)
-    }));
-    match decided {
-        Ok((verdict, facts)) => Decision::Verdict {
-            verdict: Box::new(verdict),
-            facts: Box::new(facts),
-        },
-        Err(_) => {
-            *scratch = Scratch::new();
-            Decision::dead_letter(
-                topic,
-                record,
-                "scoring_failed",
-                "scoring panicked on this message".into(),
-                now,
-            )
+        Observed {
+            recipient: recipients.hash(&event.to),
+            simhash: simhash(scratch.normalized.folded()),
+            domains,
         }
     }
 }
@@ -207,7 +283,7 @@ pub fn decide_record(
 /// while it still holds this message's rule hits and extraction.
 fn facts(
     scorer: &Scorer,
-    recipients: &RecipientHasher,
+    observed: &Observed,
     event: &MessageEvent,
     scratch: &Scratch,
     verdict: &Verdict,
@@ -233,23 +309,15 @@ fn facts(
         .abusive
         .then(|| enforced().next().map(|rule| rule.policy_tag.clone()))
         .flatten();
-    let mut domains = [None; 4];
-    let registrable = scratch
-        .extracted
-        .urls()
-        .filter_map(|url| url.registrable_domain.or(Some(url.host)));
-    for (slot, domain) in domains.iter_mut().zip(registrable) {
-        *slot = Some(xxhash_rust::xxh3::xxh3_64(domain.as_bytes()));
-    }
     Facts {
         model,
         body: event.body.clone(),
         sent_at_ms: crate::clock::unix_ms(event.sent_at),
         observation: Observation {
             at: event.sent_at.unix_timestamp(),
-            recipient: recipients.hash(&event.to),
-            simhash: simhash(scratch.normalized.folded()),
-            domains,
+            recipient: observed.recipient,
+            simhash: observed.simhash,
+            domains: observed.domains,
             abusive: weight.abusive,
             policy_violation: weight.policy_violation,
             violating: weight.violating,

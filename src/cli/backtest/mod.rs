@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use super::ModelArgs;
 use warden::config::{self, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH, Topics};
 use warden::enforce::{AppealSettings, Enforcer};
-use warden::ingest::decide::{Decision, Input, decide_batch};
+use warden::ingest::decide::{Decision, Input, decide_batch_for};
 use warden::message::Action;
 use warden::privacy::{RecipientHasher, Secret, excerpt};
 use warden::scoring::Scorer;
@@ -393,9 +393,11 @@ fn decide_rounds(mut records: Box<dyn Records>, scorers: [&Scorer; 2], rounds: S
                 return;
             }
         };
-        let decisions =
-            scorers.map(|scorer| decide_batch(&pool, scorer, &recipients, &topics, &round));
-        if rounds.send(Ok(decisions)).is_err() {
+        let decided = decide_batch_for(&pool, scorers, &recipients, &topics, &round);
+        let decisions = decided
+            .into_iter()
+            .map(|[current, candidate]| (current, candidate));
+        if rounds.send(Ok(decisions.unzip().into())).is_err() {
             return;
         }
     }
