@@ -19,7 +19,7 @@ for ((k = 0; k < folds; k++)); do
     config="{\"validation_fold\": {\"index\": $k, \"of\": $folds}${CONFIG:+, $CONFIG}}"
     # shellcheck disable=SC2086 # TRAIN_ARGS is a list of arguments
     target/release/warden train --config "$config" --out "$out/fold$k.json" ${TRAIN_ARGS:-} \
-        2> "$out/train$k.log"
+        > "$out/train$k.log" 2>&1
     target/release/warden eval --validation --model "$out/fold$k.json" --json \
         > "$out/validation$k.json" 2> /dev/null
     echo "fold $((k + 1)) of $folds done" >&2

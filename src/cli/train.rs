@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use warden::config::{self, DEFAULT_MODEL_PATH, DEFAULT_POLICY_PATH, DEFAULT_RULES_PATH};
-use warden::dataset::{self, Domain, Example, Label, Split};
+use warden::dataset::{self, Domain, Example, Label, Part, Split};
 use warden::model::train::{self, TrainConfig, TrainingInfo};
 use warden::model::{Model, ModelFile};
 use warden::scoring::{Scorer, Sources};
@@ -29,12 +29,17 @@ pub struct TrainArgs {
     /// Seed of the train/test and fit/validation splits.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
-    /// Rules file, for measuring the full path on the held-out split.
+    /// Rules file, for measuring the full path on the validation (and held-out) rows.
     #[arg(long, default_value = DEFAULT_RULES_PATH)]
     rules: PathBuf,
-    /// Policy file, for measuring the full path on the held-out split.
+    /// Policy file, for measuring the full path on the validation (and held-out) rows.
     #[arg(long, default_value = DEFAULT_POLICY_PATH)]
     policy: PathBuf,
+    /// Also measure the held-out test rows and record the figures in the model file. Do it
+    /// once, for the model that ships: a variant or a cross-validation fold is judged on its
+    /// validation rows, which are always measured, and never reads the test rows.
+    #[arg(long)]
+    heldout: bool,
     /// Training settings to change, as JSON (e.g. `{"aup_columns": 8000}`; the fields of
     /// `TrainConfig` in `src/model/train.rs`): how variants are compared on the validation rows.
     /// The settings used are recorded in the model file.
@@ -93,6 +98,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--relabel: no source named {name:?}"))?;
         source.relabel.insert(label.clone(), *warden);
     }
+    anyhow::ensure!(
+        !(args.heldout && config.validation_fold.is_some()),
+        "--heldout: a cross-validation fold is judged on its validation rows, never on the test rows"
+    );
     let examples = dataset::load(&sources).context("cannot load the training data")?;
     let split = Split::new(
         &examples,
@@ -141,8 +150,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let model = Model::from_file(file.clone()).context("the trained model does not load back")?;
     let rules = config::load_rules(&args.rules)?;
     let policy = config::load_policy(&args.policy)?.message;
-    let scorer = Scorer::new(rules, Some(model), policy);
-    file.metrics = heldout_metrics(scorer, &examples, &split.test, &sources);
+    let mut scorer = Scorer::new(rules, Some(model), policy);
+    let mut metrics = serde_json::Map::new();
+    let mut measured = vec![(Part::Validation, "validation")];
+    if args.heldout {
+        measured.push((Part::Test, "heldout"));
+    }
+    for (part, name) in measured {
+        let (figures, returned) = measure(scorer, &examples, split.rows(part), &sources, name);
+        metrics.insert(name.to_owned(), figures);
+        scorer = returned;
+    }
+    file.metrics = serde_json::Value::Object(metrics);
 
     let json = serde_json::to_string(&file)?;
     std::fs::write(&args.out, json)
@@ -179,17 +198,18 @@ fn row_counts(
     counts
 }
 
-/// Measures the full path and each scorer source alone on every data source's held-out rows,
-/// prints the full path's reports and returns all of them for the model file. This is the one
-/// reading of the test rows at training time.
-fn heldout_metrics(
+/// Measures the full path and each scorer source alone on every data source's `rows` (one part
+/// of the split, called `part` in what it prints), prints the full path's reports and returns
+/// all of them for the model file, with the scorer.
+fn measure(
     scorer: Scorer,
     examples: &[Example],
-    test_rows: &[usize],
+    rows: &[usize],
     sources: &[dataset::Source],
-) -> serde_json::Value {
+    part: &str,
+) -> (serde_json::Value, Scorer) {
     let views: Vec<(String, Vec<(Label, String)>)> =
-        dataset::by_source(examples, test_rows, sources)
+        dataset::by_source(examples, rows, sources)
             .into_iter()
             .map(|(source, held)| {
                 let rows = held.iter().map(|e| (e.label, e.text.clone())).collect();
@@ -212,7 +232,7 @@ fn heldout_metrics(
         for (source, rows) in &views {
             let (_, report) = evaluate(&current, rows);
             if sources == Sources::RulesAndModel {
-                eprintln!("\nheld-out {source} ({} rows), rules + model:", report.rows);
+                eprintln!("\n{part}: {source} ({} rows), rules + model:", report.rows);
                 print_report(&report);
             }
             metrics
@@ -222,5 +242,6 @@ fn heldout_metrics(
         }
         scorer = Some(current);
     }
-    serde_json::json!({ "heldout": metrics })
+    let scorer = scorer.expect("scorer").with_sources(Sources::RulesAndModel);
+    (serde_json::Value::Object(metrics), scorer)
 }
