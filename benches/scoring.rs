@@ -20,6 +20,7 @@ use warden::config::Topics;
 use warden::ingest::decide::{Decision, Input, Record, decide_batch, decide_batch_for};
 use warden::message::Action;
 use warden::privacy::{RecipientHasher, Secret};
+use warden::rules::RuleUnion;
 use warden::scoring::{Scorer, Scratch};
 use warden::text::{Extracted, Normalized};
 
@@ -158,19 +159,36 @@ fn bench(c: &mut Criterion) {
         b.iter(|| assert_eq!(count_verdicts(), records.len()));
     });
 
-    // `warden backtest`: both sides decide each record (sharing decoding, normalizing and the
-    // model's prediction), then each side's enforcer assesses its verdicts (signals, account
-    // policy). The candidate here is the shipped set again, compiled apart, so its rules run
-    // as a changed set's would.
+    // `warden backtest`: both sides decide each record (sharing decoding, normalizing, the
+    // model's prediction and, through their union, the rules they share), then each side's
+    // enforcer assesses its verdicts (signals, account policy). The candidate is the shipped set
+    // with one rule added, as in the README's worked example.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let dir = tempfile::tempdir().expect("a temp dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped_rules = std::fs::read_to_string(root.join("config/rules.toml")).expect("rules");
+    let candidate_rules = shipped_rules.clone()
+        + "\n[[rule]]\nid = \"fraud.parcel_fee\"\ncategory = \"fraud\"\nseverity = \"high\"\n\
+           weight = 0.9\ndescription = \"A parcel and a fee\"\nkeywords = [\"parcel\"]\n\
+           examples.match = [\"Your parcel is held\"]\n\
+           examples.no_match = [\"Your order is on its way\"]\n";
+    // Beside the same brand registry, as a candidate in the config folder would be.
+    std::fs::copy(
+        root.join("config/brands.toml"),
+        dir.path().join("brands.toml"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("candidate.toml"), &candidate_rules).expect("candidate");
+    let rules_paths = [
+        root.join("config/rules.toml"),
+        dir.path().join("candidate.toml"),
+    ];
     let mut sides = [0, 1].map(|side| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let (scorer, account_policy) = warden::config::load_scoring(
-            &root.join("config/rules.toml"),
+            &rules_paths[side],
             &root.join("config/policy.toml"),
             Some(&root.join("models/warden.json")),
         )
@@ -192,9 +210,21 @@ fn bench(c: &mut Criterion) {
         });
         (scorer, enforcer)
     });
+    let union = RuleUnion::new(
+        &[&shipped_rules, &candidate_rules],
+        &[sides[0].0.rules(), sides[1].0.rules()],
+    )
+    .expect("one brand registry");
     let mut backtest_round = || {
         let scorers = [&sides[0].0, &sides[1].0];
-        let decided = decide_batch_for(&pool, scorers, &key, &topics, black_box(&records));
+        let decided = decide_batch_for(
+            &pool,
+            scorers,
+            Some(&union),
+            &key,
+            &topics,
+            black_box(&records),
+        );
         let mut assessed = 0;
         for decisions in decided {
             for (decision, (_, enforcer)) in decisions.into_iter().zip(&mut sides) {

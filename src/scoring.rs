@@ -43,6 +43,9 @@ pub struct Scratch {
     pub extracted: Extracted,
     pub matches: Matches,
     pub features: FeatureScratch,
+    /// The hits of a rule union that several scorers share (a backtest's sides), before each
+    /// scorer's own are read from them.
+    pub union_matches: Matches,
 }
 
 impl Scratch {
@@ -144,6 +147,12 @@ impl Scorer {
             &scratch.extracted,
             &mut scratch.matches,
         );
+        self.assess_matched(model, scratch)
+    }
+
+    /// [`Scorer::assess_prepared`] for a message whose hits of this scorer's rules are already
+    /// in `scratch.matches` (a rule union's, read for this scorer).
+    pub fn assess_matched(&self, model: Option<ModelScores>, scratch: &Scratch) -> Assessment {
         // Probability that no source finds each category, then its complement.
         let mut rules_miss = [1.0f64; 3];
         if self.sources != Sources::ModelOnly {
@@ -243,7 +252,24 @@ impl Scorer {
         scratch: &mut Scratch,
         decided_at: OffsetDateTime,
     ) -> (Verdict, Assessment) {
-        let assessment = self.assess_prepared(model, scratch);
+        self.rules.find(
+            &scratch.normalized,
+            &scratch.extracted,
+            &mut scratch.matches,
+        );
+        self.verdict_matched(event, model, scratch, decided_at)
+    }
+
+    /// [`Scorer::verdict_prepared`] for a message whose hits of this scorer's rules are already
+    /// in `scratch.matches` (see [`Scorer::assess_matched`]).
+    pub fn verdict_matched(
+        &self,
+        event: &MessageEvent,
+        model: Option<ModelScores>,
+        scratch: &Scratch,
+        decided_at: OffsetDateTime,
+    ) -> (Verdict, Assessment) {
+        let assessment = self.assess_matched(model, scratch);
         let (mut rule_hits, mut shadow_rule_hits) = (Vec::new(), Vec::new());
         for index in scratch.matches.iter() {
             let rule = self.rules.rule(index);

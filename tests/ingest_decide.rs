@@ -5,7 +5,10 @@ mod common;
 use warden::config::Topics;
 use warden::ingest::decide::{Decision, Input, Record, decide_batch, decide_batch_for};
 use warden::message::FeedbackKind;
+use warden::policy::PolicyFile;
 use warden::privacy::{RecipientHasher, Secret};
+use warden::rules::{RuleSet, RuleUnion};
+use warden::scoring::Scorer;
 
 fn record(partition: i32, offset: i64, payload: &[u8]) -> Record {
     Record {
@@ -161,11 +164,31 @@ fn feedback_records_are_decoded_for_signals_and_bad_ones_dead_lettered_from_thei
 }
 
 #[test]
-fn scorers_deciding_together_decide_as_each_would_alone() {
-    // The backtest's two sides: one with the model, one with the rules alone, and the first
-    // again (whose prediction the third reuses).
+fn scorers_deciding_together_decide_as_each_would_alone_with_or_without_a_rule_union() {
+    // A backtest's sides: the shipped rules with the model, and a candidate without it whose
+    // rules add a greeting rule and change another's weight; then the first again (whose
+    // prediction the third reuses).
     let with_model = common::shipped_scorer_with_model();
-    let rules_only = common::shipped_scorer();
+    let shipped = common::repo_file("config/rules.toml");
+    let candidate_rules = shipped.replacen("weight = 0.", "weight = 0.3", 1)
+        + "\n[[rule]]\nid = \"fraud.greeting\"\ncategory = \"fraud\"\nseverity = \"high\"\n\
+           weight = 0.9\ndescription = \"A greeting\"\nkeywords = [\"see you\"]\n\
+           examples.match = [\"see you\"]\nexamples.no_match = [\"hello\"]\n";
+    let policy = PolicyFile::from_toml(&common::repo_file("config/policy.toml"))
+        .unwrap()
+        .message;
+    let candidate = Scorer::new(RuleSet::compile(&candidate_rules).unwrap(), None, policy);
+    let scorers = [&with_model, &candidate, &with_model];
+    let union = RuleUnion::new(
+        &[&shipped, &candidate_rules, &shipped],
+        &scorers.map(Scorer::rules),
+    )
+    .expect("the same brand registry");
+    assert_eq!(
+        union.len(),
+        with_model.rules().rules().len() + 2,
+        "two rules differ"
+    );
     let bodies = [
         "see you at 6",
         "Royal Mail: your parcel is held, a fee of 1.99 is due: https://royalmail-fee.top/pay",
@@ -184,15 +207,7 @@ fn scorers_deciding_together_decide_as_each_would_alone() {
         .unwrap();
     let key = RecipientHasher::new(&Secret::new("recipient-key-for-tests"));
     let topics = Topics::default();
-    let together = decide_batch_for(
-        &pool,
-        [&with_model, &rules_only, &with_model],
-        &key,
-        &topics,
-        &records,
-    );
-    let alone = [&with_model, &rules_only, &with_model]
-        .map(|scorer| decide_batch(&pool, scorer, &key, &topics, &records));
+    let alone = scorers.map(|scorer| decide_batch(&pool, scorer, &key, &topics, &records));
     let summary = |decision: &Decision| match decision {
         Decision::Verdict { verdict, facts } => format!(
             "{} {:?} {:?} {:?} {:?} {:?}",
@@ -206,21 +221,29 @@ fn scorers_deciding_together_decide_as_each_would_alone() {
         Decision::DeadLetter { code, .. } => format!("dead letter {code}"),
         Decision::Feedback { .. } => "feedback".to_owned(),
     };
-    assert_eq!(together.len(), records.len());
-    for (i, decisions) in together.iter().enumerate() {
-        for (side, decision) in decisions.iter().enumerate() {
-            assert_eq!(
-                summary(decision),
-                summary(&alone[side][i]),
-                "record {i}, scorer {side}"
-            );
+    for union in [None, Some(&union)] {
+        let together = decide_batch_for(&pool, scorers, union, &key, &topics, &records);
+        assert_eq!(together.len(), records.len());
+        for (i, decisions) in together.iter().enumerate() {
+            for (side, decision) in decisions.iter().enumerate() {
+                assert_eq!(
+                    summary(decision),
+                    summary(&alone[side][i]),
+                    "record {i}, scorer {side}, union {}",
+                    union.is_some()
+                );
+            }
         }
     }
-    let actions: Vec<String> = together.iter().map(|d| summary(&d[0])).collect();
+    let actions: Vec<Vec<String>> = alone
+        .iter()
+        .map(|side| side.iter().map(summary).collect())
+        .collect();
+    assert!(actions[0][0].starts_with("allow"), "{actions:?}");
     assert!(
-        actions[1].starts_with("flag") || actions[1].starts_with("block"),
-        "{actions:?}"
+        actions[1][0].contains("fraud.greeting"),
+        "the candidate's new rule hits the greeting: {actions:?}"
     );
-    assert!(actions[0].starts_with("allow"), "{actions:?}");
-    assert_eq!(actions[4], "dead letter invalid_json");
+    assert!(!actions[1][0].starts_with("allow"), "{actions:?}");
+    assert_eq!(actions[0][4], "dead letter invalid_json");
 }

@@ -208,14 +208,13 @@ fn measure(
     sources: &[dataset::Source],
     part: &str,
 ) -> (serde_json::Value, Scorer) {
-    let views: Vec<(String, Vec<(Label, String)>)> =
-        dataset::by_source(examples, rows, sources)
-            .into_iter()
-            .map(|(source, held)| {
-                let rows = held.iter().map(|e| (e.label, e.text.clone())).collect();
-                (source.name.clone(), rows)
-            })
-            .collect();
+    let views: Vec<(String, Vec<(Label, String)>)> = dataset::by_source(examples, rows, sources)
+        .into_iter()
+        .map(|(source, held)| {
+            let rows = held.iter().map(|e| (e.label, e.text.clone())).collect();
+            (source.name.clone(), rows)
+        })
+        .collect();
     let mut metrics = serde_json::Map::new();
     let mut scorer = Some(scorer);
     for sources in [

@@ -15,6 +15,7 @@ use crate::config::Topics;
 use crate::enforce::Facts;
 use crate::message::{AccountId, FeedbackEvent, FeedbackKind, MessageEvent, MessageId, Verdict};
 use crate::privacy::RecipientHasher;
+use crate::rules::RuleUnion;
 use crate::scoring::{Assessment, Scorer, Scratch};
 use crate::signals::{Observation, simhash};
 use crate::suspension::{MessageWeight, Trigger};
@@ -123,17 +124,19 @@ pub fn decide_batch(
     topics: &Topics,
     records: &[Record],
 ) -> Vec<Decision> {
-    decide_batch_for(pool, [scorer], recipients, topics, records)
+    decide_batch_for(pool, [scorer], None, recipients, topics, records)
         .into_iter()
         .map(|[decision]| decision)
         .collect()
 }
 
 /// [`decide_batch`] for each of several scorers at once (a backtest's current and candidate
-/// configurations): each record's decisions, one per scorer, in the scorers' order.
+/// configurations): each record's decisions, one per scorer, in the scorers' order. With
+/// `union`, the union of the scorers' rules (in their order), each message is matched once.
 pub fn decide_batch_for<const N: usize>(
     pool: &rayon::ThreadPool,
     scorers: [&Scorer; N],
+    union: Option<&RuleUnion>,
     recipients: &RecipientHasher,
     topics: &Topics,
     records: &[Record],
@@ -144,7 +147,7 @@ pub fn decide_batch_for<const N: usize>(
             // Fewer, longer jobs: each needs its own scratch space.
             .with_min_len(MIN_RECORDS_PER_JOB)
             .map_init(Scratch::new, |scratch, record| {
-                decide_record_for(scorers, recipients, topics, record, scratch)
+                decide_record_for(scorers, union, recipients, topics, record, scratch)
             })
             .collect()
     })
@@ -162,15 +165,17 @@ pub fn decide_record(
     record: &Record,
     scratch: &mut Scratch,
 ) -> Decision {
-    let [decision] = decide_record_for([scorer], recipients, topics, record, scratch);
+    let [decision] = decide_record_for([scorer], None, recipients, topics, record, scratch);
     decision
 }
 
 /// [`decide_record`] for each of `scorers`, doing once what they share: decoding, normalizing,
-/// what the account's signals observe, and the model's probabilities for scorers whose models
-/// are the same ([`Scorer::predicts_as`]). Only the rules and the fusion run per scorer.
+/// what the account's signals observe, the model's probabilities for scorers whose models are
+/// the same ([`Scorer::predicts_as`]), and with `union` the rules. Only the fusion, and without
+/// a union the rules, run per scorer.
 pub fn decide_record_for<const N: usize>(
     scorers: [&Scorer; N],
+    union: Option<&RuleUnion>,
     recipients: &RecipientHasher,
     topics: &Topics,
     record: &Record,
@@ -194,9 +199,22 @@ pub fn decide_record_for<const N: usize>(
                 None => scorers[i].predict(&event.body, scratch),
             };
         }
+        if let Some(union) = union {
+            union.find(
+                &scratch.normalized,
+                &scratch.extracted,
+                &mut scratch.union_matches,
+            );
+        }
         std::array::from_fn(|i| {
             let scorer = scorers[i];
-            let (verdict, assessment) = scorer.verdict_prepared(&event, predicted[i], scratch, now);
+            let (verdict, assessment) = match union {
+                Some(union) => {
+                    union.hits_of(i, &scratch.union_matches, &mut scratch.matches);
+                    scorer.verdict_matched(&event, predicted[i], scratch, now)
+                }
+                None => scorer.verdict_prepared(&event, predicted[i], scratch, now),
+            };
             let facts = facts(scorer, &observed, &event, scratch, &verdict, &assessment);
             Decision::Verdict {
                 verdict: Box::new(verdict),

@@ -101,10 +101,7 @@ impl RuleSet {
         }
         // The registry also vouches for links the scorer then trusts, so it is part of the
         // version whether or not a rule asks it.
-        let version = match brands.digest() {
-            Some(digest) => version_of(&[source.as_bytes(), &digest[..]]),
-            None => version_of(&[source.as_bytes()]),
-        };
+        let version = source_version(source, &brands);
         let mut set = Self::index(rules, version)?;
         set.brands = brands;
         set.uses_brands = uses_brands;
@@ -439,6 +436,14 @@ fn enclosing_rule_id(source: &str, offset: usize) -> Option<String> {
             .strip_prefix('=')?;
         Some(value.trim().trim_matches(['"', '\'']).to_owned())
     })
+}
+
+/// The version a rules file's source compiles to against `brands`.
+pub(super) fn source_version(source: &str, brands: &BrandRegistry) -> String {
+    match brands.digest() {
+        Some(digest) => version_of(&[source.as_bytes(), &digest[..]]),
+        None => version_of(&[source.as_bytes()]),
+    }
 }
 
 fn version_of(parts: &[&[u8]]) -> String {

@@ -87,7 +87,7 @@ impl fmt::Display for RulesDiff {
 }
 
 /// The `[[rule]]` tables of a source, by id, in file order.
-fn rules_by_id(source: &str) -> Result<Vec<(String, Table)>, String> {
+pub(super) fn rules_by_id(source: &str) -> Result<Vec<(String, Table)>, String> {
     let file: Table = toml::from_str(source).map_err(|e| e.to_string())?;
     let Some(Value::Array(rules)) = file.get("rule") else {
         return Err("no [[rule]] tables".into());

@@ -58,6 +58,15 @@ impl Matches {
     pub fn is_empty(&self) -> bool {
         self.hits.is_empty()
     }
+
+    /// Sets the hits to `hits` (indices into a set of `rules` rules), as a [`RuleSet::find`] of
+    /// that set would have: how a rule union hands each side its hits.
+    pub(super) fn set_hits(&mut self, rules: usize, hits: impl Iterator<Item = usize>) {
+        self.hits.reset(rules);
+        for rule in hits {
+            self.hits.insert(rule);
+        }
+    }
 }
 
 impl RuleSet {

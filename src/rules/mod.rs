@@ -22,6 +22,7 @@ mod diff;
 mod file;
 mod matching;
 mod prefilter;
+mod union;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,6 +35,7 @@ pub use diff::RulesDiff;
 pub use file::{Mode, Requirement, Severity};
 pub use matching::Matches;
 use prefilter::Prefilter;
+pub use union::RuleUnion;
 
 use crate::message::{Category, RuleId};
 use crate::text::BrandSkeletons;

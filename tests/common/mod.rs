@@ -58,7 +58,8 @@ pub fn appeal_settings(secret: &str) -> warden::enforce::AppealSettings {
     }
 }
 
-fn repo_file(relative: &str) -> String {
+/// A file of this repository, read whole (panics with its path when it cannot be read).
+pub fn repo_file(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

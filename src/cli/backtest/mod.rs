@@ -24,6 +24,7 @@ use warden::enforce::{AppealSettings, Enforcer};
 use warden::ingest::decide::{Decision, Input, decide_batch_for};
 use warden::message::Action;
 use warden::privacy::{RecipientHasher, Secret, excerpt};
+use warden::rules::RuleUnion;
 use warden::scoring::Scorer;
 use warden::store::{CaseStatus, NewCase, Store};
 use warden::suspension::{Step, SuspensionPolicy};
@@ -299,6 +300,19 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         args.policy.as_deref().unwrap_or(&args.current_policy),
         args.candidate_model.as_deref().or(model),
     )?;
+    // Both sides' rules matched once per message, each side reading its own hits from them.
+    let sources = [
+        args.current_rules.as_path(),
+        args.rules.as_deref().unwrap_or(&args.current_rules),
+    ]
+    .map(std::fs::read_to_string);
+    let union = match &sources {
+        [Ok(current), Ok(candidate)] => RuleUnion::new(
+            &[current, candidate],
+            &[current_scorer.rules(), candidate_scorer.rules()],
+        ),
+        _ => None,
+    };
     let labels = args
         .labels
         .as_deref()
@@ -322,7 +336,8 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<ExitCode> {
         progress_line()
     };
     let tally = std::thread::scope(|scope| {
-        scope.spawn(move || decide_rounds(records, scorers, rounds));
+        let union = union.as_ref();
+        scope.spawn(move || decide_rounds(records, scorers, union, rounds));
         runtime.block_on(enforce_rounds(
             &decided,
             &mut current,
@@ -372,7 +387,12 @@ type Round = anyhow::Result<[Vec<Decision>; 2]>;
 /// Reads the traffic in rounds and decides each round for both sides, on every core; stops
 /// at the end of the traffic, at a record that cannot be read, or when the enforcing side hangs
 /// up.
-fn decide_rounds(mut records: Box<dyn Records>, scorers: [&Scorer; 2], rounds: SyncSender<Round>) {
+fn decide_rounds(
+    mut records: Box<dyn Records>,
+    scorers: [&Scorer; 2],
+    union: Option<&RuleUnion>,
+    rounds: SyncSender<Round>,
+) {
     let pool = match rayon::ThreadPoolBuilder::new().build() {
         Ok(pool) => pool,
         Err(error) => {
@@ -393,7 +413,7 @@ fn decide_rounds(mut records: Box<dyn Records>, scorers: [&Scorer; 2], rounds: S
                 return;
             }
         };
-        let decided = decide_batch_for(&pool, scorers, &recipients, &topics, &round);
+        let decided = decide_batch_for(&pool, scorers, union, &recipients, &topics, &round);
         let decisions = decided
             .into_iter()
             .map(|[current, candidate]| (current, candidate));
