@@ -18,6 +18,7 @@ mod report;
 mod retention;
 mod review;
 mod signals;
+mod verdicts;
 mod versions;
 
 pub use admin::{AccountExport, Erasure};
@@ -30,8 +31,6 @@ pub use review::{
 pub use versions::RulesLoad;
 
 pub use crate::case::{Actor, CaseId, CaseStatus, Claim, Outcome};
-
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -259,80 +258,6 @@ impl Store {
         Ok(Self { pool, sqlite })
     }
 
-    /// What is recorded for those of `keys` already decided (a redelivery): key to verdict
-    /// JSON as produced. Keys are message ids and the ingest's feedback keys, whose rows hold
-    /// a placeholder. One query for a batch, its keys in one JSON parameter.
-    pub async fn recorded_verdicts(
-        &self,
-        keys: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let ids = serde_json::to_string(keys)?;
-        Self::fetch_recorded(&self.pool, self.sqlite, &ids).await
-    }
-
-    /// Records each message's verdict (message id, JSON as it is to be produced), and each
-    /// feedback record (its key, a placeholder), at `at` (Unix ms), in one statement; a key
-    /// recorded before keeps its first row. When any was
-    /// (another instance deciding the same redelivery, or one message id twice in a batch),
-    /// returns what is recorded now for those rows, which is what must be produced; otherwise
-    /// nothing.
-    ///
-    /// The batch travels as one JSON parameter that the database unpacks: binding three
-    /// parameters a row cost more than the rows themselves (`warden bench`, SQLite: 25k
-    /// messages/s with a statement per batch, 48k with statements of fixed sizes, against 77k
-    /// without recording).
-    pub async fn record_verdicts(
-        &self,
-        verdicts: &[(&str, &str)],
-        at: i64,
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let rows = serde_json::to_string(verdicts)?;
-        let insert = if self.sqlite {
-            "INSERT INTO processed_messages (message_id, processed_at, verdict) \
-             SELECT json_extract(value, '$[0]'), $1, json_extract(value, '$[1]') \
-             FROM json_each($2) WHERE true ON CONFLICT DO NOTHING"
-        } else {
-            "INSERT INTO processed_messages (message_id, processed_at, verdict) \
-             SELECT row ->> 0, $1, row ->> 1 FROM json_array_elements($2::json) AS row \
-             ON CONFLICT DO NOTHING"
-        };
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(insert)
-            .bind(at)
-            .bind(&rows)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let recorded = if inserted == verdicts.len() as u64 {
-            HashMap::new()
-        } else {
-            let ids: Vec<&str> = verdicts.iter().map(|(id, _)| *id).collect();
-            Self::fetch_recorded(&mut *tx, self.sqlite, &serde_json::to_string(&ids)?).await?
-        };
-        tx.commit().await?;
-        Ok(recorded)
-    }
-
-    /// Recorded verdicts of the message ids in the JSON array `ids`.
-    async fn fetch_recorded<'c>(
-        executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
-        sqlite: bool,
-        ids: &str,
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let select = if sqlite {
-            "SELECT message_id, verdict FROM processed_messages \
-             WHERE message_id IN (SELECT value FROM json_each($1))"
-        } else {
-            "SELECT message_id, verdict FROM processed_messages \
-             WHERE message_id IN (SELECT json_array_elements_text($1::json))"
-        };
-        let mut recorded = HashMap::new();
-        for row in sqlx::query(select).bind(ids).fetch_all(executor).await? {
-            recorded.insert(row.try_get("message_id")?, row.try_get("verdict")?);
-        }
-        Ok(recorded)
-    }
-
     /// Opens a case with its evidence, audit entry and the events its opening owes (the
     /// outbox), in one transaction, unless the account already has an active case (or this
     /// very case exists: a replay, which writes nothing).
@@ -342,16 +267,10 @@ impl Store {
         events: &[OutboxEvent],
     ) -> Result<Opening, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if !insert_case(&mut tx, case).await? {
+        if !insert_case(&mut tx, self.sqlite, case).await? {
             tx.rollback().await?;
             return self.already_active(case).await;
         }
-        // The outbox carries its events: nothing is owed at a restart.
-        sqlx::query("UPDATE cases SET notified_at = $1 WHERE case_id = $2")
-            .bind(case.at)
-            .bind(case.case_id().as_str())
-            .execute(&mut *tx)
-            .await?;
         for event in events {
             review::insert_event(&mut tx, event, case.at).await?;
         }
@@ -559,16 +478,19 @@ impl Store {
 }
 
 /// Inserts a case, its evidence and its audit entry; false (and nothing written) if the account
-/// has an active case or this case exists.
+/// has an active case or this case exists. The case is marked notified as it is inserted: the
+/// outbox rows written in the same transaction carry its notices, so nothing is owed at a
+/// restart. Three statements whatever the evidence, since each is a round trip to the database.
 async fn insert_case(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sqlite: bool,
     case: &NewCase,
 ) -> Result<bool, StoreError> {
     let case_id = case.case_id();
     let inserted = sqlx::query(
         "INSERT INTO cases (case_id, account_id, status, reasons, scores, model_version, \
-         rules_version, opened_at, updated_at, strikes, ends_at, policy_url) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+         rules_version, opened_at, updated_at, notified_at, strikes, ends_at, policy_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
     )
     .bind(case_id.as_str())
     .bind(case.account_id.as_str())
@@ -588,19 +510,36 @@ async fn insert_case(
     if !inserted {
         return Ok(false);
     }
-    for evidence in &case.evidence {
-        sqlx::query(
+    if !case.evidence.is_empty() {
+        // Every excerpt in one statement: the rows travel as one JSON array the database unpacks.
+        let rows = case
+            .evidence
+            .iter()
+            .map(|evidence| {
+                Ok(serde_json::json!([
+                    evidence.message_id.as_str(),
+                    evidence.excerpt,
+                    serde_json::to_string(&evidence.rule_hits)?,
+                    evidence.action.as_str(),
+                    evidence.sent_at,
+                ]))
+            })
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+        let insert = if sqlite {
             "INSERT INTO evidence (case_id, message_id, excerpt, rule_hits, action, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(case_id.as_str())
-        .bind(evidence.message_id.as_str())
-        .bind(&evidence.excerpt)
-        .bind(serde_json::to_string(&evidence.rule_hits)?)
-        .bind(evidence.action.as_str())
-        .bind(evidence.sent_at)
-        .execute(&mut **tx)
-        .await?;
+             SELECT $1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+             json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]') \
+             FROM json_each($2) WHERE true ON CONFLICT DO NOTHING"
+        } else {
+            "INSERT INTO evidence (case_id, message_id, excerpt, rule_hits, action, sent_at) \
+             SELECT $1, row ->> 0, row ->> 1, row ->> 2, row ->> 3, (row ->> 4)::bigint \
+             FROM json_array_elements($2::json) AS row ON CONFLICT DO NOTHING"
+        };
+        sqlx::query(insert)
+            .bind(case_id.as_str())
+            .bind(serde_json::to_string(&rows)?)
+            .execute(&mut **tx)
+            .await?;
     }
     let reasons: Vec<&str> = case.reasons.iter().map(|r| r.code.as_str()).collect();
     let entry = AuditEntry {
