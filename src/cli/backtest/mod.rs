@@ -393,7 +393,10 @@ fn decide_rounds(
     union: Option<&RuleUnion>,
     rounds: SyncSender<Round>,
 ) {
-    let pool = match rayon::ThreadPoolBuilder::new().build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .start_handler(|_| yield_to_enforcement())
+        .build()
+    {
         Ok(pool) => pool,
         Err(error) => {
             let _ = rounds.send(Err(anyhow::anyhow!(
@@ -420,6 +423,19 @@ fn decide_rounds(
         if rounds.send(Ok(decisions.unzip().into())).is_err() {
             return;
         }
+    }
+}
+
+/// Lowers the calling scoring thread's priority (niceness 10; on Linux it is per thread). The
+/// enforcing thread waits on its stores' round trips, and on two cores busy scoring threads kept
+/// it from being woken promptly: on a million recorded messages that open 7,637 cases a side,
+/// 100,000 to 113,000 messages a second without this, 125,000 with it; unchanged where few cases
+/// open.
+fn yield_to_enforcement() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority reads three integers and touches no memory of this process.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
