@@ -238,9 +238,11 @@ impl Scorer {
         scratch: &mut Scratch,
         decided_at: OffsetDateTime,
     ) -> (Verdict, Assessment) {
-        scratch.prepare(&event.body);
-        let model = self.predict(&event.body, scratch);
-        self.verdict_prepared(event, model, scratch, decided_at)
+        let assessment = self.assess(&event.body, scratch);
+        (
+            self.verdict_of(event, &assessment, scratch, decided_at),
+            assessment,
+        )
     }
 
     /// [`Scorer::verdict_with_assessment`] for a message `scratch` holds prepared, given the
@@ -252,12 +254,11 @@ impl Scorer {
         scratch: &mut Scratch,
         decided_at: OffsetDateTime,
     ) -> (Verdict, Assessment) {
-        self.rules.find(
-            &scratch.normalized,
-            &scratch.extracted,
-            &mut scratch.matches,
-        );
-        self.verdict_matched(event, model, scratch, decided_at)
+        let assessment = self.assess_prepared(model, scratch);
+        (
+            self.verdict_of(event, &assessment, scratch, decided_at),
+            assessment,
+        )
     }
 
     /// [`Scorer::verdict_prepared`] for a message whose hits of this scorer's rules are already
@@ -270,6 +271,20 @@ impl Scorer {
         decided_at: OffsetDateTime,
     ) -> (Verdict, Assessment) {
         let assessment = self.assess_matched(model, scratch);
+        (
+            self.verdict_of(event, &assessment, scratch, decided_at),
+            assessment,
+        )
+    }
+
+    /// The verdict on a message from its assessment and the rules that hit it (in `scratch`).
+    fn verdict_of(
+        &self,
+        event: &MessageEvent,
+        assessment: &Assessment,
+        scratch: &Scratch,
+        decided_at: OffsetDateTime,
+    ) -> Verdict {
         let (mut rule_hits, mut shadow_rule_hits) = (Vec::new(), Vec::new());
         for index in scratch.matches.iter() {
             let rule = self.rules.rule(index);
@@ -283,7 +298,7 @@ impl Scorer {
         let marketing_without_opt_out = self
             .policy
             .marketing_without_opt_out(&assessment.scores, scratch.normalized.folded());
-        let verdict = Verdict {
+        Verdict {
             message_id: event.message_id.clone(),
             account_id: event.account_id.clone(),
             action: assessment.action,
@@ -296,8 +311,7 @@ impl Scorer {
             account_suspended: false,
             recipient_opted_out: false,
             marketing_without_opt_out,
-        };
-        (verdict, assessment)
+        }
     }
 }
 
