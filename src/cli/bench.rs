@@ -24,7 +24,9 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::BaseProducer;
 
 use warden::dataset::read_labelled;
-use warden::harness::{Outgoing, Topics, WardenRun, client, reader_from_beginning, send};
+use warden::harness::{
+    Outgoing, SmsMessage, Topics, WardenRun, client, reader_from_beginning, send,
+};
 use warden::scoring::{Scorer, Scratch};
 
 use super::{ScoringFiles, score_line};
@@ -252,15 +254,15 @@ fn loop_stages(metrics: &str) -> anyhow::Result<String> {
 /// Message `index` of a run; its id carries the index so its verdict can be matched.
 fn message(run_id: i128, index: usize, account: usize, body: &str) -> (String, Vec<u8>) {
     let account_id = format!("ACbench{account:05}");
-    let record = serde_json::json!({
-        "message_id": format!("SMbench{run_id}-{index}"),
-        "account_id": account_id,
-        "sent_at": "2026-11-29T12:00:00Z",
-        "channel": "sms",
-        "to": "+14155550199",
-        "body": body,
-    });
-    (account_id, serde_json::to_vec(&record).expect("JSON"))
+    let payload = SmsMessage {
+        message_id: &format!("SMbench{run_id}-{index}"),
+        account_id: &account_id,
+        sent_at: "2026-11-29T12:00:00Z",
+        to: "+14155550199",
+        body,
+    }
+    .payload();
+    (account_id, payload)
 }
 
 /// Verdicts by action, and how many to print as they arrive.

@@ -280,9 +280,29 @@ impl Enforcer {
         self.policy = policy;
     }
 
+    /// Takes one recipient's delivery feedback: an opt-out (or opt-in) from the account's
+    /// messages is recorded first, then the account's signals count the feedback and the
+    /// account policy is asked. Returns the case to open, if any. Only the recording can fail,
+    /// and it comes before anything is counted, so a failed call may be retried whole.
+    pub async fn take_feedback(
+        &mut self,
+        account_id: &AccountId,
+        message_id: &MessageId,
+        kind: FeedbackKind,
+        at: i64,
+        recipient: Option<u64>,
+    ) -> Result<Option<NewCase>, StoreError> {
+        if let (Some(opted_out), Some(recipient)) = (kind.opted_out(), recipient) {
+            let at_ms = clock::ms_from_seconds(at);
+            self.record_consent(account_id, recipient, opted_out, at_ms)
+                .await?;
+        }
+        Ok(self.feedback(account_id, message_id, kind, at))
+    }
+
     /// Honours a recipient's opt-out from the account's messages (or their opt-in): written to
     /// the store first, so that whichever instance owns the account next knows it.
-    pub async fn record_consent(
+    async fn record_consent(
         &mut self,
         account_id: &AccountId,
         recipient: u64,
@@ -367,7 +387,7 @@ impl Enforcer {
     /// weighs only what the account has sent (complaints and repeated abuse: feedback alone
     /// is about no message's content). Returns the case to open, if any, with the account's
     /// latest abusive message as its evidence.
-    pub fn feedback(
+    fn feedback(
         &mut self,
         account_id: &AccountId,
         message_id: &MessageId,

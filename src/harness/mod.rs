@@ -13,7 +13,7 @@ mod traffic;
 pub use broker::{Tansu, listening, tansu_binary};
 pub use process::WardenRun;
 pub use topics::Topics;
-pub use traffic::{Outgoing, Received, client, reader_from_beginning, send};
+pub use traffic::{Outgoing, Received, SmsMessage, client, reader_from_beginning, send};
 
 /// What went wrong while starting or driving the rig.
 #[derive(Debug, thiserror::Error)]

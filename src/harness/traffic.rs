@@ -25,6 +25,31 @@ pub struct Outgoing<'a> {
     pub payload: Vec<u8>,
 }
 
+/// A `messages` record on the SMS channel, with the fields every run's traffic sets.
+pub struct SmsMessage<'a> {
+    pub message_id: &'a str,
+    pub account_id: &'a str,
+    /// RFC 3339.
+    pub sent_at: &'a str,
+    pub to: &'a str,
+    pub body: &'a str,
+}
+
+impl SmsMessage<'_> {
+    /// The record's JSON, as the platform's pipeline produces it.
+    pub fn payload(&self) -> Vec<u8> {
+        let record = serde_json::json!({
+            "message_id": self.message_id,
+            "account_id": self.account_id,
+            "sent_at": self.sent_at,
+            "channel": "sms",
+            "to": self.to,
+            "body": self.body,
+        });
+        serde_json::to_vec(&record).expect("a JSON value serializes")
+    }
+}
+
 /// Sends `records` in order at `rate` per second (0: as fast as the producer takes them),
 /// waits for every acknowledgement, and returns when each record was handed over.
 pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(

@@ -362,21 +362,17 @@ impl Processor {
                     at,
                     recipient,
                 } => {
-                    if let (Some(opted_out), Some(recipient)) = (kind.opted_out(), *recipient) {
-                        let at_ms = crate::clock::ms_from_seconds(*at);
-                        until_stored(
-                            "cannot record an opt-out",
-                            max_backoff_ms,
-                            shutdown,
-                            async || {
-                                enforcer
-                                    .record_consent(account_id, recipient, opted_out, at_ms)
-                                    .await
-                            },
-                        )
-                        .await?;
-                    }
-                    enforcer.feedback(account_id, message_id, *kind, *at)
+                    until_stored(
+                        "cannot record an opt-out",
+                        max_backoff_ms,
+                        shutdown,
+                        async || {
+                            enforcer
+                                .take_feedback(account_id, message_id, *kind, *at, *recipient)
+                                .await
+                        },
+                    )
+                    .await?
                 }
                 Decision::DeadLetter { .. } => None,
             };

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::BaseProducer;
 use rdkafka::{Offset, TopicPartitionList};
-use warden::harness::{Outgoing, Tansu, WardenRun, client, reader_from_beginning, send};
+use warden::harness::{
+    Outgoing, SmsMessage, Tansu, WardenRun, client, reader_from_beginning, send,
+};
 
 pub use warden::harness::{Received, Topics as TopicNames};
 
@@ -346,15 +348,15 @@ listen = ""
 /// A valid `messages` record for account `account`, number `seq`, keyed by account.
 pub fn message(account: usize, seq: usize, body: &str) -> (String, Vec<u8>) {
     let account_id = format!("AC{account:04}");
-    let record = serde_json::json!({
-        "message_id": format!("SM{account:04}-{seq:06}"),
-        "account_id": account_id,
-        "sent_at": "2026-11-28T17:04:05Z",
-        "channel": "sms",
-        "to": "+14155550199",
-        "body": body,
-    });
-    (account_id, serde_json::to_vec(&record).expect("json"))
+    let payload = SmsMessage {
+        message_id: &format!("SM{account:04}-{seq:06}"),
+        account_id: &account_id,
+        sent_at: "2026-11-28T17:04:05Z",
+        to: "+14155550199",
+        body,
+    }
+    .payload();
+    (account_id, payload)
 }
 
 /// Polls `condition` until it holds, or panics after `deadline` naming what was awaited.

@@ -169,14 +169,11 @@ impl Side {
                     at,
                     recipient,
                 } => {
-                    // As the stream takes it: an opt-out, then the account's signals.
-                    if let (Some(opted_out), Some(recipient)) = (kind.opted_out(), recipient) {
-                        let at_ms = warden::clock::ms_from_seconds(at);
-                        self.enforcer
-                            .record_consent(&account_id, recipient, opted_out, at_ms)
-                            .await?;
-                    }
-                    if let Some(case) = self.enforcer.feedback(&account_id, &message_id, kind, at) {
+                    let case = self
+                        .enforcer
+                        .take_feedback(&account_id, &message_id, kind, at, recipient)
+                        .await?;
+                    if let Some(case) = case {
                         self.enforcer.open(&case).await?;
                         self.step(&case);
                     }

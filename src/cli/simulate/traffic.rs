@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use time::OffsetDateTime;
 
-use warden::harness::{Outgoing, Topics};
+use warden::harness::{Outgoing, SmsMessage, Topics};
 use warden::message::FeedbackKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -315,20 +315,20 @@ pub(in crate::cli) fn stream<'a>(
     for (index, message) in messages.iter().enumerate() {
         let account_id = account_id(message.account);
         let to = format!("+1555{:07}", message.to % 10_000_000);
-        let json = serde_json::json!({
-            "message_id": message_id(run_id, index),
-            "account_id": account_id,
-            "sent_at": rfc3339(message.sent_at),
-            "channel": "sms",
-            "to": to,
-            "body": message.body,
-        });
+        let payload = SmsMessage {
+            message_id: &message_id(run_id, index),
+            account_id: &account_id,
+            sent_at: &rfc3339(message.sent_at),
+            to: &to,
+            body: &message.body,
+        }
+        .payload();
         timed.push((
             message.sent_at,
             Outgoing {
                 topic: &topics.messages,
                 key: account_id.clone(),
-                payload: serde_json::to_vec(&json).expect("JSON"),
+                payload,
             },
         ));
         if let Some((kind, at)) = message.feedback {

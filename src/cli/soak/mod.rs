@@ -34,7 +34,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden::dataset::{Label, read_labelled};
 
-use warden::harness::{Outgoing, Received, Topics, WardenRun, client, reader_from_beginning, send};
+use warden::harness::{
+    Outgoing, Received, SmsMessage, Topics, WardenRun, client, reader_from_beginning, send,
+};
 
 use super::demo::{spawn_warden_run, start_tansu};
 
@@ -305,18 +307,19 @@ fn traffic<'a>(
                 false => (&ham, i),
             };
             let sent_at = start + Duration::from_secs_f64(i as f64 / f64::from(args.rate));
-            let record = serde_json::json!({
-                "message_id": format!("SMsoak{run_id}-{i}"),
-                "account_id": account_id(account),
-                "sent_at": sent_at.format(&Rfc3339).expect("a formattable time"),
-                "channel": "sms",
-                "to": format!("+1415555{:04}", i % 10_000),
-                "body": pool[n % pool.len()].1,
-            });
+            let key = account_id(account);
+            let payload = SmsMessage {
+                message_id: &format!("SMsoak{run_id}-{i}"),
+                account_id: &key,
+                sent_at: &sent_at.format(&Rfc3339).expect("a formattable time"),
+                to: &format!("+1415555{:04}", i % 10_000),
+                body: &pool[n % pool.len()].1,
+            }
+            .payload();
             Outgoing {
                 topic,
-                key: account_id(account),
-                payload: serde_json::to_vec(&record).expect("JSON"),
+                key,
+                payload,
             }
         })
         .collect();
