@@ -82,4 +82,7 @@ pub enum Requirement {
     Email,
     /// A brand of the brand registry is named and a link goes to none of its domains.
     OffBrandLink,
+    /// A link the brand registry does not vouch for: the message has links, and not every one
+    /// is on a registered brand's own domain or a public body's.
+    UnvouchedLink,
 }

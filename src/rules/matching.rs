@@ -223,6 +223,9 @@ impl RuleSet {
                 Requirement::Phone => extracted.has_phone(),
                 Requirement::Email => extracted.has_email(),
                 Requirement::OffBrandLink => off_brand,
+                Requirement::UnvouchedLink => {
+                    extracted.has_url() && !self.brands.vouches_for_every_link(extracted)
+                }
             })
     }
 }
@@ -324,6 +327,32 @@ mod tests {
         );
         assert!(hits(&set, &format!("{misses}winner, we never ask you to reply")).is_empty());
         assert!(hits(&set, &misses).is_empty());
+    }
+
+    #[test]
+    fn a_link_lure_needs_a_link_the_registry_does_not_vouch_for() {
+        let brands = BrandRegistry::compile(
+            "public_sector_suffixes = [\"gov.uk\"]\n\n\
+             [[brand]]\nname = \"Monzo\"\nnames = [\"monzo\"]\ndomains = [\"monzo.com\"]\n",
+        )
+        .unwrap();
+        let source = rule(
+            "fraud.locked",
+            "fraud",
+            "pattern = '\\bcard (?:has been )?frozen\\b'\nrequires = [\"unvouched_link\"]",
+            "Your card has been frozen, unfreeze at monzo-help.top/x",
+            "Your card has been frozen, unfreeze at https://monzo.com/help",
+        );
+        let set = RuleSet::compile_with_brands(&source, brands).unwrap();
+        let lure = ["fraud.locked"];
+        assert_eq!(hits(&set, "card frozen: see bit.ly/x"), lure);
+        // One vouched link does not vouch for the other.
+        assert_eq!(
+            hits(&set, "card frozen: https://monzo.com/help or bit.ly/x"),
+            lure
+        );
+        assert!(hits(&set, "card frozen: see https://www.camden.gov.uk/help").is_empty());
+        assert!(hits(&set, "card frozen, call 0330 123 4567").is_empty());
     }
 
     #[test]
