@@ -691,6 +691,76 @@ mod tests {
         opened
     }
 
+    fn appeal() -> AppealSettings {
+        AppealSettings {
+            secret: Secret::new("test"),
+            base_url: "https://warden.example.com/appeal".into(),
+            days: 183,
+            policy_url: "https://warden.example.com/acceptable-use".into(),
+            redress: "The courts.".into(),
+            warning_next_step: String::new(),
+            clause_urls: BTreeMap::from([(
+                "spam".to_owned(),
+                "https://warden.example.com/acceptable-use#spam".to_owned(),
+            )]),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_opt_out_is_stored_before_it_counts_so_a_failed_call_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("warden.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut enforcer = Enforcer::start(
+            store,
+            SuspensionPolicy::default(),
+            appeal(),
+            Arc::new(Notify::new()),
+        )
+        .await
+        .unwrap();
+        let account = AccountId::parse("account_id", "AC1".into()).unwrap();
+        let stop = MessageId::parse("message_id", "SMstop".into()).unwrap();
+        // `flagged` sends message `seq` to recipient `seq`.
+        let recipient = 7;
+        let to_recipient_blocked = |enforcer: &mut Enforcer, at: i64| {
+            let (mut verdict, facts) = flagged("AC1", recipient as u32, at);
+            enforcer.assess(&mut verdict, &facts);
+            verdict.recipient_opted_out
+        };
+
+        // The store refuses the opt-out: the call fails and nothing is honoured.
+        let beside = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+        sqlx::query(&rename("opt_outs", "opt_outs_away"))
+            .execute(&beside)
+            .await
+            .unwrap();
+        let failed = enforcer
+            .take_feedback(&account, &stop, FeedbackKind::OptOut, T0, Some(recipient))
+            .await;
+        assert!(failed.is_err(), "{failed:?}");
+        assert!(!to_recipient_blocked(&mut enforcer, T0 + 1));
+
+        // Tried again once the store is back: stored and honoured.
+        sqlx::query(&rename("opt_outs_away", "opt_outs"))
+            .execute(&beside)
+            .await
+            .unwrap();
+        let case = enforcer
+            .take_feedback(
+                &account,
+                &stop,
+                FeedbackKind::OptOut,
+                T0 + 2,
+                Some(recipient),
+            )
+            .await
+            .unwrap();
+        assert!(case.is_none(), "one complaint opens nothing");
+        assert!(to_recipient_blocked(&mut enforcer, T0 + 3));
+    }
+
     #[tokio::test]
     async fn strikes_expire_so_a_violation_after_strike_days_is_a_first_one_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -703,19 +773,7 @@ mod tests {
             },
             ..SuspensionPolicy::default()
         };
-        let appeal = AppealSettings {
-            secret: Secret::new("test"),
-            base_url: "https://warden.example.com/appeal".into(),
-            days: 183,
-            policy_url: "https://warden.example.com/acceptable-use".into(),
-            redress: "The courts.".into(),
-            warning_next_step: String::new(),
-            clause_urls: BTreeMap::from([(
-                "spam".to_owned(),
-                "https://warden.example.com/acceptable-use#spam".to_owned(),
-            )]),
-        };
-        let mut enforcer = Enforcer::start(store, policy, appeal, Arc::new(Notify::new()))
+        let mut enforcer = Enforcer::start(store, policy, appeal(), Arc::new(Notify::new()))
             .await
             .unwrap();
         let step = |case: Option<NewCase>| case.map(|c| (c.status, c.ends_at.is_some()));
