@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{Report, SideReport};
+use super::report::{Report, SideReport};
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:1rem auto;\
 padding:0 1rem;color:#1b1f24}table{border-collapse:collapse;margin:.5rem 0 1rem}\
