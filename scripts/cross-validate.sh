@@ -10,7 +10,7 @@
 # CONFIG adds keys to each fold's `--config` object; TRAIN_ARGS are passed to `warden train`.
 # EVAL_ARGS are passed to `warden eval` (another policy: `EVAL_ARGS='--policy FILE'`); with
 # REUSE=1 the fold models already in OUT_DIR are evaluated again instead of being retrained.
-# Prints, per source, the folds' validation figures pooled: ham flagged, abuse caught.
+# Prints, per source, the folds' validation figures pooled: ham flagged, abuse caught, MCC.
 # About 2 to 3 minutes a fold on two cores (seconds with REUSE=1).
 set -euo pipefail
 folds=${1:-5}
@@ -43,8 +43,15 @@ for k in range(folds):
         total[1] += figures["overall"]["ham_flagged"] * ham
         total[2] += abuse
         total[3] += figures["overall"]["abuse_caught"] * abuse
-print(f"{'source':<28} {'ham':>6} {'ham flagged':>12} {'abuse':>6} {'abuse caught':>13}")
+def mcc(ham, flagged, abuse, caught):
+    # Any abuse against ham, from the pooled counts (as `warden eval` computes it per fold).
+    tp, fn, fp = round(caught), abuse - round(caught), round(flagged)
+    tn = ham - fp
+    denominator = ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
+    return f"{(tp * tn - fp * fn) / denominator:.3f}" if denominator else "-"
+print(f"{'source':<28} {'ham':>6} {'ham flagged':>12} {'abuse':>6} {'abuse caught':>13} {'MCC':>6}")
 for source, (ham, flagged, abuse, caught) in pooled.items():
     share = lambda n, d: f"{100 * n / d:.2f} %" if d else "-"
-    print(f"{source:<28} {ham:>6} {share(flagged, ham):>12} {abuse:>6} {share(caught, abuse):>13}")
+    print(f"{source:<28} {ham:>6} {share(flagged, ham):>12} {abuse:>6} {share(caught, abuse):>13} "
+          f"{mcc(ham, flagged, abuse, caught):>6}")
 PY
