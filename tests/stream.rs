@@ -1066,6 +1066,61 @@ fn the_demo_ends_with_suspensions_and_appeals_flowing() {
     );
 }
 
+/// `warden bench`'s lines, with its exit status checked.
+fn bench(broker: &Broker, args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["bench", "--brokers", &broker.address(), "--accounts", "20"])
+        .args(["--timeout-s", "120"])
+        .args(args)
+        .env("WARDEN_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The counts of the bench's `actions: allow N, flag N, ...` line, summed.
+fn bench_verdicts(stdout: &str) -> usize {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("actions: "))
+        .unwrap_or_else(|| panic!("no actions line: {stdout}"));
+    line.split(", ")
+        .map(|part| {
+            let (action, n) = part.rsplit_once(' ').expect("`action count`");
+            assert!(["allow", "flag", "block"].contains(&action), "{line}");
+            n.parse::<usize>().expect("a count")
+        })
+        .sum()
+}
+
+#[test]
+fn the_bench_counts_each_message_once_in_both_modes() {
+    let Some((_serial, broker, _topics)) = setup("bench", 1) else {
+        return;
+    };
+    let backlog = bench(&broker, &["--messages", "400"]);
+    assert!(backlog.contains("backlog of 400 messages: "), "{backlog}");
+    assert!(backlog.contains("end to end is "), "{backlog}");
+    assert_eq!(bench_verdicts(&backlog), 400, "{backlog}");
+    // The corpus is a mix, so a bench that read one field wrongly would show one action.
+    assert!(
+        backlog.contains("allow ") && backlog.contains("block "),
+        "{backlog}"
+    );
+
+    let paced = bench(&broker, &["--messages", "200", "--rate", "2000"]);
+    assert!(
+        paced.contains("200 messages at 2000 messages/s: decision latency"),
+        "{paced}"
+    );
+    assert_eq!(bench_verdicts(&paced), 200, "{paced}");
+}
 #[test]
 fn a_restored_backup_plus_a_replay_reproduces_the_same_cases() {
     let Some((_serial, broker, topics)) = setup("backup", 2) else {
