@@ -941,3 +941,32 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    events_leave_in_the_order_they_were_written_even_when_their_times_tie,
+    |store: Store| async move {
+        // Six cases opened on messages sent in the same millisecond: their events' ids are
+        // hashes, so any order but the order of writing would show here (1 chance in 720 of
+        // passing by luck).
+        let mut written = Vec::new();
+        for n in 1..=6 {
+            let account_id = format!("AC{n}");
+            let event = OutboxEvent::new(
+                OutboxTopic::Notices,
+                &account(&account_id),
+                format!(r#"{{"kind":"warning","n":{n}}}"#),
+            );
+            written.push(event.payload.clone());
+            let case = new_case(&account_id, &format!("SM{n}"), 1_000);
+            store.open_case(&case, &[event]).await.unwrap();
+        }
+        let sent: Vec<String> = store
+            .unsent_events(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|event| event.payload)
+            .collect();
+        assert_eq!(sent, written);
+    }
+);

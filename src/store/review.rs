@@ -221,8 +221,10 @@ pub(super) async fn insert_event(
     at: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO outbox (event_id, topic, event_key, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        // `seq`: the order of writing, which is the order of delivery (migration 0015).
+        "INSERT INTO outbox (event_id, topic, event_key, payload, created_at, seq) \
+         SELECT $1, $2, $3, $4, $5, COALESCE(MAX(seq), 0) + 1 FROM outbox \
+         WHERE true ON CONFLICT DO NOTHING",
     )
     .bind(&event.event_id)
     .bind(event.topic.as_str())
@@ -600,11 +602,11 @@ impl Store {
         rows.iter().map(decision_of).collect()
     }
 
-    /// Events not yet acknowledged by the broker, oldest first.
+    /// Events not yet acknowledged by the broker, in the order they were written.
     pub async fn unsent_events(&self, limit: i64) -> Result<Vec<OutboxEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT event_id, topic, event_key, payload FROM outbox WHERE sent_at IS NULL \
-             ORDER BY created_at, event_id LIMIT $1",
+             ORDER BY seq, created_at, event_id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
