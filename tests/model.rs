@@ -260,7 +260,7 @@ fn full_path_meets_its_heldout_targets_per_source() {
         "the deduplicated held-out split has {} rows",
         uci.rows
     );
-    // 0.929 and 93.0 % as shipped (the target of 0.94 is not met, models/README.md): the 2011
+    // 0.924 and 92.2 % as shipped (the target of 0.94 is not met, models/README.md): the 2011
     // texts paid a spam message of 128 and two ham for the written A2P messages that spare
     // today's legitimate notices (validation MCC 0.950 -> 0.945).
     assert!(uci.overall.mcc >= 0.91, "UCI MCC {}", uci.overall.mcc);
@@ -283,19 +283,10 @@ fn full_path_meets_its_heldout_targets_per_source() {
     assert!(recall >= 0.90, "gateway fraud recall {recall}");
 
     let india = report_of("india_a2p");
-    // Commercial messages caught, flagged or blocked under any category (the issue's
-    // "caught"): 96.1 % as shipped. Those flagged as spam among their categories: 94.1 %, a
-    // floor, not the target (96.1 % with the SMS head at L2 0.1; models/README.md).
-    let commercial = &india.confusion[1];
-    let caught = 1.0 - commercial[0] as f64 / commercial.iter().sum::<usize>() as f64;
+    let commercial = india.categories["spam"].recall;
     assert!(
-        caught >= 0.95,
-        "unseen A2P templates: commercial caught {caught}"
-    );
-    let called_spam = india.categories["spam"].recall;
-    assert!(
-        called_spam >= 0.94,
-        "unseen A2P templates: commercial called spam {called_spam}"
+        commercial >= 0.95,
+        "unseen A2P templates: commercial caught {commercial}"
     );
 
     let tweeteval = report_of("tweeteval_hate_validation");

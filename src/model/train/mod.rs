@@ -83,7 +83,7 @@ impl Default for TrainConfig {
             other_text_share: 0.5,
             max_group_rows: default_max_group_rows(),
             subword_ngrams: default_subword_ngrams(),
-            l2_strengths: vec![0.03],
+            l2_strengths: vec![0.1],
             aup_l2_strengths: Some(vec![0.3]),
             max_iterations: 150,
         }
