@@ -1675,6 +1675,46 @@ fn a_simulation_acts_on_abusive_accounts_and_suspends_no_legitimate_one() {
 }
 
 #[test]
+fn a_simulation_runs_the_candidate_model_it_is_given() {
+    let _serial = serial();
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    // A candidate that calls every message spam: the shipped model, its SMS head's spam bias
+    // raised far above the rest, sealed again. Spam flags but never blocks on the model alone,
+    // so legitimate senders are warned after five flagged messages, and none is with the
+    // shipped model on this seed (the test above, 300 accounts of the same seed).
+    let dir = tempfile::tempdir().unwrap();
+    let mut candidate: warden::model::ModelFile =
+        serde_json::from_str(&common::repo_file("models/warden.json")).unwrap();
+    candidate.heads.sms.bias = vec![0.0, 50.0, 0.0];
+    candidate.seal();
+    let model = dir.path().join("candidate.json");
+    std::fs::write(&model, serde_json::to_string(&candidate).unwrap()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["simulate", "--accounts", "60", "--seed", "7", "--json"])
+        .args(["--timeout-s", "120", "--breaker-floor", "100000"])
+        .args(["--brokers", &broker.address()])
+        .arg("--model")
+        .arg(&model)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("WARDEN_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["legitimate_warned"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert_eq!(report["legitimate_suspended"], 0, "{report}");
+}
+
+#[test]
 fn signals_survive_a_restart_so_evidence_split_across_it_still_suspends() {
     let Some((_serial, broker, topics)) = setup("checkpoint", 1) else {
         return;

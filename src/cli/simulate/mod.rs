@@ -43,6 +43,13 @@ pub struct SimulateArgs {
     /// Policy file for the `warden run` under test.
     #[arg(long, default_value = "config/policy.toml")]
     policy: PathBuf,
+    /// Model file for the `warden run` under test: a candidate seen sender by sender before
+    /// it ships (a template it flags repeats, and moves an account, not only a message).
+    #[arg(long, default_value = "models/warden.json")]
+    model: PathBuf,
+    /// Rules file for the `warden run` under test.
+    #[arg(long, default_value = "config/rules.toml")]
+    rules: PathBuf,
     /// Replaces the circuit breaker's `min_suspensions` in the policy. The shipped floor is
     /// sized for production, where a tenth of all accounts turning abusive within the hour
     /// is the surge the breaker exists to stop; raise it to measure detection alone.
@@ -110,7 +117,14 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let settings = topics.settings(&args.brokers, &format!("simulate-{run_id}"));
     std::fs::write(&config, format!("{settings}\n[api]\nlisten = \"\"\n"))?;
     let policy = policy_file(&args.policy, args.breaker_floor, config_dir.path())?;
-    let extra: Vec<std::ffi::OsString> = vec!["--policy".into(), policy.into()];
+    let extra: Vec<std::ffi::OsString> = vec![
+        "--policy".into(),
+        policy.into(),
+        "--model".into(),
+        args.model.clone().into(),
+        "--rules".into(),
+        args.rules.clone().into(),
+    ];
     let mut warden = WardenRun::throwaway(&std::env::current_exe()?, &config, &extra)?;
 
     // One warm-up message proves the group has formed, so the stream is then decided in the
