@@ -1623,6 +1623,19 @@ examples.no_match = ["goodbye"]
     assert!(status.contains("by admin:alice"), "{status}");
 }
 
+/// `warden simulate --json` of `accounts` accounts of seed 7 against `broker`, with `extra`
+/// arguments; its report.
+fn simulate(broker: &Broker, accounts: &str, extra: &[&std::ffi::OsStr]) -> serde_json::Value {
+    common::json_output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["simulate", "--accounts", accounts, "--seed", "7", "--json"])
+            .args(["--timeout-s", "120", "--brokers", &broker.address()])
+            .args(extra)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("WARDEN_LOG", "warn"),
+    )
+}
+
 #[test]
 fn a_simulation_acts_on_abusive_accounts_and_suspends_no_legitimate_one() {
     let _serial = serial();
@@ -1637,33 +1650,7 @@ fn a_simulation_acts_on_abusive_accounts_and_suspends_no_legitimate_one() {
         &policy,
         &[("min_suspensions = 20", "min_suspensions = 100000")],
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args([
-            "simulate",
-            "--accounts",
-            "300",
-            "--seed",
-            "7",
-            "--json",
-            "--timeout-s",
-            "120",
-        ])
-        .args([
-            "--brokers",
-            &broker.address(),
-            "--policy",
-            policy.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("WARDEN_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = simulate(&broker, "300", &["--policy".as_ref(), policy.as_ref()]);
     assert_eq!(report["accounts"], 300);
     assert_eq!(report["legitimate_suspended"], 0, "{report}");
     assert_eq!(report["stop_precision"], 1.0, "{report}");
@@ -1691,22 +1678,13 @@ fn a_simulation_runs_the_candidate_model_it_is_given() {
     candidate.seal();
     let model = dir.path().join("candidate.json");
     std::fs::write(&model, serde_json::to_string(&candidate).unwrap()).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["simulate", "--accounts", "60", "--seed", "7", "--json"])
-        .args(["--timeout-s", "120", "--breaker-floor", "100000"])
-        .args(["--brokers", &broker.address()])
-        .arg("--model")
-        .arg(&model)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("WARDEN_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let extra = [
+        "--breaker-floor".as_ref(),
+        "100000".as_ref(),
+        "--model".as_ref(),
+        model.as_ref(),
+    ];
+    let report = simulate(&broker, "60", &extra);
     assert!(
         report["legitimate_warned"].as_f64().unwrap() > 0.0,
         "{report}"

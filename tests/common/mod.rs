@@ -125,6 +125,18 @@ pub fn scorer_with(model: Model) -> Scorer {
     Scorer::new(rules, Some(model), policy)
 }
 
+/// Runs a `warden` command that prints one JSON object, fails the test with its stderr when it
+/// does not succeed, and returns the object.
+pub fn json_output(command: &mut std::process::Command) -> serde_json::Value {
+    let output = command.output().expect("warden runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
 /// A sealed model file around trained heads.
 pub fn model_file(heads: Heads, config: &TrainConfig) -> ModelFile {
     let mut file = ModelFile {
