@@ -1662,7 +1662,7 @@ fn a_simulation_acts_on_abusive_accounts_and_suspends_no_legitimate_one() {
 }
 
 #[test]
-fn a_simulation_runs_the_candidate_model_it_is_given() {
+fn a_simulation_runs_the_candidate_model_and_rules_it_is_given() {
     let _serial = serial();
     let Some(broker) = Broker::start() else {
         return;
@@ -1690,6 +1690,27 @@ fn a_simulation_runs_the_candidate_model_it_is_given() {
         "{report}"
     );
     assert_eq!(report["legitimate_suspended"], 0, "{report}");
+
+    // Candidate rules reach `warden run` too: a broken file stops the simulation, named by
+    // its line and reason.
+    let rules = dir.path().join("candidate.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nid = \"x\"\ncategory = \"spam\"\nregex = \"(\"\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["simulate", "--accounts", "10", "--timeout-s", "60"])
+        .args(["--brokers", &broker.address()])
+        .arg("--rules")
+        .arg(&rules)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("WARDEN_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(said.contains("line 4") && said.contains("regex"), "{said}");
 }
 
 #[test]
