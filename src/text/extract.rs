@@ -47,13 +47,16 @@ pub struct Url<'a> {
     pub is_ip: bool,
 }
 
-/// Top-level domains accepted for bare domains (no scheme, no `www.`, no path): common ones and
-/// ones abused for smishing that are not also English words.
+/// Top-level domains accepted for any bare domain (no scheme, no `www.`, no path): common ones
+/// and ones abused for smishing that are not also English words, so that a missing space after
+/// a full stop (`home.how`, `ok.me`) is not read as a link. A bare domain under any other known
+/// suffix counts when its registered name holds a hyphen (`irs-refund-gov.us`,
+/// `ezpass-toll.live`): lookalike domains are built that way and chat is not.
 const BARE_DOMAIN_TLDS: &[&str] = &[
-    "au", "biz", "ca", "cc", "cf", "cfd", "click", "club", "cn", "co", "com", "cyou", "de", "es",
-    "eu", "fr", "ga", "gl", "gq", "icu", "info", "io", "link", "ly", "ml", "mobi", "net", "nl",
-    "online", "org", "pw", "ru", "sbs", "shop", "site", "store", "su", "tk", "top", "tv", "uk",
-    "vip", "ws", "xyz",
+    "app", "asia", "au", "autos", "biz", "buzz", "ca", "cc", "cf", "cfd", "click", "club", "cn",
+    "co", "com", "cyou", "de", "es", "eu", "fr", "ga", "gl", "gq", "icu", "info", "io", "lat",
+    "link", "ly", "ml", "mobi", "net", "nl", "online", "org", "pw", "ru", "sbs", "shop", "site",
+    "store", "su", "tk", "top", "tv", "uk", "us", "vip", "ws", "xyz",
 ];
 
 impl Extracted {
@@ -253,13 +256,23 @@ fn url_spans(token: &str) -> Option<UrlSpans> {
     if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_lowercase()) {
         return None;
     }
-    if !(explicit || has_path || BARE_DOMAIN_TLDS.contains(&tld)) {
+    let listed = explicit || has_path || BARE_DOMAIN_TLDS.contains(&tld);
+    if !listed && memchr(b'-', host.as_bytes()).is_none() {
         return None;
     }
     if !psl::suffix(host.as_bytes())?.is_known() {
         return None;
     }
     let registrable = psl::domain_str(host)?;
+    let hyphenated_name = || {
+        registrable
+            .split('.')
+            .next()
+            .is_some_and(|name| name.contains('-'))
+    };
+    if !listed && !hyphenated_name() {
+        return None;
+    }
     Some(UrlSpans {
         url,
         host: host_start..host_end,
@@ -432,6 +445,17 @@ mod tests {
             [("paypa1-secure.com".into(), Some("paypa1-secure.com".into()))]
         );
         assert_eq!(
+            hosts("IRS: claim your refund at irs-refund-gov.us today"),
+            [("irs-refund-gov.us".into(), Some("irs-refund-gov.us".into()))]
+        );
+        assert_eq!(
+            hosts("pay the toll at ezpass.toll-portal.live"),
+            [(
+                "ezpass.toll-portal.live".into(),
+                Some("toll-portal.live".into())
+            )]
+        );
+        assert_eq!(
             hosts("see bit.ly/3xYz"),
             [("bit.ly".into(), Some("bit.ly".into()))]
         );
@@ -475,6 +499,9 @@ mod tests {
             "Sorry, I'll call later in meeting.so tired",
             "£1.50 per msg. Price 2.5 each",
             "Version 3.0 is out",
+            "ok.me too",
+            "we checked in.so tired",
+            "a well-known.fact",
         ] {
             assert!(!extract(text).has_url(), "{text}: {:?}", hosts(text));
         }
