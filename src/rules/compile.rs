@@ -6,7 +6,7 @@
 //! report every one, with its rule and line. It is kept apart from `matching`, which runs per
 //! message; both work on the `RuleSet` that `mod` defines.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::Input;
@@ -46,7 +46,7 @@ impl RuleSet {
             }
         })?;
 
-        let mut problems = Vec::new();
+        let mut problems = list_problems(&parsed.lists, source);
         let mut rules = Vec::with_capacity(parsed.rule.len());
         let mut examples = Vec::with_capacity(parsed.rule.len());
         let mut seen = HashMap::new();
@@ -65,7 +65,7 @@ impl RuleSet {
                 )));
                 continue;
             }
-            match build_rule(entry, line) {
+            match build_rule(entry, line, &parsed.lists) {
                 Ok((rule, rule_examples)) => {
                     rules.push(rule);
                     examples.push(rule_examples);
@@ -117,8 +117,12 @@ impl RuleSet {
         let mut lookalike_rules = Vec::new();
         let mut ip_url_rules = Vec::new();
         let mut off_brand_rules = Vec::new();
+        let mut unless_rules = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             let index = index as u32;
+            if rule.unless.is_some() {
+                unless_rules.push(index);
+            }
             match &rule.matcher {
                 Matcher::Pattern { prefilter, .. } => match prefilter {
                     Prefilter::Prefix(literals) => {
@@ -180,6 +184,7 @@ impl RuleSet {
             lookalike_rules,
             ip_url_rules,
             off_brand_rules,
+            unless_rules,
             brands: BrandRegistry::empty(),
             uses_brands: false,
         })
@@ -243,8 +248,83 @@ struct RuleExamples {
     no_match: Vec<String>,
 }
 
+/// What is wrong with the `[lists]` table: names a pattern could not spell, empty lists, and
+/// phrases that are not in the matching form (lowercase, single spaces), which would never match.
+fn list_problems(lists: &BTreeMap<String, Vec<String>>, source: &str) -> Vec<RuleProblem> {
+    let line = source
+        .lines()
+        .position(|l| l.trim() == "[lists]")
+        .map_or(1, |i| i + 1);
+    let mut problems = Vec::new();
+    for (name, phrases) in lists {
+        let mut problem = |reason: String| {
+            problems.push(RuleProblem {
+                rule_id: None,
+                line,
+                reason: format!("list `{name}`: {reason}"),
+            })
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            problem("a list's name may hold only a-z and `_`".to_owned());
+        }
+        if phrases.is_empty() {
+            problem("the list is empty".to_owned());
+        }
+        for phrase in phrases {
+            let matching_form = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+            if phrase.is_empty() || *phrase != matching_form || phrase.to_lowercase() != *phrase {
+                problem(format!(
+                    "{phrase:?} is not in the matching form (lowercase, single spaces)"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Replaces each `{name}` of a pattern by its list from `[lists]`, as a group of alternatives
+/// matched literally. A repetition such as `{0,80}` starts with a digit, and `\{` is a literal
+/// brace: both are left alone.
+fn expand_lists(pattern: &str, lists: &BTreeMap<String, Vec<String>>) -> Result<String, String> {
+    let mut expanded = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        let (before, after) = (&rest[..open], &rest[open + 1..]);
+        expanded.push_str(before);
+        let name_len = after
+            .bytes()
+            .take_while(|&b| b.is_ascii_lowercase() || b == b'_')
+            .count();
+        let escaped = before.ends_with('\\');
+        if escaped || name_len == 0 || after.as_bytes().get(name_len) != Some(&b'}') {
+            expanded.push('{');
+            rest = after;
+            continue;
+        }
+        let name = &after[..name_len];
+        let phrases = lists.get(name).ok_or_else(|| {
+            format!("pattern names the list `{{{name}}}`, which `[lists]` does not define")
+        })?;
+        expanded.push_str("(?:");
+        for (i, phrase) in phrases.iter().enumerate() {
+            if i > 0 {
+                expanded.push('|');
+            }
+            expanded.push_str(&regex_syntax::escape(phrase));
+        }
+        expanded.push(')');
+        rest = &after[name_len + 1..];
+    }
+    expanded.push_str(rest);
+    Ok(expanded)
+}
+
 /// Validates one rule entry; on failure, every reason found.
-fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec<String>> {
+fn build_rule(
+    entry: RuleEntry,
+    line: usize,
+    lists: &BTreeMap<String, Vec<String>>,
+) -> Result<(Rule, RuleExamples), Vec<String>> {
     let mut reasons = Vec::new();
     let prefix = format!("{}.", entry.category);
     if !entry.id.starts_with(&prefix) {
@@ -293,7 +373,10 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
         ));
         None
     } else if let Some(pattern) = &entry.pattern {
-        compile_pattern(pattern).map_err(|e| reasons.push(e)).ok()
+        expand_lists(pattern, lists)
+            .and_then(|pattern| compile_pattern(&pattern))
+            .map_err(|e| reasons.push(e))
+            .ok()
     } else if let Some(keywords) = &entry.keywords {
         compile_keywords(keywords).map_err(|e| reasons.push(e)).ok()
     } else if let Some(domains) = &entry.domains {
@@ -304,6 +387,18 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
         Some(Matcher::IpUrl)
     } else {
         Some(Matcher::OffBrandLink)
+    };
+
+    let unless = match &entry.unless {
+        Some(_) if entry.pattern.is_none() => {
+            reasons.push("`unless` goes with a `pattern` rule only".to_owned());
+            None
+        }
+        Some(unless) => expand_lists(unless, lists)
+            .and_then(|unless| compile_regex(&unless))
+            .map_err(|e| reasons.push(format!("unless: {e}")))
+            .ok(),
+        None => None,
     };
 
     match matcher {
@@ -320,6 +415,7 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
                     .unwrap_or_else(|| entry.category.as_str().to_owned()),
                 line,
                 requires: entry.requires,
+                unless,
                 matcher,
             },
             RuleExamples {
@@ -332,6 +428,12 @@ fn build_rule(entry: RuleEntry, line: usize) -> Result<(Rule, RuleExamples), Vec
 }
 
 fn compile_pattern(pattern: &str) -> Result<Matcher, String> {
+    let regex = compile_regex(pattern)?;
+    let prefilter = prefilter_literals(pattern);
+    Ok(Matcher::Pattern { regex, prefilter })
+}
+
+fn compile_regex(pattern: &str) -> Result<meta::Regex, String> {
     // ASCII classes and word boundaries: the matching form is ASCII in all that rules look at,
     // and Unicode-aware `\b` would cost an order of magnitude in matching speed.
     let regex = meta::Builder::new()
@@ -350,8 +452,7 @@ fn compile_pattern(pattern: &str) -> Result<Matcher, String> {
     if regex.is_match(Input::new(b"")) {
         return Err("pattern matches the empty message".to_owned());
     }
-    let prefilter = prefilter_literals(pattern);
-    Ok(Matcher::Pattern { regex, prefilter })
+    Ok(regex)
 }
 
 fn compile_keywords(keywords: &[String]) -> Result<Matcher, String> {
@@ -507,6 +608,43 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    #[test]
+    fn lists_are_checked_and_must_exist_where_a_pattern_names_them() {
+        let pets = rule(
+            "spam.pets",
+            "spam",
+            "pattern = '\\b{pets} x{1,2}'",
+            "cats xx",
+            "cats",
+        );
+        assert!(RuleSet::compile(&format!("[lists]\npets = [\"cats\"]\n\n{pets}")).is_ok());
+        assert_eq!(
+            refused(&pets),
+            [
+                "line 1: rule `spam.pets`: pattern names the list `{pets}`, which `[lists]` does not define"
+            ]
+        );
+        let problems = refused(&format!(
+            "\n[lists]\npets = [\"Cats\", \"big  dogs\"]\nnone = []\n\n{pets}"
+        ));
+        assert_eq!(
+            problems,
+            [
+                "line 2: list `none`: the list is empty",
+                "line 2: list `pets`: \"Cats\" is not in the matching form (lowercase, single spaces)",
+                "line 2: list `pets`: \"big  dogs\" is not in the matching form (lowercase, single spaces)",
+            ]
+        );
+        let stray_unless = rule(
+            "spam.k",
+            "spam",
+            "keywords = [\"k\"]\nunless = 'x'",
+            "k",
+            "x",
+        );
+        assert!(refused(&stray_unless)[0].ends_with("`unless` goes with a `pattern` rule only"));
     }
 
     #[test]

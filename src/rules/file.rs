@@ -3,6 +3,8 @@
 //! Kept apart from the compiled `RuleSet` so the file can change shape without touching the
 //! matcher. Unknown keys are refused: a misspelt `requries` must not silently drop a condition.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -11,6 +13,10 @@ use crate::message::Category;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RulesFile {
+    /// Phrase lists that patterns name as `{name}` (the protected groups, say), so that rules
+    /// sharing a vocabulary keep one copy of it.
+    #[serde(default)]
+    pub lists: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub rule: Vec<Spanned<RuleEntry>>,
 }
@@ -31,6 +37,9 @@ pub(super) struct RuleEntry {
     /// statements of reasons; the rule's category by default.
     pub policy_tag: Option<String>,
     pub pattern: Option<String>,
+    /// A pattern that cancels the rule's hit when it matches too: the counter-speech that
+    /// quotes what a hate rule looks for ("saying X are Y is wrong").
+    pub unless: Option<String>,
     pub keywords: Option<Vec<String>>,
     pub domains: Option<Vec<String>>,
     pub lookalike_of: Option<Vec<String>>,

@@ -150,6 +150,17 @@ impl RuleSet {
                 self.hit_if_required(rule as usize, extracted, matches);
             }
         }
+        for &rule in &self.unless_rules {
+            let rule = rule as usize;
+            let cancelled = matches.hits.contains(rule)
+                && self.rules[rule]
+                    .unless
+                    .as_ref()
+                    .is_some_and(|unless| unless.is_match(Input::new(text)));
+            if cancelled {
+                matches.hits.remove(rule);
+            }
+        }
     }
 
     /// Runs a pattern rule's regex over `text`, as `search` says.
@@ -246,6 +257,10 @@ impl BitSet {
         self.words[i / 64] |= 1 << (i % 64);
     }
 
+    fn remove(&mut self, i: usize) {
+        self.words[i / 64] &= !(1 << (i % 64));
+    }
+
     fn contains(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
@@ -327,6 +342,33 @@ mod tests {
         );
         assert!(hits(&set, &format!("{misses}winner, we never ask you to reply")).is_empty());
         assert!(hits(&set, &misses).is_empty());
+    }
+
+    #[test]
+    fn a_list_names_its_phrases_and_unless_cancels_a_hit() {
+        let source = format!(
+            "[lists]\ngroups = [\"cats\", \"big dogs\"]\n\n{}",
+            rule(
+                "spam.pets",
+                "spam",
+                "pattern = '\\b{groups} are (?:so )?bad\\b'\nunless = '\\bsaying\\b.{0,40}\\b{groups}'",
+                "Big dogs are SO bad",
+                "saying cats are bad is unkind",
+            )
+        );
+        let set = RuleSet::compile(&source).unwrap();
+        assert_eq!(hits(&set, "cats are bad"), ["spam.pets"]);
+        assert_eq!(hits(&set, "big dogs are bad"), ["spam.pets"]);
+        assert!(
+            hits(&set, "dogs are bad").is_empty(),
+            "a phrase is matched whole"
+        );
+        assert!(hits(&set, "stop saying big dogs are bad").is_empty());
+        assert_eq!(
+            hits(&set, "cats are bad, I am saying"),
+            ["spam.pets"],
+            "`unless` cancels only when it matches"
+        );
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct Rule {
     /// Line of the rules file the rule starts on.
     pub line: usize,
     requires: Vec<Requirement>,
+    /// Cancels a hit when it matches the same message.
+    unless: Option<Regex>,
     matcher: Matcher,
 }
 
@@ -112,6 +114,8 @@ pub struct RuleSet {
     lookalike_rules: Vec<u32>,
     ip_url_rules: Vec<u32>,
     off_brand_rules: Vec<u32>,
+    /// Rules with an `unless` pattern, checked once the hits are known.
+    unless_rules: Vec<u32>,
     /// The brand registry, compiled once; `uses_brands` says whether any rule asks it.
     brands: BrandRegistry,
     uses_brands: bool,
