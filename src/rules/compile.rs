@@ -285,7 +285,10 @@ fn list_problems(lists: &BTreeMap<String, Vec<String>>, source: &str) -> Vec<Rul
 /// Replaces each `{name}` of a pattern by its list from `[lists]`, as a group of alternatives
 /// matched literally. A repetition such as `{0,80}` starts with a digit, and `\{` is a literal
 /// brace: both are left alone.
-fn expand_lists(pattern: &str, lists: &BTreeMap<String, Vec<String>>) -> Result<String, String> {
+pub(super) fn expand_lists(
+    pattern: &str,
+    lists: &BTreeMap<String, Vec<String>>,
+) -> Result<String, String> {
     let mut expanded = String::with_capacity(pattern.len());
     let mut rest = pattern;
     while let Some(open) = rest.find('{') {

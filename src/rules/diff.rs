@@ -2,9 +2,12 @@
 //! the settings that changed), read from their sources. A promotion from shadow to enforce is a
 //! change of `mode`. For `warden rules diff`; both files are validated before they are compared.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use toml::{Table, Value};
+
+use super::compile::expand_lists;
 
 /// The rules added, removed and changed from one file to another, in the new file's order
 /// (removed ones in the old file's).
@@ -86,21 +89,39 @@ impl fmt::Display for RulesDiff {
     }
 }
 
-/// The `[[rule]]` tables of a source, by id, in file order.
+/// The `[[rule]]` tables of a source, by id, in file order, with the `[lists]` their patterns
+/// name written out: a rule whose list changed is a changed rule, and a table stands alone.
 pub(super) fn rules_by_id(source: &str) -> Result<Vec<(String, Table)>, String> {
     let file: Table = toml::from_str(source).map_err(|e| e.to_string())?;
     let Some(Value::Array(rules)) = file.get("rule") else {
         return Err("no [[rule]] tables".into());
     };
+    let lists: BTreeMap<String, Vec<String>> = match file.get("lists") {
+        Some(lists) => lists
+            .clone()
+            .try_into()
+            .map_err(|e| format!("[lists]: {e}"))?,
+        None => BTreeMap::new(),
+    };
     rules
         .iter()
         .map(|rule| {
-            let table = rule.as_table().ok_or("a [[rule]] that is not a table")?;
+            let mut table = rule
+                .as_table()
+                .ok_or("a [[rule]] that is not a table")?
+                .clone();
             let id = table
                 .get("id")
                 .and_then(Value::as_str)
-                .ok_or("a [[rule]] without an id")?;
-            Ok((id.to_owned(), table.clone()))
+                .ok_or("a [[rule]] without an id")?
+                .to_owned();
+            for key in ["pattern", "unless"] {
+                if let Some(Value::String(pattern)) = table.get(key) {
+                    let expanded = expand_lists(pattern, &lists)?;
+                    table.insert(key.into(), Value::String(expanded));
+                }
+            }
+            Ok((id, table))
         })
         .collect()
 }
