@@ -172,4 +172,25 @@ mod tests {
         assert!(RulesDiff::between(&old, &old).unwrap().is_empty());
         assert!(RulesDiff::between("x = ", &old).is_err());
     }
+
+    #[test]
+    fn a_rule_whose_list_changed_is_changed_and_an_undefined_list_is_refused() {
+        let with = |pets: &str| {
+            format!(
+                "[lists]\npets = [{pets}]\n\n[[rule]]\nid = \"spam.p\"\npattern = '{{pets}} x'\n\n{}",
+                rule("spam.q", 0.5, "enforce")
+            )
+        };
+        let diff = RulesDiff::between(&with("\"cats\""), &with("\"cats\", \"dogs\"")).unwrap();
+        assert_eq!(
+            diff.changed,
+            [("spam.p".to_owned(), vec!["pattern".to_owned()])]
+        );
+        let undefined = "[[rule]]\nid = \"spam.p\"\npattern = '{pets} x'\n";
+        assert!(
+            RulesDiff::between(undefined, undefined)
+                .unwrap_err()
+                .contains("`{pets}`")
+        );
+    }
 }
