@@ -6,10 +6,12 @@ mod common;
 #[path = "common/console.rs"]
 mod harness;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
+use warden::api::{Loaded, RulesSet};
 use warden::config::ApiConfig;
 use warden::store::{Actor, BreakerEvent, CaseStatus};
 
@@ -492,6 +494,57 @@ async fn an_admin_resets_the_breaker_and_sees_a_refused_reload_with_its_line_and
         "{page}"
     );
     assert!(console.store.rules_loads(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_reload_that_outlasts_its_request_is_still_recorded_in_the_history() {
+    // A reload held until its request has already timed out, as a slow rules compile on a
+    // busy machine would be. The set it takes must still reach the version history.
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let reload: warden::api::Reload = Arc::new(move |_| {
+        gate.lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "the test never released the reload".to_owned())?;
+        Ok(Loaded {
+            rules_version: "5low0000000a".into(),
+            set: RulesSet {
+                rules: "# the slow set".into(),
+                policy: String::new(),
+            },
+        })
+    });
+    let settings = ApiConfig {
+        request_timeout_ms: 300,
+        ..ApiConfig::default()
+    };
+    let console = Console::start_with(settings, None, Some(reload)).await;
+    let response = http()
+        .post(console.url("/v1/admin/rules/reload"))
+        .bearer_auth(ROOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    release.send(()).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let load = loop {
+        if let Some(load) = console.store.rules_loads(10).await.unwrap().pop() {
+            break load;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reload was taken but never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (load.version.as_str(), load.action.as_str()),
+        ("5low0000000a", "reload")
+    );
+    assert_eq!(load.loaded_by, Actor::Admin("root".into()));
 }
 
 #[tokio::test]

@@ -339,12 +339,13 @@ fn load_json(load: &RulesLoad) -> serde_json::Value {
 }
 
 /// Takes a set through the stream processor's reload (`set`: an earlier one to put back),
-/// and records it.
+/// and records it. The work runs as its own task: a client that gives up or a request that
+/// reaches its timeout must not leave a set taken but missing from the history.
 pub(crate) async fn take(
     state: &AppState,
     admin: Actor,
     set: Option<RulesSet>,
-    action: &str,
+    action: &'static str,
 ) -> Result<RulesLoad, ApiError> {
     let Some(reload) = state.reload.clone() else {
         return Err(ApiError::new(
@@ -353,24 +354,29 @@ pub(crate) async fn take(
             "this instance scores nothing (warden serve): reload the instances running warden run",
         ));
     };
-    let result = tokio::task::spawn_blocking(move || reload(set.as_ref()))
-        .await
-        .map_err(|_| ApiError::invalid("the reload stopped unexpectedly"))?;
-    let loaded = result.map_err(|problem| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_rules",
-            format!("refused; the running rules stay: {problem}"),
-        )
-    })?;
-    let load = record_rules_load(&state.store, &loaded, admin, action).await?;
-    tracing::info!(
-        by = %load.loaded_by,
-        rules_version = load.version,
-        action,
-        "rules and policy taken"
-    );
-    Ok(load)
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let result = tokio::task::spawn_blocking(move || reload(set.as_ref()))
+            .await
+            .map_err(|_| ApiError::invalid("the reload stopped unexpectedly"))?;
+        let loaded = result.map_err(|problem| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_rules",
+                format!("refused; the running rules stay: {problem}"),
+            )
+        })?;
+        let load = record_rules_load(&store, &loaded, admin, action).await?;
+        tracing::info!(
+            by = %load.loaded_by,
+            rules_version = load.version,
+            action,
+            "rules and policy taken"
+        );
+        Ok(load)
+    })
+    .await
+    .map_err(|_| ApiError::invalid("the reload stopped unexpectedly"))?
 }
 
 fn taken_json(load: RulesLoad) -> Json<serde_json::Value> {
