@@ -110,6 +110,35 @@ fn a_notice_linking_only_to_its_brands_own_domain_is_not_called_fraud_by_the_mod
     assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
 }
 
+/// A platform that hosts anyone's pages (`user_content_domains`) still has hosts only it
+/// publishes on (`brand_only_hosts`): its genuine sign-in alert linking there is not called
+/// fraud by the model alone, while the same alert linking to a page anyone can make still is.
+#[test]
+fn a_sign_in_alert_linking_to_the_platforms_own_account_pages_is_not_called_fraud_by_the_model() {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    let alert = |link: &str| {
+        format!(
+            "Google: new sign-in on a Pixel 8. If this wasn't you, review your account at {link}"
+        )
+    };
+    let genuine = scorer.assess(
+        &alert("https://myaccount.google.com/notifications"),
+        &mut scratch,
+    );
+    let model = genuine.model.expect("the shipped scorer has a model");
+    assert!(
+        model.fraud >= 0.5,
+        "the model alone must call the genuine alert fraud for this test to mean anything: {model:?}"
+    );
+    assert_eq!(genuine.action, Action::Allow, "{:?}", genuine.scores);
+    let lure = scorer.assess(
+        &alert("https://sites.google.com/view/myaccount-review"),
+        &mut scratch,
+    );
+    assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
+}
+
 /// Bulk promotion must tell its recipients how to opt out: the shipped policy marks a spam-flagged
 /// message that does not, and only such a message.
 #[test]

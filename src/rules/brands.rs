@@ -34,6 +34,9 @@ struct BrandsFile {
     /// Brand domains where anyone can publish a page, a form or a payment request: a link there
     /// is on the brand's domain without the brand speaking.
     user_content_domains: Option<Spanned<Vec<String>>>,
+    /// Hosts under a user-content domain where only the brand publishes (its account, security
+    /// and help pages, `myaccount.google.com`): a link there vouches again.
+    brand_only_hosts: Option<Spanned<Vec<String>>>,
     /// Suffixes only public bodies can register under (`gov.uk`, `gov`): a link under one is a
     /// public body's, whether or not it is listed as a brand.
     public_sector_suffixes: Option<Spanned<Vec<String>>>,
@@ -80,6 +83,8 @@ pub struct BrandRegistry {
     domains: HashMap<String, Vec<u32>>,
     /// Brand domains that host what anyone publishes: never vouch for a link.
     user_content: HashSet<String>,
+    /// Hosts under those domains where only the brand publishes: they vouch again.
+    brand_only: HashSet<String>,
     /// Suffixes only public bodies register under: vouch for every link under them.
     public_sector: HashSet<String>,
     /// SHA-256 of the source, folded into the version of a rule set that uses the registry.
@@ -122,6 +127,7 @@ impl BrandRegistry {
             names: None,
             domains: HashMap::new(),
             user_content: HashSet::new(),
+            brand_only: HashSet::new(),
             public_sector: HashSet::new(),
             digest: None,
         }
@@ -227,16 +233,38 @@ impl BrandRegistry {
             domains
         };
         let user_content = domain_list(parsed.user_content_domains, "user_content_domains", false);
+        let brand_only_line = parsed
+            .brand_only_hosts
+            .as_ref()
+            .map(|list| line_of(source, list.span().start));
+        let brand_only = domain_list(parsed.brand_only_hosts, "brand_only_hosts", false);
         let public_sector = domain_list(
             parsed.public_sector_suffixes,
             "public_sector_suffixes",
             true,
         );
+        // A brand-only host outside every user-content domain would vouch anyway (or never, if
+        // no brand lists its domain): listing it there is a mistake to name.
+        for host in &brand_only {
+            if !parents(host)
+                .skip(1)
+                .any(|d| user_content.iter().any(|u| u == d))
+            {
+                problems.push(BrandProblem {
+                    brand: None,
+                    line: brand_only_line.unwrap_or(1),
+                    reason: format!(
+                        "`brand_only_hosts`: {host:?} is under none of the user_content_domains"
+                    ),
+                });
+            }
+        }
         if !problems.is_empty() {
             return Err(BrandsError { problems });
         }
         let mut registry = Self::index(brands, Sha256::digest(source.as_bytes()).into())?;
         registry.user_content = user_content.into_iter().collect();
+        registry.brand_only = brand_only.into_iter().collect();
         registry.public_sector = public_sector.into_iter().collect();
         Ok(registry)
     }
@@ -274,6 +302,7 @@ impl BrandRegistry {
             names,
             domains,
             user_content: HashSet::new(),
+            brand_only: HashSet::new(),
             public_sector: HashSet::new(),
             digest: Some(digest),
         })
@@ -305,14 +334,16 @@ impl BrandRegistry {
     }
 
     /// Whether `extracted` holds a link and every link is one the registry vouches for: on a
-    /// registered brand's own domain (and not one of its domains that host anyone's pages), or
-    /// under a suffix only public bodies register under. In the gateway set's 15,000 real
+    /// registered brand's own domain (and not one of its domains that host anyone's pages,
+    /// unless on a host there that only the brand publishes on), or under a suffix only public
+    /// bodies register under. In the gateway set's 15,000 real
     /// smishing texts not one link is of that kind: a phisher cannot put his page on the domain
     /// of the brand he imitates.
     pub(super) fn vouches_for_every_link(&self, extracted: &Extracted) -> bool {
         extracted.has_url()
             && extracted.urls().all(|url| {
-                !parents(url.host).any(|d| self.user_content.contains(d))
+                (!parents(url.host).any(|d| self.user_content.contains(d))
+                    || parents(url.host).any(|d| self.brand_only.contains(d)))
                     && (self.is_brand_domain(url.host)
                         || parents(url.host).any(|d| self.public_sector.contains(d)))
             })
@@ -554,8 +585,8 @@ domains = []
     #[test]
     fn the_registry_vouches_only_for_links_a_phisher_cannot_host() {
         let source = format!(
-            "user_content_domains = [\"google.com\"]\npublic_sector_suffixes = [\"gov.uk\", \"gov\"]\n\
-             {SAMPLE}\n[[brand]]\nname = \"Google\"\nnames = [\"gmail\"]\ndomains = [\"google.com\"]\n"
+            "user_content_domains = [\"google.com\"]\nbrand_only_hosts = [\"myaccount.google.com\"]\n\
+             public_sector_suffixes = [\"gov.uk\", \"gov\"]\n{SAMPLE}\n[[brand]]\nname = \"Google\"\nnames = [\"gmail\"]\ndomains = [\"google.com\"]\n"
         );
         let registry = BrandRegistry::compile(&source).unwrap_or_else(|e| panic!("{e}"));
         let vouched = |text: &str| {
@@ -571,6 +602,8 @@ domains = []
             // A public body's suffix vouches without a brand entry.
             "Your library account is blocked. See https://www.camden.gov.uk/libraries",
             "IRS: your refund was issued, see https://www.irs.gov/refunds",
+            // The brand's own account pages on a domain that otherwise hosts anyone's.
+            "New sign-in on a Pixel. Not you? Review it at https://myaccount.google.com/notifications",
         ] {
             assert!(vouched(text), "{text}");
         }
@@ -579,6 +612,7 @@ domains = []
             "Royal Mail: track at https://www.royalmail.com/t or pay at rm-fee.top/pay",
             // The brand's domain, but anyone's page on it.
             "Your account is locked: https://sites.google.com/view/secure-login",
+            "Your account is locked: https://myaccount.google.com.verify-login.top/x",
             "pay the council tax at https://camden-gov.uk.pay.top/x",
         ] {
             assert!(!vouched(text), "{text}");
@@ -589,13 +623,16 @@ domains = []
     fn broken_domain_lists_are_refused_with_line_and_reason() {
         let problems = refused(&format!(
             "user_content_domains = [\"google.com\", \"not a domain\"]\n\
-             public_sector_suffixes = [\"gov\", \"gov\"]\n{SAMPLE}"
+             public_sector_suffixes = [\"gov\", \"gov\"]\n\
+             brand_only_hosts = [\"help.royalmail.com\", \"google.com\"]\n{SAMPLE}"
         ));
         assert_eq!(
             problems,
             [
                 "line 1: `user_content_domains`: \"not a domain\" is not a domain name",
                 "line 2: `public_sector_suffixes`: \"gov\" is listed twice",
+                "line 3: `brand_only_hosts`: \"help.royalmail.com\" is under none of the user_content_domains",
+                "line 3: `brand_only_hosts`: \"google.com\" is under none of the user_content_domains",
             ]
         );
     }
