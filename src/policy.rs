@@ -103,7 +103,9 @@ pub struct Fusion {
     /// The model's weight on fraud for a message whose every link the brand registry vouches for
     /// (a registered brand's own domain, or a public body's): a phisher cannot host his page
     /// there, and the model, which learned that links to brands mean fraud, is most often wrong
-    /// there. 0 lets only the rules find fraud in such a message. Default: `model_weight`.
+    /// there. A message without links counts too when every phone number it gives is one a
+    /// registered brand publishes. 0 lets only the rules find fraud in such a message. Default:
+    /// `model_weight`.
     #[serde(default)]
     pub vouched_links_fraud_weight: Option<f64>,
 }

@@ -167,7 +167,7 @@ impl Scorer {
         if let Some(p) = model {
             let fusion = self.policy.fusion();
             let fraud_weight = match fusion.vouched_links_fraud_weight {
-                Some(w) if self.rules.vouches_for_every_link(&scratch.extracted) => w,
+                Some(w) if self.rules.vouches_for_every_contact(&scratch.extracted) => w,
                 _ => fusion.model_weight,
             };
             miss[0] *= power(1.0 - p.spam, fusion.model_weight);

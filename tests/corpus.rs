@@ -139,6 +139,29 @@ fn a_sign_in_alert_linking_to_the_platforms_own_account_pages_is_not_called_frau
     assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
 }
 
+/// A bank's own alert asks you to call its own published number (`phones` in the brand
+/// registry): the callback rule that catches the same words with any other number does not hit
+/// it, nor does the model alone call it fraud.
+#[test]
+fn an_alert_giving_only_its_banks_own_number_is_not_called_fraud() {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    let alert = |number: &str| {
+        format!(
+            "Santander: You've set up a new payee, J SMITH. If you didn't do this, call us immediately on {number}."
+        )
+    };
+    let lure = scorer.assess(&alert("0330 808 1294"), &mut scratch);
+    assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
+    assert!(
+        !scratch.matches.is_empty(),
+        "the callback rule hits the lure"
+    );
+    let genuine = scorer.assess(&alert("0800 9 123 123"), &mut scratch);
+    assert!(scratch.matches.is_empty(), "no rule hits the genuine alert");
+    assert_eq!(genuine.action, Action::Allow, "{:?}", genuine.scores);
+}
+
 /// Bulk promotion must tell its recipients how to opt out: the shipped policy marks a spam-flagged
 /// message that does not, and only such a message.
 #[test]

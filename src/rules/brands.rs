@@ -51,6 +51,10 @@ struct BrandEntry {
     names: Vec<String>,
     /// Domains it sends links to; a URL on one of them or a subdomain is the brand's own.
     domains: Vec<String>,
+    /// Phone numbers it publishes for its customers to call (its own contact pages): a message
+    /// without links whose every number is one of these gives the brand's own number.
+    #[serde(default)]
+    phones: Vec<String>,
     /// SMS short codes it publicly sends from. Recorded, not yet used in scoring.
     #[serde(default)]
     short_codes: Vec<String>,
@@ -66,6 +70,7 @@ pub struct RegisteredBrand {
     /// The matched names, normalized like messages.
     pub names: Vec<String>,
     pub domains: Vec<String>,
+    pub phones: Vec<String>,
     pub short_codes: Vec<String>,
     pub sender_ids: Vec<String>,
     /// Line of the brands file the brand starts on.
@@ -81,6 +86,8 @@ pub struct BrandRegistry {
     names: Option<AhoCorasick>,
     /// Domain → the brands that list it.
     domains: HashMap<String, Vec<u32>>,
+    /// The brands' published phone numbers, by [`phone_key`].
+    phones: HashSet<u64>,
     /// Brand domains that host what anyone publishes: never vouch for a link.
     user_content: HashSet<String>,
     /// Hosts under those domains where only the brand publishes: they vouch again.
@@ -126,6 +133,7 @@ impl BrandRegistry {
             brands: Vec::new(),
             names: None,
             domains: HashMap::new(),
+            phones: HashSet::new(),
             user_content: HashSet::new(),
             brand_only: HashSet::new(),
             public_sector: HashSet::new(),
@@ -173,6 +181,17 @@ impl BrandRegistry {
             }
             let names = check_names(&entry.names, &mut reasons);
             let domains = check_domains(&entry.domains, &mut reasons);
+            for phone in &entry.phones {
+                let valid = phone
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b" +-().".contains(&b))
+                    && phone_key(phone).is_some();
+                if !valid {
+                    reasons.push(format!(
+                        "phone {phone:?} is not 7 to 15 digits (with spaces, +, -, ( or ))"
+                    ));
+                }
+            }
             for code in &entry.short_codes {
                 if !(3..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
                     reasons.push(format!("short code {code:?} is not 3 to 8 digits"));
@@ -205,6 +224,7 @@ impl BrandRegistry {
                     name: label,
                     names,
                     domains,
+                    phones: entry.phones,
                     short_codes: entry.short_codes,
                     sender_ids: entry.sender_ids,
                     line,
@@ -275,6 +295,11 @@ impl BrandRegistry {
             .flat_map(|brand| brand.names.iter().map(String::as_str))
             .collect();
         let mut domains: HashMap<String, Vec<u32>> = HashMap::new();
+        let phones = brands
+            .iter()
+            .flat_map(|brand| &brand.phones)
+            .filter_map(|phone| phone_key(phone))
+            .collect();
         for (index, brand) in brands.iter().enumerate() {
             let index = index as u32;
             for domain in &brand.domains {
@@ -301,6 +326,7 @@ impl BrandRegistry {
             brands,
             names,
             domains,
+            phones,
             user_content: HashSet::new(),
             brand_only: HashSet::new(),
             public_sector: HashSet::new(),
@@ -347,6 +373,21 @@ impl BrandRegistry {
                     && (self.is_brand_domain(url.host)
                         || parents(url.host).any(|d| self.public_sector.contains(d)))
             })
+    }
+
+    /// Whether the message's ways to reach its sender are all ones the registry vouches for:
+    /// with links, every link ([`BrandRegistry::vouches_for_every_link`]); without, no email
+    /// address and at least one phone number, every one published by a registered brand. A
+    /// callback scammer cannot answer the bank's own number.
+    pub(super) fn vouches_for_every_contact(&self, extracted: &Extracted) -> bool {
+        if extracted.has_url() {
+            return self.vouches_for_every_link(extracted);
+        }
+        extracted.has_phone()
+            && !extracted.has_email()
+            && extracted
+                .phones()
+                .all(|phone| phone_key(phone).is_some_and(|key| self.phones.contains(&key)))
     }
 
     /// Whether `host` or a parent domain of it is listed by some brand.
@@ -406,6 +447,20 @@ fn check_domains(domains: &[String], reasons: &mut Vec<String>) -> Vec<String> {
 
 /// `host` and each parent domain of it down to the last label: `a.b.gov.uk`, `b.gov.uk`,
 /// `gov.uk`, `uk`.
+/// A phone number's last nine digits (all of them if it has fewer) as a key: the part that
+/// stays the same with or without a country code or trunk prefix (`+44 800 9 123 123` and
+/// `0800 9 123 123`); `None` for fewer than 7 digits or more than 15.
+fn phone_key(phone: &str) -> Option<u64> {
+    let digits = phone.bytes().filter(u8::is_ascii_digit);
+    let count = digits.clone().count();
+    (7..=15).contains(&count).then(|| {
+        digits
+            .skip(count.saturating_sub(9))
+            // From 1, so that leading zeros count: `009123123` is not `9123123`.
+            .fold(1, |key, digit| key * 10 + u64::from(digit - b'0'))
+    })
+}
+
 fn parents(host: &str) -> impl Iterator<Item = &str> {
     std::iter::successors(Some(host), |domain| {
         domain.split_once('.').map(|(_, parent)| parent)
@@ -553,6 +608,7 @@ domains = ["www.gov.uk", "hmrc.gov.uk"]
 name = "Evri"
 names = ["evri", "e"]
 domains = ["evri.com", "co.uk", "not a domain"]
+phones = ["0330 808 5456", "call 0330", "12345"]
 short_codes = ["12"]
 sender_ids = ["A sender id far too long"]
 
@@ -567,10 +623,12 @@ domains = []
                 "line 1: brand `Evri`: name \"e\" is shorter than 2 characters after normalization",
                 "line 1: brand `Evri`: \"co.uk\" is a public suffix, not a domain a brand owns",
                 "line 1: brand `Evri`: \"not a domain\" is not a domain name",
+                "line 1: brand `Evri`: phone \"call 0330\" is not 7 to 15 digits (with spaces, +, -, ( or ))",
+                "line 1: brand `Evri`: phone \"12345\" is not 7 to 15 digits (with spaces, +, -, ( or ))",
                 "line 1: brand `Evri`: short code \"12\" is not 3 to 8 digits",
                 "line 1: brand `Evri`: sender id \"A sender id far too long\" is not 1 to 11 letters, digits or spaces with a letter",
-                "line 8: brand `evri`: duplicate brand (first defined on line 1)",
-                "line 8: brand `evri`: `domains` is empty",
+                "line 9: brand `evri`: duplicate brand (first defined on line 1)",
+                "line 9: brand `evri`: `domains` is empty",
             ]
         );
         let problems = refused(&format!(

@@ -94,4 +94,9 @@ pub enum Requirement {
     /// A link the brand registry does not vouch for: the message has links, and not every one
     /// is on a registered brand's own domain or a public body's.
     UnvouchedLink,
+    /// Not every way the message gives to reach its sender is one the registry vouches for:
+    /// it has no link and no phone number (a robocall's "press 1"), or one that is no brand's
+    /// own. A callback lure then still hits, while the bank's own alert giving its own number
+    /// does not.
+    UnvouchedContact,
 }

@@ -70,10 +70,11 @@ impl Matches {
 }
 
 impl RuleSet {
-    /// Whether the message has links and the brand registry vouches for every one: each on a
-    /// registered brand's own domain or a public body's (see `config/brands.toml`).
-    pub fn vouches_for_every_link(&self, extracted: &Extracted) -> bool {
-        self.brands.vouches_for_every_link(extracted)
+    /// Whether the brand registry vouches for every way the message gives to reach its sender:
+    /// each link on a registered brand's own domain or a public body's, or, in a message
+    /// without links, each phone number one a brand publishes (see `config/brands.toml`).
+    pub fn vouches_for_every_contact(&self, extracted: &Extracted) -> bool {
+        self.brands.vouches_for_every_contact(extracted)
     }
 
     /// Finds every rule that hits one message; the result is left in `matches`.
@@ -237,6 +238,7 @@ impl RuleSet {
                 Requirement::UnvouchedLink => {
                     extracted.has_url() && !self.brands.vouches_for_every_link(extracted)
                 }
+                Requirement::UnvouchedContact => !self.brands.vouches_for_every_contact(extracted),
             })
     }
 }
@@ -395,6 +397,49 @@ mod tests {
         );
         assert!(hits(&set, "card frozen: see https://www.camden.gov.uk/help").is_empty());
         assert!(hits(&set, "card frozen, call 0330 123 4567").is_empty());
+    }
+
+    #[test]
+    fn a_callback_lure_needs_a_way_to_reach_the_sender_that_is_no_brands_own() {
+        let brands = BrandRegistry::compile(
+            "[[brand]]\nname = \"Santander\"\nnames = [\"santander\"]\n\
+             domains = [\"santander.co.uk\"]\nphones = [\"0800 9 123 123\"]\n",
+        )
+        .unwrap();
+        let source = rule(
+            "fraud.callback",
+            "fraud",
+            "pattern = '\\bif you didn.t do this\\b'\nrequires = [\"unvouched_contact\"]",
+            "New payee added. If you didn't do this, call 0330 123 4567",
+            "New payee added. If you didn't do this, call us on 0800 9 123 123",
+        );
+        let set = RuleSet::compile_with_brands(&source, brands).unwrap();
+        let lure = ["fraud.callback"];
+        // No way to reach anyone (a robocall's script), or a number that is no brand's.
+        assert_eq!(hits(&set, "if you didn't do this press 1"), lure);
+        assert_eq!(
+            hits(
+                &set,
+                "if you didn't do this call +44 800 9 123 123 or 0330 123 4567"
+            ),
+            lure
+        );
+        assert_eq!(
+            hits(
+                &set,
+                "if you didn't do this call 0800 9 123 123 or mail help@sant-help.top"
+            ),
+            lure
+        );
+        // The bank's own number, written with its country code, or its own site.
+        assert!(hits(&set, "if you didn't do this call +44 800 9 123 123").is_empty());
+        assert!(
+            hits(
+                &set,
+                "if you didn't do this see https://www.santander.co.uk/help"
+            )
+            .is_empty()
+        );
     }
 
     #[test]
