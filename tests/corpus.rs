@@ -82,32 +82,41 @@ fn with_the_model_no_legitimate_corpus_message_is_blocked_and_no_abuse_is_missed
     );
 }
 
+/// `genuine` is a brand's own notice that the model alone calls fraud (checked, or the test
+/// would mean nothing), yet no rule hits it and it is allowed, because the brand registry vouches
+/// for every link; `lure`, the same words linking elsewhere, is still caught.
+fn assert_vouched_notice_allowed_and_lure_caught(genuine: &str, lure: &str) {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    let verdict = scorer.assess(genuine, &mut scratch);
+    let model = verdict.model.expect("the shipped scorer has a model");
+    assert!(
+        model.fraud >= 0.5,
+        "the model alone must call {genuine:?} fraud for this test to mean anything: {model:?}"
+    );
+    assert!(scratch.matches.is_empty(), "no rule hits {genuine:?}");
+    assert_eq!(verdict.action, Action::Allow, "{:?}", verdict.scores);
+    let verdict = scorer.assess(lure, &mut scratch);
+    assert_ne!(
+        verdict.action,
+        Action::Allow,
+        "{lure:?}: {:?}",
+        verdict.scores
+    );
+}
+
 /// The model learned that a brand beside a link means fraud. When the brand registry vouches for
 /// every link (the brand's own domain), only the rules may call the message fraud; the same
 /// notice linking elsewhere is still caught.
 #[test]
 fn a_notice_linking_only_to_its_brands_own_domain_is_not_called_fraud_by_the_model_alone() {
-    let scorer = common::shipped_scorer_with_model();
-    let mut scratch = Scratch::new();
     let notice = |link: &str| {
         format!("Netflix: we couldn't process your payment. Visit {link} to update your card.")
     };
-    let genuine = scorer.assess(&notice("https://www.netflix.com/youraccount"), &mut scratch);
-    let model = genuine.model.expect("the shipped scorer has a model");
-    assert!(
-        model.fraud >= 0.5,
-        "the model alone must call the genuine notice fraud for this test to mean anything: {model:?}"
-    );
-    assert!(
-        scratch.matches.is_empty(),
-        "no rule hits the genuine notice"
-    );
-    assert_eq!(genuine.action, Action::Allow, "{:?}", genuine.scores);
-    let lure = scorer.assess(
+    assert_vouched_notice_allowed_and_lure_caught(
+        &notice("https://www.netflix.com/youraccount"),
         &notice("https://netflix-account-billing.top/login"),
-        &mut scratch,
     );
-    assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
 }
 
 /// A platform that hosts anyone's pages (`user_content_domains`) still has hosts only it
@@ -115,28 +124,15 @@ fn a_notice_linking_only_to_its_brands_own_domain_is_not_called_fraud_by_the_mod
 /// fraud by the model alone, while the same alert linking to a page anyone can make still is.
 #[test]
 fn a_sign_in_alert_linking_to_the_platforms_own_account_pages_is_not_called_fraud_by_the_model() {
-    let scorer = common::shipped_scorer_with_model();
-    let mut scratch = Scratch::new();
     let alert = |link: &str| {
         format!(
             "Google: new sign-in on a Pixel 8. If this wasn't you, review your account at {link}"
         )
     };
-    let genuine = scorer.assess(
+    assert_vouched_notice_allowed_and_lure_caught(
         &alert("https://myaccount.google.com/notifications"),
-        &mut scratch,
-    );
-    let model = genuine.model.expect("the shipped scorer has a model");
-    assert!(
-        model.fraud >= 0.5,
-        "the model alone must call the genuine alert fraud for this test to mean anything: {model:?}"
-    );
-    assert_eq!(genuine.action, Action::Allow, "{:?}", genuine.scores);
-    let lure = scorer.assess(
         &alert("https://sites.google.com/view/myaccount-review"),
-        &mut scratch,
     );
-    assert_ne!(lure.action, Action::Allow, "{:?}", lure.scores);
 }
 
 /// A bank's own alert asks you to call its own published number (`phones` in the brand
