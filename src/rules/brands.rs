@@ -362,9 +362,8 @@ impl BrandRegistry {
     /// Whether `extracted` holds a link and every link is one the registry vouches for: on a
     /// registered brand's own domain (and not one of its domains that host anyone's pages,
     /// unless on a host there that only the brand publishes on), or under a suffix only public
-    /// bodies register under. In the gateway set's 15,000 real
-    /// smishing texts not one link is of that kind: a phisher cannot put his page on the domain
-    /// of the brand he imitates.
+    /// bodies register under. In the gateway set's 15,000 real smishing texts not one link is of
+    /// that kind: a phisher cannot put his page on the domain of the brand he imitates.
     pub(super) fn vouches_for_every_link(&self, extracted: &Extracted) -> bool {
         extracted.has_url()
             && extracted.urls().all(|url| {
