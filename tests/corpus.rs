@@ -191,3 +191,55 @@ fn spam_flagged_marketing_without_a_way_to_opt_out_is_marked_with_its_own_reason
             .is_none()
     );
 }
+
+/// A call for violence against a group blocks. A report, a quotation, a denouncement or a
+/// negation names the same act and is never blocked: at most a reviewer sees it. The two probes
+/// (`tests/data/probes/hate_violence_*.tsv`) hold 24 calls and 24 such contrasts.
+#[test]
+fn a_call_for_violence_blocks_but_a_report_or_quotation_of_one_never_does() {
+    let scorer = common::shipped_scorer_with_model();
+    let mut scratch = Scratch::new();
+    for call in [
+        "gas the jews",
+        "Someone should shoot those refugees at the border",
+        "Time to exterminate the muslims once and for all",
+    ] {
+        let verdict = scorer.assess(call, &mut scratch);
+        assert_eq!(
+            verdict.action,
+            Action::Block,
+            "{call:?}: {:?}",
+            verdict.scores
+        );
+    }
+    let probes = [
+        (
+            "tests/data/probes/hate_violence_a.tsv",
+            include_str!("data/probes/hate_violence_a.tsv"),
+        ),
+        (
+            "tests/data/probes/hate_violence_b.tsv",
+            include_str!("data/probes/hate_violence_b.tsv"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    let (mut contrasts, mut calls_caught, mut calls) = (0, 0, 0);
+    for (path, contents) in probes {
+        for row in common::labelled_rows(path, contents) {
+            let action = scorer.assess(row.text, &mut scratch).action;
+            if row.label == "ham" {
+                contrasts += 1;
+                if action == Action::Block {
+                    failures.push(format!("{path}:{}: blocked: {}", row.line, row.text));
+                }
+            } else {
+                calls += 1;
+                calls_caught += usize::from(action != Action::Allow);
+            }
+        }
+    }
+    assert_eq!((contrasts, calls), (24, 24), "the probes' rows");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // 23 of 24 as shipped (models/README.md): probe B's miss is left to the model.
+    assert!(calls_caught >= 23, "{calls_caught} of {calls} calls caught");
+}

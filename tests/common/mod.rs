@@ -64,8 +64,7 @@ pub fn repo_file(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The rules-only scorer built from the shipped `config/rules.toml` and `config/policy.toml`.
-/// One row of the hand-written corpus (`tests/data/corpus.tsv`).
+/// One row of the hand-written corpus (`tests/data/corpus.tsv`) or of a probe in its form.
 pub struct CorpusRow {
     /// 1-based line in the file.
     pub line: usize,
@@ -77,7 +76,14 @@ pub struct CorpusRow {
 
 /// The hand-written corpus's rows, past its comments and header line.
 pub fn corpus() -> Vec<CorpusRow> {
-    include_str!("../data/corpus.tsv")
+    labelled_rows("tests/data/corpus.tsv", include_str!("../data/corpus.tsv"))
+}
+
+/// The rows of a labelled file in the corpus's form (`label<TAB>action<TAB>text`, `#` comments
+/// and a header line skipped), such as the probes in `tests/data/probes/`; `path` names it in
+/// errors.
+pub fn labelled_rows(path: &str, contents: &'static str) -> Vec<CorpusRow> {
+    contents
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty() && !l.starts_with("label\t"))
@@ -86,10 +92,7 @@ pub fn corpus() -> Vec<CorpusRow> {
             let (Some(label), Some(action), Some(text)) =
                 (fields.next(), fields.next(), fields.next())
             else {
-                panic!(
-                    "tests/data/corpus.tsv:{}: expected label<TAB>action<TAB>text",
-                    index + 1
-                );
+                panic!("{path}:{}: expected label<TAB>action<TAB>text", index + 1);
             };
             CorpusRow {
                 line: index + 1,
@@ -101,6 +104,7 @@ pub fn corpus() -> Vec<CorpusRow> {
         .collect()
 }
 
+/// The rules-only scorer built from the shipped `config/rules.toml` and `config/policy.toml`.
 pub fn shipped_scorer() -> Scorer {
     let rules = RuleSet::compile(&repo_file("config/rules.toml")).unwrap_or_else(|e| panic!("{e}"));
     let policy = PolicyFile::from_toml(&repo_file("config/policy.toml"))
