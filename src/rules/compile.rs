@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::file::{RuleEntry, RulesFile};
 use super::prefilter::{Prefilter, prefilter_literals};
+use super::variants::with_spelling_variants;
 use super::{
     Brand, BrandRegistry, LiteralRole, Matcher, Matches, Rule, RuleProblem, RuleSet, RulesError,
     line_of,
@@ -47,6 +48,16 @@ impl RuleSet {
         })?;
 
         let mut problems = list_problems(&parsed.lists, source);
+        let lists = with_spelling_variants(&parsed.lists, &parsed.spelling_variants)
+            .unwrap_or_else(|reasons| {
+                let line = table_line(source, "[spelling_variants]");
+                problems.extend(reasons.into_iter().map(|reason| RuleProblem {
+                    rule_id: None,
+                    line,
+                    reason,
+                }));
+                parsed.lists.clone()
+            });
         let mut rules = Vec::with_capacity(parsed.rule.len());
         let mut examples = Vec::with_capacity(parsed.rule.len());
         let mut seen = HashMap::new();
@@ -65,7 +76,7 @@ impl RuleSet {
                 )));
                 continue;
             }
-            match build_rule(entry, line, &parsed.lists) {
+            match build_rule(entry, line, &lists) {
                 Ok((rule, rule_examples)) => {
                     rules.push(rule);
                     examples.push(rule_examples);
@@ -251,10 +262,7 @@ struct RuleExamples {
 /// What is wrong with the `[lists]` table: names a pattern could not spell, empty lists, and
 /// phrases that are not in the matching form (lowercase, single spaces), which would never match.
 fn list_problems(lists: &BTreeMap<String, Vec<String>>, source: &str) -> Vec<RuleProblem> {
-    let line = source
-        .lines()
-        .position(|l| l.trim() == "[lists]")
-        .map_or(1, |i| i + 1);
+    let line = table_line(source, "[lists]");
     let mut problems = Vec::new();
     for (name, phrases) in lists {
         let mut problem = |reason: String| {
@@ -280,6 +288,14 @@ fn list_problems(lists: &BTreeMap<String, Vec<String>>, source: &str) -> Vec<Rul
         }
     }
     problems
+}
+
+/// The line of a table's header (`[lists]`), or 1 when the file has none.
+fn table_line(source: &str, header: &str) -> usize {
+    source
+        .lines()
+        .position(|l| l.trim() == header)
+        .map_or(1, |i| i + 1)
 }
 
 /// Replaces each `{name}` of a pattern by its list from `[lists]`, as a group of alternatives
@@ -590,6 +606,16 @@ mod tests {
             "{found:?}"
         );
         assert_eq!(literals(r"\d{5,}").0, "none");
+        // A list of hundreds (a hate list with its spelling variants) beats a common word.
+        let words: Vec<String> = (0..300)
+            .map(|i| format!("{}{}word", (b'a' + i as u8 % 26) as char, i))
+            .collect();
+        let (kind, found) = literals(&format!(r"\b(?:{}) are\b", words.join("|")));
+        assert_eq!(kind, "prefix");
+        assert!(
+            found.len() > 64 && found.iter().all(|l| l.len() >= 5),
+            "{found:?}"
+        );
         assert_eq!(rarity_len(b" you "), 1);
         assert_eq!(rarity_len(b"prize"), 5);
     }
@@ -648,6 +674,31 @@ mod tests {
             "x",
         );
         assert!(refused(&stray_unless)[0].ends_with("`unless` goes with a `pattern` rule only"));
+    }
+
+    #[test]
+    fn a_listed_phrase_slipped_by_one_letter_matches_and_bad_variant_settings_are_refused() {
+        let pets = rule(
+            "spam.pets",
+            "spam",
+            "pattern = '\\b{pets} x'",
+            "parrtos x",
+            "parrot x",
+        );
+        let lists = "[lists]\npets = [\"parrots\"]\n";
+        assert!(
+            RuleSet::compile(&format!("{lists}\n{pets}")).is_err(),
+            "no slips without the table"
+        );
+        let with = |table: &str| format!("{lists}\n[spelling_variants]\n{table}\n{pets}");
+        assert!(RuleSet::compile(&with("lists = [\"pets\"]\n")).is_ok());
+        assert_eq!(
+            refused(&with("lists = [\"pets\", \"dogs\"]\nnot = [\"parrot\"]\n")),
+            [
+                "line 4: [spelling_variants] names the list `dogs`, which `[lists]` does not define",
+                "line 4: [spelling_variants] `not` holds \"parrot\", which no listed phrase slips into",
+            ]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::fmt;
 use toml::{Table, Value};
 
 use super::compile::expand_lists;
+use super::variants::{SpellingVariants, with_spelling_variants};
 
 /// The rules added, removed and changed from one file to another, in the new file's order
 /// (removed ones in the old file's).
@@ -90,7 +91,8 @@ impl fmt::Display for RulesDiff {
 }
 
 /// The `[[rule]]` tables of a source, by id, in file order, with the `[lists]` their patterns
-/// name written out: a rule whose list changed is a changed rule, and a table stands alone.
+/// name written out (spelling variants included): a rule whose list changed is a changed rule,
+/// and a table stands alone.
 pub(super) fn rules_by_id(source: &str) -> Result<Vec<(String, Table)>, String> {
     let file: Table = toml::from_str(source).map_err(|e| e.to_string())?;
     let Some(Value::Array(rules)) = file.get("rule") else {
@@ -103,6 +105,15 @@ pub(super) fn rules_by_id(source: &str) -> Result<Vec<(String, Table)>, String> 
             .map_err(|e| format!("[lists]: {e}"))?,
         None => BTreeMap::new(),
     };
+    let variants: SpellingVariants = match file.get("spelling_variants") {
+        Some(table) => table
+            .clone()
+            .try_into()
+            .map_err(|e| format!("[spelling_variants]: {e}"))?,
+        None => SpellingVariants::default(),
+    };
+    let lists =
+        with_spelling_variants(&lists, &variants).map_err(|problems| problems.join("; "))?;
     rules
         .iter()
         .map(|rule| {

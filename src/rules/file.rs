@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::variants::SpellingVariants;
 use crate::message::Category;
 
 #[derive(Debug, Deserialize)]
@@ -17,6 +18,9 @@ pub(super) struct RulesFile {
     /// sharing a vocabulary keep one copy of it.
     #[serde(default)]
     pub lists: BTreeMap<String, Vec<String>>,
+    /// Lists whose phrases also match misspelt by one slip (see `variants`).
+    #[serde(default)]
+    pub spelling_variants: SpellingVariants,
     #[serde(default)]
     pub rule: Vec<Spanned<RuleEntry>>,
 }

@@ -23,6 +23,7 @@ mod file;
 mod matching;
 mod prefilter;
 mod union;
+mod variants;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -42,7 +42,17 @@ pub(super) fn prefilter_literals(pattern: &str) -> Prefilter {
     else {
         return Prefilter::None;
     };
-    match required_literals(&hir) {
+    // A set of a few dozen literals keeps the shared automaton small; a rule whose best such set
+    // is a common word (" are") may take a set of hundreds of rare literals instead (a hate list
+    // with its spelling variants).
+    let few = required_literals(&hir, MAX_PREFILTER_SET);
+    let required = match few {
+        Some(few) if few.rarity().0 > COMMON_LITERAL => Some(few),
+        few => required_literals(&hir, MAX_LIST_PREFILTER_SET)
+            .filter(|many| many.rarity().0 >= LIST_LITERAL)
+            .or(few),
+    };
+    match required {
         Some(Required {
             literals,
             at_start: true,
@@ -114,10 +124,21 @@ pub(super) fn rarity_len(literal: &[u8]) -> usize {
 
 /// Most literals one prefilter set may hold; past that the rule is better off unfiltered.
 const MAX_PREFILTER_SET: usize = 64;
+/// Most literals a set may hold when every set within `MAX_PREFILTER_SET` is a common word or
+/// shorter, and its own literals are all rare enough: the hate lists with their spelling variants (`variants`) hold several hundred
+/// phrases, and a rule is far better prefiltered on all of them than on " are ".
+const MAX_LIST_PREFILTER_SET: usize = 1024;
+/// The shortest literal a set of more than `MAX_PREFILTER_SET` may hold: a word of a list
+/// ("jews"), not a run of digits cut short.
+const LIST_LITERAL: usize = 4;
+/// A set whose shortest literal is this rare or less (a common word counts as 1) is worth
+/// trading for a larger one.
+const COMMON_LITERAL: usize = 2;
 
-/// The rarest set of literals every match of `hir` must contain, if there is one.
-fn required_literals(hir: &Hir) -> Option<Required> {
-    let mut best = starting_literals(hir).map(|literals| Required {
+/// The rarest set of at most `max_set` literals every match of `hir` must contain, if there is
+/// one.
+fn required_literals(hir: &Hir, max_set: usize) -> Option<Required> {
+    let mut best = starting_literals(hir, max_set).map(|literals| Required {
         literals,
         at_start: true,
     });
@@ -138,8 +159,11 @@ fn required_literals(hir: &Hir) -> Option<Required> {
                     .iter()
                     .all(|p| p.properties().maximum_len() == Some(0));
                 let tail = Hir::concat(parts[i..].to_vec());
-                consider(starting_literals(&tail).map(|literals| Required { literals, at_start }));
-                consider(required_literals(&parts[i]).map(|r| Required {
+                consider(
+                    starting_literals(&tail, max_set)
+                        .map(|literals| Required { literals, at_start }),
+                );
+                consider(required_literals(&parts[i], max_set).map(|r| Required {
                     at_start: r.at_start && at_start,
                     ..r
                 }));
@@ -151,7 +175,7 @@ fn required_literals(hir: &Hir) -> Option<Required> {
                 at_start: true,
             };
             for branch in branches {
-                let Some(required) = required_literals(branch) else {
+                let Some(required) = required_literals(branch, max_set) else {
                     return best;
                 };
                 union.at_start &= required.at_start;
@@ -159,28 +183,32 @@ fn required_literals(hir: &Hir) -> Option<Required> {
             }
             union.literals.sort();
             union.literals.dedup();
-            if union.literals.len() <= MAX_PREFILTER_SET {
+            if union.literals.len() <= max_set {
                 consider(Some(union));
             }
         }
-        HirKind::Capture(capture) => consider(required_literals(&capture.sub)),
+        HirKind::Capture(capture) => consider(required_literals(&capture.sub, max_set)),
         HirKind::Repetition(repetition) if repetition.min > 0 => {
-            consider(required_literals(&repetition.sub));
+            consider(required_literals(&repetition.sub, max_set));
         }
         _ => {}
     }
     best
 }
 
-/// Literals one of which every match of `hir` starts with, cut to a few bytes (a longer literal
-/// is no rarer in practice, and alternations would multiply into many of them).
-fn starting_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+/// At most `max_set` literals one of which every match of `hir` starts with, cut to a few bytes
+/// (a longer literal is no rarer in practice, and alternations would multiply into many of
+/// them).
+fn starting_literals(hir: &Hir, max_set: usize) -> Option<Vec<Vec<u8>>> {
+    let mut seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_total(max_set)
+        .extract(hir);
     seq.keep_first_bytes(MAX_PREFILTER_LITERAL);
     seq.dedup();
     let literals = seq.literals()?;
     let usable = !literals.is_empty()
-        && literals.len() <= MAX_PREFILTER_SET
+        && literals.len() <= max_set
         && literals
             .iter()
             .all(|l| l.as_bytes().len() >= MIN_PREFILTER_LITERAL);
