@@ -228,11 +228,8 @@ fn is_whole_word(text: &[u8], start: usize, end: usize) -> bool {
 }
 
 fn line_of(source: &str, offset: usize) -> usize {
-    source.as_bytes()[..offset.min(source.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    // Called once per rule over the file before it: memchr keeps that cheap in debug builds too.
+    memchr::memchr_iter(b'\n', &source.as_bytes()[..offset.min(source.len())]).count() + 1
 }
 
 #[cfg(test)]
