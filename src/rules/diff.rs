@@ -197,6 +197,13 @@ mod tests {
             diff.changed,
             [("spam.p".to_owned(), vec!["pattern".to_owned()])]
         );
+        // Spelling variants change what the list matches, so they change its rules too.
+        let slipped = format!(
+            "[spelling_variants]\nlists = [\"pets\"]\n\n{}",
+            with("\"parrots\"")
+        );
+        let diff = RulesDiff::between(&with("\"parrots\""), &slipped).unwrap();
+        assert_eq!(diff.changed.len(), 1, "{diff}");
         let undefined = "[[rule]]\nid = \"spam.p\"\npattern = '{pets} x'\n";
         assert!(
             RulesDiff::between(undefined, undefined)
