@@ -125,8 +125,9 @@ pub(super) fn rarity_len(literal: &[u8]) -> usize {
 /// Most literals one prefilter set may hold; past that the rule is better off unfiltered.
 const MAX_PREFILTER_SET: usize = 64;
 /// Most literals a set may hold when every set within `MAX_PREFILTER_SET` is a common word or
-/// shorter, and its own literals are all rare enough: the hate lists with their spelling variants (`variants`) hold several hundred
-/// phrases, and a rule is far better prefiltered on all of them than on " are ".
+/// shorter, and its own literals are all rare enough: the hate lists with their spelling
+/// variants (`variants`) hold several hundred phrases, and a rule is far better prefiltered on
+/// all of them than on " are ".
 const MAX_LIST_PREFILTER_SET: usize = 1024;
 /// The shortest literal a set of more than `MAX_PREFILTER_SET` may hold: a word of a list
 /// ("jews"), not a run of digits cut short.
